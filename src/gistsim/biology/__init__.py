@@ -1,0 +1,1 @@
+"""Biology: genotypes, mutation, kinetic parameters, cells and volumes."""

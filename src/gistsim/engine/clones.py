@@ -1,0 +1,137 @@
+"""The clone table: every clone of every lesion of every patient, as parallel arrays.
+
+A clone is the set of cells of one genotype in one lesion. The table holds one row per clone and
+is kept sorted by ``(lesion, genotype)``, so that mutants arriving in a lesion can find the clone
+of their genotype with a binary search. Extinct clones are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gistsim.errors import check_counts
+
+
+@dataclass
+class CloneTable:
+    """Clones as arrays indexed by row (not one Python object per clone)."""
+
+    lesion: np.ndarray
+    """Lesion id of each clone (int64). Ids are global: unique across patients."""
+    group: np.ndarray
+    """Rate group of each clone (int64): whose rates apply, typically the patient's index."""
+    genotype: np.ndarray
+    """Genotype code (int32), see :class:`gistsim.biology.genotypes.GenotypeRegistry`."""
+    count: np.ndarray
+    """Number of cells (int64)."""
+    n_genotypes: int
+    """Number of genotype codes; fixes the sort key ``lesion * n_genotypes + genotype``."""
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        lesion: np.ndarray,
+        genotype: np.ndarray,
+        count: np.ndarray,
+        n_genotypes: int,
+        group: np.ndarray | None = None,
+    ) -> CloneTable:
+        """Validate, merge duplicate (lesion, genotype) rows, drop empty clones and sort.
+
+        ``group`` defaults to the lesion id. All clones of one lesion must share a group.
+        """
+        lesion = np.asarray(lesion, dtype=np.int64).ravel()
+        genotype = np.asarray(genotype).ravel()
+        count = check_counts("count", np.asarray(count).ravel())
+        group = lesion.copy() if group is None else np.asarray(group, dtype=np.int64).ravel()
+        sizes = {"lesion": len(lesion), "genotype": len(genotype), "count": len(count), "group": len(group)}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"clone arrays must have equal lengths; got {sizes}")
+        if (lesion < 0).any():
+            raise ValueError(f"lesion = {int(lesion[lesion < 0][0])} is not accepted: lesion ids must be >= 0")
+        if genotype.dtype.kind not in "iu" or ((genotype < 0) | (genotype >= n_genotypes)).any():
+            bad = genotype[(genotype < 0) | (genotype >= n_genotypes)] if genotype.dtype.kind in "iu" else genotype
+            raise ValueError(
+                f"genotype = {bad[0]!r} is not a known genotype code: accepted integers 0..{n_genotypes - 1}"
+            )
+        key = lesion * n_genotypes + genotype
+        order = np.argsort(key, kind="stable")
+        key, lesion, group, genotype, count = key[order], lesion[order], group[order], genotype[order], count[order]
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        starts = np.flatnonzero(first)
+        if len(starts) < len(key):
+            count = np.add.reduceat(count, starts) if len(key) else count
+            lesion, group, genotype = lesion[starts], group[starts], genotype[starts]
+        table = cls(lesion, group, genotype.astype(np.int32), count, n_genotypes)
+        table._check_groups()
+        return table.compact()
+
+    def _check_groups(self) -> None:
+        if len(self.lesion) > 1:
+            same_lesion = self.lesion[1:] == self.lesion[:-1]
+            clash = same_lesion & (self.group[1:] != self.group[:-1])
+            if clash.any():
+                i = int(np.flatnonzero(clash)[0])
+                raise ValueError(
+                    f"lesion {int(self.lesion[i])} has clones in groups {int(self.group[i])} and "
+                    f"{int(self.group[i + 1])}: all clones of a lesion must share one group"
+                )
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+    @property
+    def key(self) -> np.ndarray:
+        """Sort key ``lesion * n_genotypes + genotype``."""
+        return self.lesion * self.n_genotypes + self.genotype
+
+    def compact(self) -> CloneTable:
+        """Drop extinct clones (in place) and return self."""
+        alive = self.count > 0
+        if not alive.all():
+            self.lesion, self.group = self.lesion[alive], self.group[alive]
+            self.genotype, self.count = self.genotype[alive], self.count[alive]
+        return self
+
+    def add_cells(self, lesion: np.ndarray, group: np.ndarray, genotype: np.ndarray, count: np.ndarray) -> None:
+        """Add cells of given (lesion, genotype): to the existing clone, or as a new clone."""
+        if len(count) == 0:
+            return
+        key = lesion * self.n_genotypes + genotype
+        ukey, inv = np.unique(key, return_inverse=True)
+        ucount = np.bincount(inv, weights=count, minlength=len(ukey)).astype(np.int64)
+        first = np.zeros(len(ukey), dtype=np.int64)
+        first[inv[::-1]] = np.arange(len(key))[::-1]
+        own = self.key
+        pos = np.searchsorted(own, ukey)
+        found = pos < len(own)
+        found[found] = own[pos[found]] == ukey[found]
+        np.add.at(self.count, pos[found], ucount[found])
+        new = ~found
+        if new.any():
+            idx = first[new]
+            self.lesion = np.concatenate([self.lesion, lesion[idx]])
+            self.group = np.concatenate([self.group, group[idx]])
+            self.genotype = np.concatenate([self.genotype, genotype[idx].astype(np.int32)])
+            self.count = np.concatenate([self.count, ucount[new]])
+            order = np.argsort(self.key, kind="stable")
+            self.lesion, self.group = self.lesion[order], self.group[order]
+            self.genotype, self.count = self.genotype[order], self.count[order]
+
+    def lesion_totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lesion ids, total cells per lesion), lesions in increasing id order."""
+        if len(self) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        first = np.ones(len(self), dtype=bool)
+        first[1:] = self.lesion[1:] != self.lesion[:-1]
+        starts = np.flatnonzero(first)
+        return self.lesion[starts], np.add.reduceat(self.count, starts)
+
+    def copy(self) -> CloneTable:
+        return CloneTable(
+            self.lesion.copy(), self.group.copy(), self.genotype.copy(), self.count.copy(), self.n_genotypes
+        )

@@ -1,0 +1,120 @@
+"""Where birth and death rates come from, and the mutation model.
+
+The engine asks a *rate model* for the birth and death rates (per day) of any (group, genotype)
+pair over the pieces of a step. A group is whatever shares an environment: usually one patient,
+whose drug exposure applies to all its lesions. The clinic layer supplies a rate model that turns
+exposure and potency into death rates; the simple tables here serve tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+
+from gistsim.biology.genotypes import GenotypeRegistry
+from gistsim.errors import check_nonnegative
+
+
+class RateModel(Protocol):
+    """Birth and death rates per day for (group, genotype) pairs over the pieces of one step."""
+
+    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(birth, death)``, each of shape ``(n_pieces, len(group))``, per day."""
+        ...
+
+
+@dataclass
+class GenotypeRates:
+    """Rates that depend on the genotype only: ``birth_per_day[piece, genotype]``."""
+
+    birth_per_day: np.ndarray
+    """Shape (n_pieces, n_genotypes)."""
+    death_per_day: np.ndarray
+    """Shape (n_pieces, n_genotypes)."""
+
+    def __post_init__(self) -> None:
+        self.birth_per_day = np.atleast_2d(check_nonnegative("birth_per_day", self.birth_per_day))
+        self.death_per_day = np.atleast_2d(check_nonnegative("death_per_day", self.death_per_day))
+        if self.birth_per_day.shape != self.death_per_day.shape:
+            raise ValueError(
+                f"birth_per_day has shape {self.birth_per_day.shape} but death_per_day has "
+                f"{self.death_per_day.shape}; they must match (n_pieces, n_genotypes)"
+            )
+
+    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.birth_per_day[:, genotype], self.death_per_day[:, genotype]
+
+
+@dataclass
+class GroupGenotypeRates:
+    """Rates per group and genotype: ``birth_per_day[piece, group, genotype]``."""
+
+    birth_per_day: np.ndarray
+    """Shape (n_pieces, n_groups, n_genotypes)."""
+    death_per_day: np.ndarray
+    """Shape (n_pieces, n_groups, n_genotypes)."""
+
+    def __post_init__(self) -> None:
+        self.birth_per_day = check_nonnegative("birth_per_day", self.birth_per_day)
+        self.death_per_day = check_nonnegative("death_per_day", self.death_per_day)
+        if self.birth_per_day.ndim != 3 or self.birth_per_day.shape != self.death_per_day.shape:
+            raise ValueError(
+                f"birth_per_day {self.birth_per_day.shape} and death_per_day {self.death_per_day.shape} "
+                "must both have shape (n_pieces, n_groups, n_genotypes)"
+            )
+
+    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.birth_per_day[:, group, genotype], self.death_per_day[:, group, genotype]
+
+
+@dataclass
+class ScaledRates:
+    """Another rate model with each group's rates multiplied by ``scale[group]``.
+
+    A homogeneous birth–death process with rates (c·b, c·d) over a time t has the law of the same
+    process with rates (b, d) over c·t, mutation included; so scaling lets groups advance by
+    different times within one step of common length.
+    """
+
+    base: RateModel
+    scale: np.ndarray
+    """Non-negative factor per group."""
+
+    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        b, d = self.base.rates(group, genotype)
+        c = self.scale[group]
+        return b * c, d * c
+
+
+@dataclass(frozen=True)
+class MutationModel:
+    """Secondary mutations: which genotype each mutation leads to, and how often it happens."""
+
+    mutant_of: np.ndarray
+    """``mutant_of[genotype, k]``: genotype after acquiring mutation k, or -1 where impossible."""
+    rate_per_division: np.ndarray
+    """Probability per cell division of acquiring mutation k (per-bp rate × target size)."""
+
+    @classmethod
+    def from_registry(cls, registry: GenotypeRegistry, rate_per_bp_per_division: float) -> MutationModel:
+        """Rates ``u_k = μ × target_size_k`` for the registry's secondary mutations."""
+        mu = float(check_nonnegative("rate_per_bp_per_division", rate_per_bp_per_division))
+        return cls(registry.mutant_of, mu * registry.target_size_bp)
+
+    @classmethod
+    def none(cls, n_genotypes: int) -> MutationModel:
+        """No mutation at all."""
+        return cls(np.full((n_genotypes, 1), -1, dtype=np.int32), np.zeros(1))
+
+    @cached_property
+    def allowed_rate(self) -> np.ndarray:
+        """``allowed_rate[g, k]``: u_k where mutation k is possible from g, else 0."""
+        return np.where(self.mutant_of >= 0, self.rate_per_division[None, :], 0.0)
+
+    @cached_property
+    def total_rate(self) -> np.ndarray:
+        """Total mutation probability per division from each genotype."""
+        return self.allowed_rate.sum(axis=1)

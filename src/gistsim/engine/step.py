@@ -1,0 +1,107 @@
+"""One step of the engine: every clone advanced over an interval of piecewise-constant rates.
+
+The order of one step:
+
+1. Check the interval's pieces (durations ≥ 0, finite). A step of total length zero is the
+   identity and draws no random numbers.
+2. Ask the rate model for each clone's birth and death rates over the pieces; check them.
+3. Compose the pieces into each clone's single-cell law (m, H) (:mod:`gistsim.engine.kendall`)
+   and its mutant supply ∫ b·M over each piece.
+4. Draw the mutant lineages founded during the step that are alive at its end, from the clone
+   sizes at the step's start (:mod:`gistsim.engine.arrivals`).
+5. Draw each clone's size at the step's end: exact binomial + negative binomial, or the normal
+   limit where its Kolmogorov error is below 1e-3.
+6. Add the mutants to the clone of their genotype in their lesion (creating it if needed), and
+   drop clones that died out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gistsim.engine.arrivals import Arrivals, sample_arrivals
+from gistsim.engine.clones import CloneTable
+from gistsim.engine.kendall import phi, sample_total
+from gistsim.engine.rates import MutationModel, RateModel
+from gistsim.errors import check_nonnegative
+
+
+@dataclass
+class StepReport:
+    """What happened during a step, for callers that want more than the new table."""
+
+    arrivals: Arrivals
+    """Surviving mutant lineages founded during the step (rows refer to the table before it)."""
+    n_clone_steps: int
+    """Clones advanced."""
+
+
+def _check_rates(name: str, values: np.ndarray) -> None:
+    if not (np.isfinite(values).all() and (values >= 0).all()):
+        check_nonnegative(name, values)
+
+
+def advance(
+    table: CloneTable,
+    durations_days: np.ndarray | list[float] | float,
+    rates: RateModel,
+    mutation: MutationModel,
+    *,
+    rng: np.random.Generator,
+) -> StepReport:
+    """Advance every clone of ``table`` (in place) over consecutive pieces of constant rates.
+
+    Parameters
+    ----------
+    table
+        The clones; changed in place (counts, new mutant clones, extinct clones removed).
+    durations_days
+        Length of each piece, in days. A 4-on/2-off schedule over 6 weeks is ``[28, 14]``.
+    rates
+        Gives birth and death rates per day of each (group, genotype) for each piece.
+    mutation
+        Which secondary mutations each genotype can acquire, and their rates per division.
+    rng
+        A ``numpy.random.Generator``; the step's draws come only from it.
+    """
+    durations = np.atleast_1d(check_nonnegative("durations_days", durations_days)).astype(float)
+    if durations.ndim != 1 or len(durations) == 0:
+        raise ValueError(f"durations_days must be a non-empty 1-d list of piece lengths; got shape {durations.shape}")
+    n_clones = len(table)
+    if durations.sum() == 0.0 or n_clones == 0:
+        return StepReport(Arrivals.empty(), 0)
+    b, d = rates.rates(table.group, table.genotype)
+    b, d = np.asarray(b, dtype=float), np.asarray(d, dtype=float)
+    expected = (len(durations), n_clones)
+    if b.shape != expected or d.shape != expected:
+        raise ValueError(
+            f"rate model returned birth {b.shape} and death {d.shape}; expected (n_pieces, n_clones) = {expected}"
+        )
+    _check_rates("birth rate per day", b)
+    _check_rates("death rate per day", d)
+
+    n_pieces = len(durations)
+    m_start = np.ones((n_pieces + 1, n_clones))
+    supply = np.empty((n_pieces, n_clones))
+    h = np.zeros(n_clones)
+    for k in range(n_pieces):
+        r = b[k] - d[k]
+        grow = np.exp(r * durations[k])
+        ph = phi(r, durations[k])
+        supply[k] = b[k] * m_start[k] * ph
+        h = h * grow + b[k] * ph
+        m_start[k + 1] = m_start[k] * grow
+    m = m_start[-1]
+
+    n0 = table.count
+    arrivals = sample_arrivals(
+        rng, n0, table.group, table.genotype, durations, b, d, m_start, supply, rates, mutation
+    )
+    table.count = sample_total(rng, n0, m, h)
+    if len(arrivals.size):
+        src = arrivals.source
+        table.add_cells(table.lesion[src], table.group[src], arrivals.genotype, arrivals.size)
+    table.compact()
+    return StepReport(arrivals, n_clones)
