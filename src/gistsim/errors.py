@@ -18,7 +18,8 @@ def check_choice(field: str, value: object, accepted: Iterable[object]) -> None:
 def _first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
     idx = np.argwhere(bad)[0]
     where = f"[{', '.join(str(int(i)) for i in idx)}]" if arr.ndim else ""
-    return f"{where} = {arr[tuple(idx)] if arr.ndim else arr.item()!r}"
+    value = arr[tuple(idx)].item() if arr.ndim else arr.item()
+    return f"{where} = {value!r}"
 
 
 def check_nonnegative(field: str, values: np.ndarray | float, *, strictly_positive: bool = False) -> np.ndarray:

@@ -14,6 +14,17 @@ import numpy as np
 from gistsim.errors import check_counts
 
 
+def _check_groups(lesion: np.ndarray, group: np.ndarray) -> None:
+    """Rows sorted by lesion: every lesion must have one group."""
+    clash = (lesion[1:] == lesion[:-1]) & (group[1:] != group[:-1])
+    if clash.any():
+        i = int(np.flatnonzero(clash)[0])
+        raise ValueError(
+            f"lesion {int(lesion[i])} has clones in groups {int(group[i])} and {int(group[i + 1])}: "
+            "all clones of a lesion must share one group"
+        )
+
+
 @dataclass
 class CloneTable:
     """Clones as arrays indexed by row (not one Python object per clone)."""
@@ -55,31 +66,19 @@ class CloneTable:
         if genotype.dtype.kind not in "iu" or ((genotype < 0) | (genotype >= n_genotypes)).any():
             bad = genotype[(genotype < 0) | (genotype >= n_genotypes)] if genotype.dtype.kind in "iu" else genotype
             raise ValueError(
-                f"genotype = {bad[0]!r} is not a known genotype code: accepted integers 0..{n_genotypes - 1}"
+                f"genotype = {bad[0].item()!r} is not a known genotype code: accepted integers 0..{n_genotypes - 1}"
             )
         key = lesion * n_genotypes + genotype
         order = np.argsort(key, kind="stable")
         key, lesion, group, genotype, count = key[order], lesion[order], group[order], genotype[order], count[order]
+        _check_groups(lesion, group)
         first = np.ones(len(key), dtype=bool)
         first[1:] = key[1:] != key[:-1]
         starts = np.flatnonzero(first)
         if len(starts) < len(key):
             count = np.add.reduceat(count, starts) if len(key) else count
             lesion, group, genotype = lesion[starts], group[starts], genotype[starts]
-        table = cls(lesion, group, genotype.astype(np.int32), count, n_genotypes)
-        table._check_groups()
-        return table.compact()
-
-    def _check_groups(self) -> None:
-        if len(self.lesion) > 1:
-            same_lesion = self.lesion[1:] == self.lesion[:-1]
-            clash = same_lesion & (self.group[1:] != self.group[:-1])
-            if clash.any():
-                i = int(np.flatnonzero(clash)[0])
-                raise ValueError(
-                    f"lesion {int(self.lesion[i])} has clones in groups {int(self.group[i])} and "
-                    f"{int(self.group[i + 1])}: all clones of a lesion must share one group"
-                )
+        return cls(lesion, group, genotype.astype(np.int32), count, n_genotypes).compact()
 
     def __len__(self) -> int:
         return len(self.count)

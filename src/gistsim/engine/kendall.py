@@ -30,6 +30,9 @@ BERRY_ESSEEN_C = 0.4748
 #: more than once, so the approximation is invisible below any sampling noise a user can produce.
 NORMAL_LIMIT_MAX_KOLMOGOROV = 1e-3
 
+#: Clones of at most this many cells are drawn lineage by lineage (see :func:`sample_exact`).
+CELL_BY_CELL_MAX = 8
+
 
 def phi(r: np.ndarray, t: np.ndarray) -> np.ndarray:
     """``expm1(r t) / r``, continuous at r = 0 (where it equals t)."""
@@ -93,8 +96,34 @@ def berry_esseen_bound(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarra
     return np.where(var > 0, out, np.inf)
 
 
+def _sample_cell_by_cell(rng: np.random.Generator, n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Exact draw by following each cell's lineage: alive with probability m/(1+H), then geometric."""
+    owner = np.repeat(np.arange(len(n)), n)
+    alive = rng.random(len(owner)) < survival_probability(m, h)[owner]
+    own = owner[alive]
+    sizes = rng.geometric(1.0 / (1.0 + h[own]))
+    return np.bincount(own, weights=sizes, minlength=len(n)).astype(np.int64)
+
+
 def sample_exact(rng: np.random.Generator, n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Exact draw of the total descended from ``n`` cells (int64 array)."""
+    """Exact draw of the total descended from ``n`` cells (int64 array).
+
+    Clones of at most :data:`CELL_BY_CELL_MAX` cells follow each cell (a uniform and, if it
+    survives, a geometric), which costs less than numpy's per-element binomial set-up; larger ones
+    draw K ~ Binomial(n, m/(1+H)) surviving lineages and K + NegBinomial(K, 1/(1+H)) cells.
+    """
+    tiny = n <= CELL_BY_CELL_MAX
+    if tiny.any():
+        out = np.empty(len(n), dtype=np.int64)
+        out[tiny] = _sample_cell_by_cell(rng, n[tiny], m[tiny], h[tiny])
+        rest = ~tiny
+        if rest.any():
+            out[rest] = _sample_lineages(rng, n[rest], m[rest], h[rest])
+        return out
+    return _sample_lineages(rng, n, m, h)
+
+
+def _sample_lineages(rng: np.random.Generator, n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
     survivors = rng.binomial(n, survival_probability(m, h))
     out = survivors.copy()
     alive = survivors > 0

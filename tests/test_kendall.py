@@ -1,0 +1,80 @@
+"""The single-cell law: closed forms, composition, and the two exact sampling paths."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from gistsim.engine import kendall
+
+
+def kendall_1948(b, d, t):
+    """Kendall's textbook form: P(extinct) = d(e^{rt}-1)/(b e^{rt}-d), β = b(e^{rt}-1)/(b e^{rt}-d)."""
+    e = np.exp((b - d) * t)
+    return d * (e - 1) / (b * e - d), b * (e - 1) / (b * e - d)
+
+
+@pytest.mark.parametrize("b,d", [(0.04, 0.06), (0.06, 0.04), (0.1, 0.0), (0.0, 0.1), (0.05, 0.0499999)])
+def test_constant_rates_match_kendall(b, d):
+    t = 84.0
+    m, h = kendall.compose_mh(np.array([t]), np.array([[b]]), np.array([[d]]))
+    alpha, beta = kendall_1948(b, d, t)
+    assert 1 - kendall.survival_probability(m, h)[0] == pytest.approx(alpha, rel=1e-6, abs=1e-12)
+    assert h[0] / (1 + h[0]) == pytest.approx(beta, rel=1e-6, abs=1e-12)
+    assert m[0] == pytest.approx(np.exp((b - d) * t))
+
+
+def test_critical_limit_is_continuous():
+    t, b = 50.0, 0.05
+    m, h = kendall.compose_mh(np.array([t]), np.array([[b]]), np.array([[b]]))
+    assert 1 - kendall.survival_probability(m, h)[0] == pytest.approx(b * t / (1 + b * t), rel=1e-12)
+    assert kendall.phi(np.array(1e-13), np.array(t)) == pytest.approx(t)
+
+
+def test_splitting_a_piece_changes_nothing():
+    b, d = np.array([[0.05, 0.02]]), np.array([[0.03, 0.09]])
+    m1, h1 = kendall.compose_mh(np.array([60.0]), b, d)
+    m2, h2 = kendall.compose_mh(np.array([25.0, 35.0]), np.vstack([b, b]), np.vstack([d, d]))
+    np.testing.assert_allclose(m1, m2, rtol=1e-12)
+    np.testing.assert_allclose(h1, h2, rtol=1e-12)
+
+
+def test_moments_match_closed_form_variance():
+    b, d, t, n = 0.05, 0.03, 40.0, 7
+    m, h = kendall.compose_mh(np.array([t]), np.array([[b]]), np.array([[d]]))
+    mean, var = kendall.mean_variance(n, m, h)
+    r = b - d
+    assert mean[0] == pytest.approx(n * np.exp(r * t))
+    assert var[0] == pytest.approx(n * (b + d) / r * np.exp(r * t) * (np.exp(r * t) - 1))
+
+
+def test_zero_rates_and_zero_cells():
+    rng = np.random.default_rng(0)
+    m, h = np.ones(3), np.zeros(3)
+    n = np.array([0, 5, 10**12])
+    np.testing.assert_array_equal(kendall.sample_total(rng, n, m, h), n)
+
+
+def test_normal_limit_only_where_bound_holds():
+    n = np.array([10, 10**4, 10**6, 10**9])
+    m, h = kendall.compose_mh(np.array([84.0]), np.full((1, 4), 0.04), np.full((1, 4), 0.035))
+    use = kendall.use_normal_limit(n, m, h)
+    bound = kendall.berry_esseen_bound(n, m, h)
+    np.testing.assert_array_equal(use, bound <= kendall.NORMAL_LIMIT_MAX_KOLMOGOROV)
+    assert not use[0] and use[-1]
+
+
+def test_cell_by_cell_and_lineage_paths_agree():
+    """Two exact samplers of the same law (α = 0.01, χ² on pooled bins)."""
+    rng = np.random.default_rng(42)
+    size = 20_000
+    n = np.full(size, 5)
+    m, h = kendall.compose_mh(np.array([30.0]), np.full((1, size), 0.06), np.full((1, size), 0.04))
+    a = kendall._sample_cell_by_cell(rng, n, m, h)
+    b = kendall._sample_lineages(rng, n, m, h)
+    edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 21)))
+    edges[-1] += 1
+    ca, _ = np.histogram(a, edges)
+    cb, _ = np.histogram(b, edges)
+    keep = (ca + cb) > 0
+    p = stats.chi2_contingency(np.vstack([ca[keep], cb[keep]]))[1]
+    assert p > 0.01
