@@ -14,8 +14,10 @@ Approximations, all measured by the verification suite:
 * The source clone does not lose the dividing cell that becomes a mutant (an O(u) effect), and a
   mutant founded during the step does not mutate again until the next step (O(u²)).
 * Clones with a large supply use Gauss–Legendre quadrature for Λ_k, on sub-intervals where every
-  rate × length is at most :data:`MAX_SPAN` (4-point rule: relative error below 3e-7), and draw arrival times
-  from the quadrature's own decomposition of Λ_k (uniform within each node's weight cell).
+  rate × length is at most :data:`MAX_SPAN` (4-point rule: relative error below 3e-7), and resolve
+  each arrival's founding time to a quadrature node, drawn with the node's share of Λ_k; its size
+  is geometric with that node's parameter. This discretises the founding times on a grid of
+  spacing ≤ MAX_SPAN / (rate × GL_NODES).
 
 Clones whose bound n·U·∫b·M on the expected number of arrivals is below :data:`THINNING_BELOW`
 skip the quadrature: candidates are drawn from the bound and kept with probability p_k(s), which
@@ -39,32 +41,40 @@ MAX_SPAN = 2.0
 THINNING_BELOW = 20.0
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(GL_NODES)
-# Cumulative weights on [0, 1]: node i lies inside cell i (Chebyshev–Markov–Stieltjes).
-_GL_CELL_HI = np.cumsum(_GL_W) / 2.0
-_GL_CELL_LO = _GL_CELL_HI - _GL_W / 2.0
 
 
 @dataclass
 class Arrivals:
-    """Mutant lineages founded during a step and alive at its end."""
+    """Mutant lineages founded during a step and alive at its end, summed per (source, genotype)."""
 
     source: np.ndarray
     """Row of the founding clone in the clone table at the step's start."""
     genotype: np.ndarray
-    """Genotype code of the mutant."""
+    """Genotype code of the mutants."""
+    lineages: np.ndarray
+    """Number of surviving mutant lineages founded by that clone with that genotype."""
     size: np.ndarray
-    """Cells at the step's end (≥ 1)."""
-    time_days: np.ndarray
-    """Founding time, days from the step's start."""
+    """Their total cells at the step's end (≥ lineages)."""
 
     @classmethod
     def empty(cls) -> Arrivals:
         e = np.empty(0, dtype=np.int64)
-        return cls(e, e.astype(np.int32), e, np.empty(0))
+        return cls(e, e.astype(np.int32), e, e)
 
     @classmethod
     def concat(cls, parts: list[Arrivals]) -> Arrivals:
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("source", "genotype", "size", "time_days")))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("source", "genotype", "lineages", "size")))
+
+
+def geometric_by_inversion(rng: np.random.Generator, log_q: np.ndarray) -> np.ndarray:
+    """Geometric draws on {1, 2, …} with P(X > k) = q^k, given log q (exact inversion).
+
+    Cheaper than ``Generator.geometric`` when log q is already at hand; q = 0 gives 1.
+    """
+    u = 1.0 - rng.random(len(log_q))  # in (0, 1], so log u is finite
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.floor(np.log(u) / log_q)
+    return np.where(log_q < 0, k, 0.0).astype(np.int64) + 1
 
 
 def _survival_from(
@@ -106,36 +116,40 @@ def _thinning(
     rates: RateModel,
     mutation: MutationModel,
 ) -> Arrivals:
-    """Exact arrivals for the given clone rows by thinning candidates drawn from ``bound``."""
+    """Exact arrivals for the given clone rows by thinning candidates drawn from ``bound``.
+
+    ``bound`` counts candidates at the rate of *every* secondary mutation (Σ_k u_k); a candidate
+    draws its mutation k ∝ u_k and is kept only if the clone can acquire k and the lineage is
+    alive at the step's end. Drawing k from one shared table is cheaper than a per-genotype one.
+    """
     n_cand = rng.poisson(bound)
     if not n_cand.any():
         return Arrivals.empty()
     src = np.repeat(rows, n_cand)
-    allowed = mutation.allowed_rate[genotype[src]]
-    total_u = mutation.total_rate[genotype[src]]
     # Piece ∝ its share of ∫ b·M, then the offset within it ∝ exp(r x).
-    cum = np.cumsum(supply_piece[:, src], axis=0)
-    piece = (rng.random(len(src)) * cum[-1] > cum).sum(axis=0)
-    piece = np.minimum(piece, len(durations) - 1)
+    if len(durations) == 1:
+        piece = np.zeros(len(src), dtype=np.int64)
+    else:
+        cum = np.cumsum(supply_piece[:, src], axis=0)
+        piece = np.minimum((rng.random(len(src)) * cum[-1] > cum).sum(axis=0), len(durations) - 1)
     offset = _sample_in_piece(rng, (b[piece, src] - d[piece, src]), durations[piece])
-    # Mutation k ∝ u_k among those possible from the source genotype.
-    cum_u = np.cumsum(allowed, axis=1)
-    k = (rng.random(len(src))[:, None] * total_u[:, None] >= cum_u).sum(axis=1)
-    k = np.minimum(k, allowed.shape[1] - 1)
-    target = mutation.mutant_of[genotype[src], k]
+    cum_u = np.cumsum(mutation.rate_per_division)
+    k = np.searchsorted(cum_u, rng.random(len(src)) * cum_u[-1], side="right")
+    target = mutation.mutant_of[genotype[src], np.minimum(k, len(cum_u) - 1)]
+    possible = target >= 0
+    src, piece, offset, target = src[possible], piece[possible], offset[possible], target[possible]
     bt, dt = rates.rates(group[src], target)
     p, g = _survival_from(piece, offset, durations, bt, dt)
     keep = rng.random(len(src)) < p
     if not keep.any():
         return Arrivals.empty()
-    size = rng.geometric(g[keep]).astype(np.int64)
-    t = np.concatenate([[0.0], np.cumsum(durations)])[piece[keep]] + offset[keep]
-    return Arrivals(src[keep], target[keep].astype(np.int32), size, t)
+    size = geometric_by_inversion(rng, np.log1p(-g[keep]))
+    return Arrivals(src[keep], target[keep].astype(np.int32), np.ones(len(size), np.int64), size)
 
 
 def _quadrature_grid(durations: np.ndarray, max_rate_per_piece: np.ndarray) -> dict[str, np.ndarray]:
-    """Nodes, weights and weight cells of the composite Gauss–Legendre rule over the step."""
-    pieces, x, w, lo, hi = [], [], [], [], []
+    """Nodes and weights of the composite Gauss–Legendre rule over the step."""
+    pieces, x, w = [], [], []
     for j, tau in enumerate(durations):
         if tau <= 0:
             continue
@@ -145,9 +159,7 @@ def _quadrature_grid(durations: np.ndarray, max_rate_per_piece: np.ndarray) -> d
         pieces.append(np.full(n_sub * GL_NODES, j))
         x.append((starts[:, None] + delta * (_GL_X[None, :] + 1.0) / 2.0).ravel())
         w.append(np.tile(delta * _GL_W / 2.0, n_sub))
-        lo.append((starts[:, None] + delta * _GL_CELL_LO[None, :]).ravel())
-        hi.append((starts[:, None] + delta * _GL_CELL_HI[None, :]).ravel())
-    return {k: np.concatenate(v) for k, v in zip(("piece", "x", "w", "lo", "hi"), (pieces, x, w, lo, hi))}
+    return {k: np.concatenate(v) for k, v in zip(("piece", "x", "w"), (pieces, x, w))}
 
 
 def _quadrature(
@@ -175,9 +187,11 @@ def _quadrature(
     target = mutation.mutant_of[genotype[pair_src_row], k_of_pair]
     bt, dt = rates.rates(group[pair_src_row], target)
     bs, ds = b[:, pair_src_row], d[:, pair_src_row]
-    span = np.maximum(np.abs(bs - ds), bt + dt).max(axis=1)
+    # Sub-intervals short enough for every exponential and survival curve involved.
+    span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt).max(axis=1)
     grid = _quadrature_grid(durations, span)
     j, x = grid["piece"], grid["x"]
+    n_nodes = len(j)
     # Source intensity per initial cell: b_j · M(s); target survival from s to T.
     cols = np.arange(len(pair_src_row))
     src_intensity = bs[j] * m_start[j][:, pair_src_row] * np.exp((bs[j] - ds[j]) * x[:, None])
@@ -190,7 +204,8 @@ def _quadrature(
     y = (durations[j] - x)[:, None]
     m1, h1 = piece_mh(bt[j], dt[j], y)
     m2, h2 = suf_m[j + 1], suf_h[j + 1]
-    p = np.minimum(m1 * m2 / (1.0 + h1 * m2 + h2), 1.0)
+    geo = 1.0 / (1.0 + h1 * m2 + h2)
+    p = np.minimum(m1 * m2 * geo, 1.0)
     integrand = grid["w"][:, None] * src_intensity * p * mutation.rate_per_division[k_of_pair][None, :]
     lam_pair = integrand.sum(axis=0)
     # Per clone: Λ_k = n0 × Λ(profile, k).
@@ -205,19 +220,16 @@ def _quadrature(
     ci, ki = np.nonzero(counts)
     reps = counts[ci, ki]
     pair = np.repeat(clone_pairs[ci, ki], reps)
-    src = np.repeat(rows[ci], reps)
-    # Arrival node ∝ its share of Λ, then uniform within the node's weight cell.
-    cum = np.cumsum(integrand, axis=0)
-    cum = cum / np.where(cum[-1] > 0, cum[-1], 1.0)
-    keys = (np.arange(len(cols))[None, :] + cum).T.ravel()
-    node = np.searchsorted(keys, pair + rng.random(len(pair)), side="right") - pair * len(j)
-    node = np.clip(node, 0, len(j) - 1)
-    offset = grid["lo"][node] + rng.random(len(pair)) * (grid["hi"][node] - grid["lo"][node])
-    piece = j[node]
-    _, g = _survival_from(piece, offset, durations, bt[:, pair], dt[:, pair])
-    size = rng.geometric(g).astype(np.int64)
-    t = np.concatenate([[0.0], np.cumsum(durations)])[piece] + offset
-    return Arrivals(src, target[pair].astype(np.int32), size, t)
+    # Each arrival at a node with probability ∝ that node's share of Λ; its size is geometric
+    # with the node's parameter. Arrivals of one (clone, mutation) are contiguous: sum them.
+    cum_t = np.ascontiguousarray(np.cumsum(integrand, axis=0).T)
+    cum_t /= np.where(cum_t[:, -1:] > 0, cum_t[:, -1:], 1.0)
+    node = (cum_t[pair] <= rng.random(len(pair))[:, None]).sum(axis=1)
+    node = np.minimum(node, n_nodes - 1)
+    size = geometric_by_inversion(rng, np.log(1.0 - geo)[node, pair])
+    starts = np.concatenate([[0], np.cumsum(reps)[:-1]])
+    total = np.add.reduceat(size, starts).astype(np.int64)
+    return Arrivals(rows[ci], target[clone_pairs[ci, ki]].astype(np.int32), reps.astype(np.int64), total)
 
 
 def sample_arrivals(
@@ -238,7 +250,8 @@ def sample_arrivals(
     ``m_start[j]`` is the mean growth factor from the step's start to the start of piece j
     (shape (P+1, C)); ``supply_piece[j] = b_j · m_start[j] · φ(r_j, τ_j)`` is ∫ b·M over piece j.
     """
-    total_u = mutation.total_rate[genotype]
+    # Σ_k u_k wherever the genotype can mutate at all (see _thinning).
+    total_u = np.where(mutation.total_rate[genotype] > 0, mutation.rate_per_division.sum(), 0.0)
     bound = n0 * total_u * supply_piece.sum(axis=0)
     can = bound > 0
     small = np.flatnonzero(can & (bound < THINNING_BELOW))
