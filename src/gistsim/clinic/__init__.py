@@ -1,0 +1,1 @@
+"""The clinic: drugs and exposure, imaging and response criteria, surgery, strategies, death."""
