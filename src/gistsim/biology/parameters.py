@@ -51,32 +51,47 @@ class Parameter(BaseModel):
     source: str = Field(min_length=1)
 
 
-class EvolutionParameters(BaseModel):
-    """Kinetics of GIST cells and their mutation."""
+class ParameterSet(BaseModel):
+    """A named group of :class:`Parameter` fields (or nested groups), validated strictly."""
 
     model_config = ConfigDict(extra="forbid")
+
+    def values(self) -> dict[str, object]:
+        """Name → value (nested groups give nested dicts)."""
+        out: dict[str, object] = {}
+        for name in type(self).model_fields:
+            item = getattr(self, name)
+            out[name] = item.values() if isinstance(item, ParameterSet) else item.value
+        return out
+
+    def sample(self, rng: np.random.Generator) -> ParameterSet:
+        """A copy with every value drawn from its prior."""
+        new = self.model_copy(deep=True)
+        new._draw(rng)
+        return new
+
+    def _draw(self, rng: np.random.Generator) -> None:
+        for name in type(self).model_fields:
+            item = getattr(self, name)
+            if isinstance(item, ParameterSet):
+                item._draw(rng)
+            else:
+                item.value = float(item.prior.sample(rng))
+
+
+class EvolutionParameters(ParameterSet):
+    """Kinetics of GIST cells and their mutation."""
+
     mutation_rate_per_bp_per_division: Parameter
     birth_rate_per_day: Parameter
     net_growth_rate_per_day: Parameter
     cells_per_cm3: Parameter
 
-    def values(self) -> dict[str, float]:
-        """Name → value."""
-        return {name: getattr(self, name).value for name in type(self).model_fields}
-
-    def sample(self, rng: np.random.Generator) -> EvolutionParameters:
-        """A copy with every value drawn from its prior.
-
-        The net growth rate is redrawn until it is below the birth rate, since the death rate
-        (birth − net) must stay positive.
-        """
-        new = self.model_copy(deep=True)
-        for name in type(self).model_fields:
-            par = getattr(new, name)
-            par.value = float(par.prior.sample(rng))
-        while new.net_growth_rate_per_day.value >= new.birth_rate_per_day.value:
-            new.net_growth_rate_per_day.value = float(new.net_growth_rate_per_day.prior.sample(rng))
-        return new
+    def _draw(self, rng: np.random.Generator) -> None:
+        # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.
+        super()._draw(rng)
+        while self.net_growth_rate_per_day.value >= self.birth_rate_per_day.value:
+            self.net_growth_rate_per_day.value = float(self.net_growth_rate_per_day.prior.sample(rng))
 
     @property
     def death_rate_per_day(self) -> float:

@@ -1,0 +1,42 @@
+"""What CT shows of a lesion: its size (viable plus dead tissue), measured with error, and its density.
+
+* A lesion's imaged mass is its viable cells plus the dead tissue the drug left behind, which
+  resorbs with a half-life (``necrosis_half_life_days``): sensitive lesions on imatinib often keep
+  their size while their density falls (Choi).
+* Diameter: a sphere of that volume at the cell density (``gistsim.biology.volume``).
+* Measurement: the true diameter times (1 + cv·Z), Z standard normal; a lesion is seen when its
+  measured diameter reaches the detection limit (~5 mm); RECIST measures from 10 mm.
+* Density: mean attenuation is the mix of viable (enhancing) and dead tissue by volume.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gistsim.biology.volume import cells_to_diameter_mm
+from gistsim.clinic.parameters import ImagingParameters
+
+
+def resorb(necrotic_cells: np.ndarray, dt_days: float, half_life_days: float) -> np.ndarray:
+    """Dead tissue left after ``dt_days`` of first-order resorption."""
+    return necrotic_cells * np.exp(-np.log(2.0) * dt_days / half_life_days)
+
+
+def true_diameter_mm(viable_cells: np.ndarray, necrotic_cells: np.ndarray, cells_per_cm3: float) -> np.ndarray:
+    """Diameter of the imaged mass (viable + dead tissue) as a sphere."""
+    return cells_to_diameter_mm(np.asarray(viable_cells, float) + necrotic_cells, cells_per_cm3)
+
+
+def measure_mm(true_mm: np.ndarray, params: ImagingParameters, *, rng: np.random.Generator) -> np.ndarray:
+    """Measured longest diameters; NaN where the lesion is not seen."""
+    true_mm = np.asarray(true_mm, dtype=float)
+    measured = true_mm * (1.0 + params.measurement_cv.value * rng.standard_normal(true_mm.shape))
+    return np.where(measured >= params.detection_limit_mm.value, measured, np.nan)
+
+
+def attenuation_hu(viable_cells: np.ndarray, necrotic_cells: np.ndarray, params: ImagingParameters) -> np.ndarray:
+    """Mean attenuation (HU) of the imaged mass; NaN where it holds nothing."""
+    total = np.asarray(viable_cells, float) + necrotic_cells
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(total > 0, viable_cells / total, np.nan)
+    return params.necrotic_hu.value + frac * (params.viable_hu.value - params.necrotic_hu.value)

@@ -1,0 +1,60 @@
+"""Clinic-layer parameters (imaging, surgery, seeding, toxicity, death), from ``data/clinic.yaml``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from gistsim._data import load_yaml
+from gistsim.biology.parameters import Parameter, ParameterSet
+
+
+class ImagingParameters(ParameterSet):
+    measurement_cv: Parameter
+    detection_limit_mm: Parameter
+    necrosis_half_life_days: Parameter
+    viable_hu: Parameter
+    necrotic_hu: Parameter
+
+
+class SurgeryParameters(ParameterSet):
+    r0_probability: Parameter
+    residual_fraction: Parameter
+    perioperative_death_probability: Parameter
+    recovery_days: Parameter
+
+
+class SeedingParameters(ParameterSet):
+    rate_per_cell_per_day: Parameter
+
+
+class ToxicityParameters(ParameterSet):
+    dose_reduction_per_year_imatinib_800: Parameter
+    discontinuation_per_year: Parameter
+
+
+class DeathParameters(ParameterSet):
+    gompertz_rate_at_60_per_year: Parameter
+    gompertz_doubling_years: Parameter
+    burden_hazard_per_year_at_reference: Parameter
+    burden_reference_cells: Parameter
+    burden_exponent: Parameter
+
+
+class ClinicParameters(ParameterSet):
+    """Everything the clinic layer needs besides drugs and potency."""
+
+    imaging: ImagingParameters
+    surgery: SurgeryParameters
+    seeding: SeedingParameters
+    toxicity: ToxicityParameters
+    death: DeathParameters
+
+
+@lru_cache(maxsize=1)
+def _default() -> ClinicParameters:
+    return ClinicParameters.model_validate(load_yaml("clinic.yaml"))
+
+
+def default_clinic() -> ClinicParameters:
+    """The shipped clinic parameters (a fresh copy, safe to modify)."""
+    return _default().model_copy(deep=True)

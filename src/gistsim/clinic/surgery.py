@@ -1,0 +1,31 @@
+"""Surgery: resect lesions, completely (R0) with a probability, otherwise leaving a residual fraction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gistsim.clinic.parameters import SurgeryParameters
+from gistsim.engine.clones import CloneTable
+
+
+def resect(
+    table: CloneTable, lesion_ids: np.ndarray, params: SurgeryParameters, *, rng: np.random.Generator
+) -> np.ndarray:
+    """Resect the given lesions in place; returns, per lesion id given, whether it was R0.
+
+    An R0 resection removes every cell. Otherwise each clone keeps Binomial(cells, f) cells,
+    f = ``residual_fraction``: the cells left behind are a random sample of the lesion.
+    """
+    lesion_ids = np.asarray(lesion_ids, dtype=np.int64)
+    if len(np.unique(lesion_ids)) != len(lesion_ids):
+        raise ValueError("lesion_ids must not repeat a lesion")
+    r0 = rng.random(len(lesion_ids)) < params.r0_probability.value
+    hit = np.isin(table.lesion, lesion_ids)
+    if hit.any():
+        rows = np.flatnonzero(hit)
+        order = np.argsort(lesion_ids)
+        r0_of_row = r0[order[np.searchsorted(lesion_ids[order], table.lesion[rows])]]
+        keep = rng.binomial(table.count[rows], params.residual_fraction.value)
+        table.count[rows] = np.where(r0_of_row, 0, keep)
+        table.compact()
+    return r0

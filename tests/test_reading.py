@@ -1,0 +1,54 @@
+"""The simulation's vectorised reader agrees with the readable per-patient RECIST 1.1 reader."""
+
+import numpy as np
+import pytest
+
+from gistsim.clinic import reading
+from gistsim.clinic.recist import Lesion, assess
+from gistsim.clinic.response import Response
+from gistsim.clinic.strategy import ORGANS
+
+CODE = {
+    Response.CR: reading.CR, Response.PR: reading.PR, Response.SD: reading.SD,
+    Response.NON_CR_NON_PD: reading.SD, Response.PD: reading.PD, Response.NE: reading.NE,
+    Response.NED: reading.NED,
+}
+
+
+def random_patients(rng, n_patients, n_visits):
+    """Lesions in non-nodal organs with multiplicative random walks, disappearing and appearing."""
+    patients = []
+    for _ in range(n_patients):
+        n_les = rng.integers(1, 9)
+        organ = rng.choice([0, 1, 3], n_les)  # liver, peritoneum, lung
+        start = np.exp(rng.uniform(np.log(3), np.log(60), n_les))
+        drift = rng.normal(-0.05, 0.25, n_les)
+        steps = rng.normal(0, 0.15, (n_les, n_visits))
+        size = start[:, None] * np.exp(np.cumsum(steps + drift[:, None], axis=1) - steps[:, :1] - drift[:, None])
+        size[size < 5] = np.nan  # below detection: not seen
+        late = rng.random(n_les) < 0.2  # some appear only later
+        size[late, : rng.integers(1, n_visits)] = np.nan
+        patients.append((organ, size))
+    return patients
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_vectorised_reader_matches_recist(seed):
+    rng = np.random.default_rng(seed)
+    n_visits = 8
+    patients = random_patients(rng, 60, n_visits)
+    lesion_patient = np.concatenate([np.full(len(o), i) for i, (o, _) in enumerate(patients)])
+    organ = np.concatenate([o for o, _ in patients])
+    sizes = np.vstack([s for _, s in patients])
+    hu = np.full(len(organ), 60.0)
+    reader = reading.Reader(len(patients))
+    reader.set_baseline(np.arange(len(patients)), lesion_patient, organ, sizes[:, 0], hu)
+    mine = np.array([reader.read(lesion_patient, sizes[:, v], hu).recist for v in range(1, n_visits)])
+    compared = 0
+    for i, (o, s) in enumerate(patients):
+        lesions = [Lesion(str(k), ORGANS[o[k]]) for k in range(len(o))]
+        ref = assess(lesions, np.arange(n_visits) * 84.0, np.nan_to_num(s, nan=0.0))
+        expected = [CODE[a.response] for a in ref[1:]]
+        np.testing.assert_array_equal(mine[:, i], expected, err_msg=f"patient {i}")
+        compared += 1
+    assert compared == 60
