@@ -39,6 +39,9 @@ GL_NODES = 4
 MAX_SPAN = 2.0
 #: Clones expecting fewer candidate arrivals than this use exact thinning instead of quadrature.
 THINNING_BELOW = 20.0
+#: (clone, mutation) pairs expecting more surviving arrivals than this draw them per node, not per lineage.
+AGGREGATE_ABOVE = 16.0
+_CHUNK = 200_000
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(GL_NODES)
 
@@ -191,7 +194,6 @@ def _quadrature(
     span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt).max(axis=1)
     grid = _quadrature_grid(durations, span)
     j, x = grid["piece"], grid["x"]
-    n_nodes = len(j)
     # Source intensity per initial cell: b_j · M(s); target survival from s to T.
     cols = np.arange(len(pair_src_row))
     src_intensity = bs[j] * m_start[j][:, pair_src_row] * np.exp((bs[j] - ds[j]) * x[:, None])
@@ -214,22 +216,50 @@ def _quadrature(
     clone_pairs = pair_of[inv]
     valid = clone_pairs >= 0
     lam = np.where(valid, n0[rows][:, None] * lam_pair[np.maximum(clone_pairs, 0)], 0.0)
-    counts = rng.poisson(lam)
-    if not counts.any():
-        return Arrivals.empty()
-    ci, ki = np.nonzero(counts)
-    reps = counts[ci, ki]
-    pair = np.repeat(clone_pairs[ci, ki], reps)
-    # Each arrival at a node with probability ∝ that node's share of Λ; its size is geometric
-    # with the node's parameter. Arrivals of one (clone, mutation) are contiguous: sum them.
+    # (clone, mutation) pairs expecting many arrivals draw them node by node: Poisson counts per
+    # node and one negative binomial for the summed geometric sizes (cost independent of the
+    # number of lineages); the others draw the total count, then a node and a size per lineage.
+    heavy = lam > AGGREGATE_ABOVE
+    parts = []
+    if heavy.any():
+        ci, ki = np.nonzero(heavy)
+        parts.append(_by_node(rng, rows[ci], n0[rows[ci]], clone_pairs[ci, ki], integrand, geo, target))
+    light = np.where(heavy, 0.0, lam)
+    counts = rng.poisson(light)
+    if counts.any():
+        ci, ki = np.nonzero(counts)
+        parts.append(_by_lineage(rng, rows[ci], counts[ci, ki], clone_pairs[ci, ki], integrand, geo, target))
+    return Arrivals.concat(parts) if parts else Arrivals.empty()
+
+
+def _by_node(rng, src_rows, n0, pair, integrand, geo, target) -> Arrivals:
+    """Poisson arrivals per quadrature node; each node's sizes summed as k + NegBinomial(k, g)."""
+    k = rng.poisson(n0[:, None] * integrand[:, pair].T)  # (pairs, nodes)
+    size = k.astype(np.int64)
+    hit = k > 0
+    if hit.any():
+        size[hit] += rng.negative_binomial(k[hit], geo.T[pair][hit])
+    return Arrivals(src_rows, target[pair].astype(np.int32), k.sum(axis=1), size.sum(axis=1))
+
+
+def _by_lineage(rng, src_rows, reps, pair_of_row, integrand, geo, target) -> Arrivals:
+    """A node per lineage ∝ its share of Λ, and a geometric size with that node's parameter."""
+    n_nodes = integrand.shape[0]
     cum_t = np.ascontiguousarray(np.cumsum(integrand, axis=0).T)
     cum_t /= np.where(cum_t[:, -1:] > 0, cum_t[:, -1:], 1.0)
-    node = (cum_t[pair] <= rng.random(len(pair))[:, None]).sum(axis=1)
-    node = np.minimum(node, n_nodes - 1)
-    size = geometric_by_inversion(rng, np.log(1.0 - geo)[node, pair])
+    log_q = np.log(1.0 - geo)
+    pair = np.repeat(pair_of_row, reps)
+    size = np.empty(len(pair), dtype=np.int64)
+    # Chunks bound the (lineages × nodes) comparison array.
+    for lo in range(0, len(pair), _CHUNK):
+        sl = slice(lo, lo + _CHUNK)
+        node = (cum_t[pair[sl]] <= rng.random(len(pair[sl]))[:, None]).sum(axis=1)
+        node = np.minimum(node, n_nodes - 1)
+        size[sl] = geometric_by_inversion(rng, log_q[node, pair[sl]])
+    # Lineages of one (clone, mutation) are contiguous: sum them.
     starts = np.concatenate([[0], np.cumsum(reps)[:-1]])
     total = np.add.reduceat(size, starts).astype(np.int64)
-    return Arrivals(rows[ci], target[clone_pairs[ci, ki]].astype(np.int32), reps.astype(np.int64), total)
+    return Arrivals(src_rows, target[pair_of_row].astype(np.int32), reps.astype(np.int64), total)
 
 
 def sample_arrivals(

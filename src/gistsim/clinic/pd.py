@@ -1,0 +1,148 @@
+"""Pharmacodynamics: the drug's kill rate, added to each clone's untreated death rate.
+
+kill (per day) = Emax · C^h / (C^h + EC50^h), with C the patient's average total plasma
+concentration over a piece (:func:`gistsim.clinic.drugs.exposure_pieces`), EC50 and h from
+:mod:`gistsim.clinic.potency`, and Emax (``potency.yaml: emax_per_day``) the maximal kill, the same
+for every drug: the kill follows from inhibiting the driver kinase, and drugs differ in how much
+concentration that takes (EC50), not in what full inhibition does.
+
+:class:`DrugRates` is the engine's rate model (:class:`gistsim.engine.rates.RateModel`) for one
+step: birth and death per day for every (group, genotype) pair over the step's pieces. A group is a
+patient; each group may be on a different drug, or untreated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gistsim.clinic.potency import Potency, default_potency
+from gistsim.errors import check_choice, check_nonnegative
+
+
+def kill_fraction(conc_ng_ml: np.ndarray | float, ec50_ng_ml: np.ndarray | float, hill: float) -> np.ndarray:
+    """C^h / (C^h + EC50^h): the share of the maximal kill reached at concentration C."""
+    c = check_nonnegative("conc_ng_ml", conc_ng_ml)
+    e = check_nonnegative("ec50_ng_ml", ec50_ng_ml, strictly_positive=True)
+    h = float(check_nonnegative("hill", hill, strictly_positive=True))
+    # Written as 1 / (1 + (EC50/C)^h) so huge EC50s or concentrations cannot overflow.
+    with np.errstate(divide="ignore"):
+        return np.where(c > 0, 1.0 / (1.0 + (e / np.where(c > 0, c, 1.0)) ** h), 0.0)
+
+
+def kill_rate_per_day(
+    conc_ng_ml: np.ndarray | float,
+    ec50_ng_ml: np.ndarray | float,
+    hill: float,
+    emax_per_day: float,
+) -> np.ndarray:
+    """Emax · C^h / (C^h + EC50^h), per day."""
+    emax = float(check_nonnegative("emax_per_day", emax_per_day))
+    return emax * kill_fraction(conc_ng_ml, ec50_ng_ml, hill)
+
+
+class DrugRates:
+    """Birth and death rates per day under treatment, for the engine.
+
+    Parameters
+    ----------
+    birth_rate_per_day, death_rate_per_day
+        Untreated rates: a scalar or one value per genotype code (n_genotypes,).
+    conc_ng_ml
+        Average concentration per piece and group, shape (n_pieces, n_groups), from
+        :func:`~gistsim.clinic.drugs.exposure_pieces`; ``None`` when nobody is treated.
+    drug
+        The drug every group is on (a name), or one entry per group (a name, or ``None`` for an
+        untreated group). Required with ``conc_ng_ml``.
+    potency
+        EC50s, Hill exponents and Emax (default: the shipped median set).
+    n_pieces
+        Number of pieces when ``conc_ng_ml`` is ``None``.
+    """
+
+    def __init__(
+        self,
+        *,
+        birth_rate_per_day: np.ndarray | float,
+        death_rate_per_day: np.ndarray | float,
+        conc_ng_ml: np.ndarray | None = None,
+        drug: str | Sequence[str | None] | None = None,
+        potency: Potency | None = None,
+        n_pieces: int = 1,
+    ) -> None:
+        self.potency = potency or default_potency()
+        n_geno = self.potency.registry.n_genotypes
+        self.birth_rate_per_day = self._per_genotype("birth_rate_per_day", birth_rate_per_day, n_geno)
+        self.death_rate_per_day = self._per_genotype("death_rate_per_day", death_rate_per_day, n_geno)
+        self.emax_per_day = float(self.potency.emax_per_day)
+        if conc_ng_ml is None:
+            if drug is not None:
+                raise ValueError(
+                    "drug is given but conc_ng_ml is None: accepted both, or neither (untreated)"
+                )
+            if not (isinstance(n_pieces, int | np.integer) and n_pieces >= 1):
+                raise ValueError(f"n_pieces = {n_pieces!r} is not accepted: a whole number >= 1")
+            self.n_pieces, self._treated = int(n_pieces), False
+            return
+        conc = check_nonnegative("conc_ng_ml", conc_ng_ml)
+        if conc.ndim != 2:
+            raise ValueError(f"conc_ng_ml has shape {conc.shape}; accepted shape (n_pieces, n_groups)")
+        self.n_pieces, n_groups = conc.shape
+        drug_idx, treated = self._drugs_of_groups(drug, n_groups)
+        h = self.potency.hill[drug_idx]  # (n_groups,)
+        # Powers are taken once per step here, not once per clone in rates().
+        self._conc_h = np.where(treated[None, :], conc ** h[None, :], 0.0)
+        self._ec50_h = self.potency.ec50_ng_ml ** self.potency.hill[:, None]  # (n_drugs, n_genotypes)
+        self._drug_of_group = drug_idx
+        self._treated = True
+
+    @staticmethod
+    def _per_genotype(field: str, values: np.ndarray | float, n_geno: int) -> np.ndarray:
+        arr = check_nonnegative(field, values)
+        if arr.ndim == 0:
+            return np.full(n_geno, float(arr))
+        if arr.shape != (n_geno,):
+            raise ValueError(
+                f"{field} has shape {arr.shape}; accepted a scalar or shape ({n_geno},), one per genotype"
+            )
+        return arr
+
+    def _drugs_of_groups(self, drug: object, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+        drugs = self.potency.drugs
+        if drug is None:
+            raise ValueError(
+                f"conc_ng_ml is given but drug is None: accepted a drug name ({', '.join(drugs)}) "
+                "or one per group"
+            )
+        if isinstance(drug, str):
+            check_choice("drug", drug, drugs)
+            return np.full(n_groups, drugs.index(drug)), np.ones(n_groups, dtype=bool)
+        names = list(drug)
+        if len(names) != n_groups:
+            raise ValueError(
+                f"drug has {len(names)} entries; accepted one per group "
+                f"({n_groups}, the columns of conc_ng_ml)"
+            )
+        for i, name in enumerate(names):
+            if name is not None:
+                check_choice(f"drug[{i}]", name, drugs)
+        idx = np.array([0 if n is None else drugs.index(n) for n in names], dtype=np.int64)
+        return idx, np.array([n is not None for n in names])
+
+    def kill_per_day(self, group: np.ndarray, genotype: np.ndarray) -> np.ndarray:
+        """The drug's kill rate, shape (n_pieces, len(group)), per day."""
+        group, genotype = np.asarray(group), np.asarray(genotype)
+        if not self._treated:
+            return np.zeros((self.n_pieces, len(group)))
+        ch = self._conc_h[:, group]
+        eh = self._ec50_h[self._drug_of_group[group], genotype]
+        return self.emax_per_day * ch / (ch + eh)
+
+    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(birth, death)``, each (n_pieces, len(group)), per day: death = untreated + kill."""
+        genotype = np.asarray(genotype)
+        shape = (self.n_pieces, len(genotype))
+        birth = np.broadcast_to(self.birth_rate_per_day[genotype], shape).copy()
+        death = self.death_rate_per_day[genotype] + self.kill_per_day(group, genotype)
+        return birth, death

@@ -1,0 +1,209 @@
+"""Potency table and the kill rate: the §3a sensitivity matrix at clinical exposure, and DrugRates."""
+
+import numpy as np
+import pytest
+
+from gistsim.biology.genotypes import default_registry
+from gistsim.biology.parameters import default_evolution
+from gistsim.clinic import drugs as D
+from gistsim.clinic import potency as P
+from gistsim.clinic.pd import DrugRates, kill_fraction, kill_rate_per_day
+from gistsim.engine.clones import CloneTable
+from gistsim.engine.rates import MutationModel
+from gistsim.engine.step import advance
+
+REG = default_registry()
+DRUGS = ["imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib"]
+
+# model_parameters.md §3a, transcribed here independently of potency.yaml. Only S and R cells are
+# tested; I, mixed (S/I, R/I, I/R) and '?' cells are not. Secondary mutations on a KIT exon 11
+# background. C809G is not in §3a: it is treated as the D820/N822/Y823 activation-loop class.
+MATRIX = {
+    ("KIT_exon11",): "S S S S S",
+    ("KIT_exon9",): "I S S/I S S/I",
+    ("KIT_exon11", "V654A"): "R S R/I I/R R",
+    ("KIT_exon11", "T670I"): "R S S/I I R/I",
+    ("KIT_exon11", "D816"): "R R R/I S S",
+    ("KIT_exon11", "D820"): "R R/I S S S",
+    ("KIT_exon11", "N822"): "R R/I S S S",
+    ("KIT_exon11", "Y823"): "R R/I S S S",
+    ("KIT_exon11", "C809G"): "R R/I S S S",
+    ("KIT_exon11", "A829P"): "R R ? S ?",
+    ("PDGFRA_D842V",): "R R R I S",
+    ("wild_type",): "R/I I I I ?",
+}
+S_MIN = 0.5  # sensitive: at least half the maximal kill at the median patient's exposure
+
+
+def _r_max() -> float:
+    # Resistant: the kill at median exposure is below the untreated net growth rate, so a resistant
+    # clone still grows on the drug (0.005 / 0.044 = 0.11 with the shipped values).
+    evo = default_evolution()
+    return evo.net_growth_rate_per_day.value / P.default_potency().emax_per_day
+
+
+def _fraction(drug: str, code: int, regimen_name: str | None = None) -> float:
+    reg = D.regimen(regimen_name) if regimen_name else D.standard_regimen(drug)
+    conc = D.steady_state_average(reg, D.typical_pk(drug))
+    return float(kill_fraction(conc, P.ec50_ng_ml(drug, [code]), P.hill(drug))[0])
+
+
+CELLS = [
+    (geno, drug, cls)
+    for geno, row in MATRIX.items()
+    for drug, cls in zip(DRUGS, row.split())
+    if cls in ("S", "R")
+]
+
+
+@pytest.mark.parametrize("geno,drug,cls", CELLS, ids=[f"{'+'.join(g)}-{d}-{c}" for g, d, c in CELLS])
+def test_sensitivity_matrix_at_clinical_exposure(geno, drug, cls):
+    f = _fraction(drug, REG.code(geno[0], list(geno[1:])))
+    if cls == "S":
+        assert f >= S_MIN
+    else:
+        assert f <= _r_max()
+
+
+def test_pdgfra_d842v_only_avapritinib_is_effective():
+    code = REG.code("PDGFRA_D842V")
+    fractions = {d: _fraction(d, code) for d in DRUGS}
+    assert [d for d, f in fractions.items() if f >= S_MIN] == ["avapritinib"]
+
+
+def test_exon9_needs_800mg():
+    code = REG.code("KIT_exon9")
+    f400 = _fraction("imatinib", code, "imatinib_400mg_daily")
+    f800 = _fraction("imatinib", code, "imatinib_800mg_daily")
+    assert f400 < S_MIN <= f800 and f800 - f400 >= 0.15
+    assert P.ec50_ng_ml("imatinib", [code])[0] >= 3 * P.ec50_ng_ml("imatinib", [REG.code("KIT_exon11")])[0]
+
+
+def test_most_resistant_component_dominates():
+    params = P.default_potency_parameters()
+    for drug in DRUGS:
+        own = params.ec50_ng_ml[drug]
+        for g in range(REG.n_genotypes):
+            names = [REG.drivers[REG.driver_of[g]].name]
+            names += [s.name for k, s in enumerate(REG.secondary) if REG.secondary_mask[g] >> k & 1]
+            assert P.ec50_ng_ml(drug, [g])[0] == max(own[n].value for n in names)
+
+
+def test_anchors_follow_the_documented_rule():
+    # potency.yaml rule 1: exon-11 EC50 = median exposure / kappa (4; ripretinib 15). Fails if the
+    # PK medians change without regenerating the potency medians.
+    exon11 = REG.code("KIT_exon11")
+    for drug in DRUGS:
+        kappa = 15.0 if drug == "ripretinib" else 4.0
+        assert P.median_exposure_ng_ml(drug) / P.ec50_ng_ml(drug, [exon11])[0] == pytest.approx(
+            kappa, rel=0.01
+        )
+
+
+def test_typical_exon11_patient_on_imatinib_is_killed_at_the_bozic_rate():
+    # Net decline -0.03/d on therapy (Bozic 2013) from +0.005/d untreated -> kill ~0.035/d.
+    reg = D.regimen("imatinib_400mg_daily")
+    _dur, conc = D.exposure_pieces(reg, D.typical_pk("imatinib"), 300.0, 384.0)
+    evo = default_evolution()
+    rates = DrugRates(
+        birth_rate_per_day=evo.birth_rate_per_day.value,
+        death_rate_per_day=evo.death_rate_per_day,
+        conc_ng_ml=conc,
+        drug="imatinib",
+    )
+    kill = rates.kill_per_day(np.array([0]), np.array([REG.code("KIT_exon11")]))
+    assert kill[0, 0] == pytest.approx(0.035, rel=0.05)
+
+
+def test_sample_potency_and_table():
+    a, b = P.sample_potency(np.random.default_rng(3)), P.sample_potency(np.random.default_rng(3))
+    np.testing.assert_array_equal(a.ec50_ng_ml, b.ec50_ng_ml)
+    assert (a.ec50_ng_ml > 0).all() and not np.array_equal(a.ec50_ng_ml, P.default_potency().ec50_ng_ml)
+    rows = P.potency_table()
+    assert len(rows) == len(DRUGS) * (len(REG.drivers) + len(REG.secondary))
+    assert all(r["source"] and r["ec50_ng_ml"] > 0 for r in rows)
+    text = P.format_potency_table()
+    assert "imatinib" in text and "A829P" in text
+
+
+# (f) DrugRates --------------------------------------------------------------------------------------
+
+
+def test_drug_rates_shapes_and_exact_kill():
+    rng = np.random.default_rng(0)
+    n_groups, m = 6, 500
+    birth = rng.uniform(0.02, 0.06, REG.n_genotypes)
+    death = birth - 0.005
+    conc = rng.uniform(0, 3000, (3, n_groups))
+    drugs = ["imatinib", "sunitinib", None, "regorafenib", "ripretinib", "avapritinib"]
+    rates = DrugRates(birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug=drugs)
+    group, geno = rng.integers(0, n_groups, m), rng.integers(0, REG.n_genotypes, m)
+    b, d = rates.rates(group, geno)
+    assert b.shape == d.shape == (3, m)
+    np.testing.assert_array_equal(b, np.broadcast_to(birth[geno], (3, m)))
+    pot = P.default_potency()
+    expected = np.zeros((3, m))
+    for i in range(m):
+        name = drugs[group[i]]
+        if name is not None:
+            expected[:, i] = kill_rate_per_day(
+                conc[:, group[i]], pot.ec50(name, [geno[i]]), P.hill(name), pot.emax_per_day
+            )
+    np.testing.assert_allclose(d - death[geno], expected, rtol=1e-12, atol=1e-15)
+    untreated = group == 2  # drugs[2] is None
+    assert (d[:, untreated] == death[geno[untreated]]).all()
+
+
+def test_untreated_rates_and_engine_step():
+    untreated = DrugRates(birth_rate_per_day=0.04, death_rate_per_day=0.035, n_pieces=2)
+    b, d = untreated.rates(np.array([0, 1]), np.array([0, 5]))
+    assert b.shape == (2, 2) and (d == 0.035).all()
+    # One engine step on imatinib: the sensitive clone shrinks, the V654A clone does not.
+    sens, res = REG.code("KIT_exon11"), REG.code("KIT_exon11", ["V654A"])
+    table = CloneTable.from_arrays(
+        lesion=[0, 0], genotype=[sens, res], count=[10**9, 10**6], n_genotypes=REG.n_genotypes, group=[0, 0]
+    )
+    reg = D.regimen("imatinib_400mg_daily")
+    dur, conc = D.exposure_pieces(reg, D.typical_pk("imatinib"), 300.0, 384.0)
+    rates = DrugRates(birth_rate_per_day=0.04, death_rate_per_day=0.035, conc_ng_ml=conc, drug="imatinib")
+    advance(table, dur, rates, MutationModel.none(REG.n_genotypes), rng=np.random.default_rng(1))
+    after = dict(zip(table.genotype.tolist(), table.count.tolist()))
+    assert after[sens] < 0.2 * 10**9 and after[res] > 10**6
+
+
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        (
+            {"conc_ng_ml": np.ones(4), "drug": "imatinib"},
+            r"conc_ng_ml has shape \(4,\); accepted shape \(n_pieces, n_groups\)",
+        ),
+        (
+            {"conc_ng_ml": np.ones((1, 3)), "drug": ["imatinib"]},
+            r"drug has 1 entries; accepted one per group \(3",
+        ),
+        (
+            {"conc_ng_ml": np.ones((1, 2)), "drug": "gleevec"},
+            r"drug = 'gleevec' is not known; accepted values: 'imatinib'",
+        ),
+        ({"conc_ng_ml": np.ones((1, 2))}, r"drug is None: accepted a drug name"),
+        ({"drug": "imatinib"}, r"drug is given but conc_ng_ml is None"),
+        ({"conc_ng_ml": -np.ones((1, 2)), "drug": "imatinib"}, r"conc_ng_ml\[0, 0\] = -1.0 is not accepted"),
+    ],
+)
+def test_drug_rates_bad_input(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        DrugRates(birth_rate_per_day=0.04, death_rate_per_day=0.035, **kwargs)
+
+
+def test_bad_genotype_and_rate_shapes():
+    with pytest.raises(
+        ValueError, match=r"birth_rate_per_day has shape \(3,\); accepted a scalar or shape \(77,\)"
+    ):
+        DrugRates(birth_rate_per_day=np.ones(3), death_rate_per_day=0.035)
+    with pytest.raises(ValueError, match=r"genotype_codes = \[77\] is not accepted: integer codes in 0..76"):
+        P.ec50_ng_ml("imatinib", [77])
+    with pytest.raises(ValueError, match=r"drug = 'imatinb' is not known"):
+        P.hill("imatinb")
+    with pytest.raises(ValueError, match=r"hill = -1.0 is not accepted"):
+        kill_fraction(100.0, 10.0, -1.0)
