@@ -1,0 +1,1 @@
+"""Observed courses (cases) and their replay with virtual patients."""

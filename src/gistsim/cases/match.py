@@ -1,0 +1,94 @@
+"""Does a simulated course reproduce an observed one?
+
+The founding case's course, in the simulator's terms (months from the start of the first drug):
+
+1. a complete response (RECIST CR) on the first regimen, with no progression before it;
+2. then, without any progression in between, a focal progression by exactly the observed number
+   of lesions, all in the observed organ, between ``cr_duration_months.low`` and ``.high`` after
+   the first CR;
+3. its resection, survived;
+4. then no progression of any kind, and the patient alive, for at least the observed number of
+   months after the resection (the simulation's horizon must cover it).
+
+Nothing here is relaxed when no patient matches: the replay reports that plainly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gistsim.cases.schema import Observed
+from gistsim.clinic.course import Records
+from gistsim.clinic.reading import CR
+from gistsim.clinic.strategy import ORGANS
+
+DAYS_PER_MONTH = 30.4375
+
+
+@dataclass
+class CaseMatch:
+    """The course milestones of one matched patient."""
+
+    patient: int
+    cr_month: float
+    focal_progression_month: float
+    cr_duration_months: float
+    progressing_lesions_at_focal_progression: int
+    resected_lesions: list[int]
+    months_without_progression_after_resection: float
+
+
+def match_course(rec: Records, observed: Observed, horizon_days: float) -> list[CaseMatch]:
+    """Every patient of ``rec`` whose course reproduces ``observed``."""
+    days = np.asarray(rec.visit_day)
+    recist = np.vstack(rec.recist)  # (visits, patients)
+    events: dict[int, list[tuple[float, str, str]]] = {}
+    for p, d, kind, detail in rec.events:
+        events.setdefault(p, []).append((d, kind, detail))
+    is_cr = recist == CR
+    has_cr = is_cr.any(axis=0)
+    out = []
+    for p in np.flatnonzero(has_cr):
+        m = _match_one(int(p), days, is_cr[:, p], events.get(int(p), []), rec, observed, horizon_days)
+        if m is not None:
+            out.append(m)
+    return out
+
+
+def _match_one(p, days, is_cr, ev, rec, observed, horizon_days) -> CaseMatch | None:
+    cr_day = float(days[np.argmax(is_cr)])
+    ev = sorted(ev)
+    progressions = [(d, detail) for d, kind, detail in ev if kind == "progression"]
+    if any(d <= cr_day for d, _ in progressions):
+        return None
+    after = [(d, detail) for d, detail in progressions if d > cr_day]
+    if not after or after[0][1] != "focal":
+        return None
+    focal_day = after[0][0]
+    duration = (focal_day - cr_day) / DAYS_PER_MONTH
+    if not observed.cr_duration_months.low <= duration <= observed.cr_duration_months.high:
+        return None
+    lesions = [
+        int(x) for d, kind, detail in ev if kind == "focal_progression" and d == focal_day for x in detail.split(",") if x
+    ]
+    organ = ORGANS.index(observed.focal_progression_organ)
+    if len(lesions) != observed.focal_progression_lesions or any(rec.lesion_organ[i] != organ for i in lesions):
+        return None
+    if any(kind == "perioperative_death" for d, kind, _ in ev):
+        return None
+    later = [d for d, _ in after[1:]]
+    end = min(later + [float(rec.death_day[p]), horizon_days])
+    free_months = (end - focal_day) / DAYS_PER_MONTH
+    if free_months < observed.progression_free_after_resection_months:
+        return None
+    return CaseMatch(
+        patient=p,
+        cr_month=cr_day / DAYS_PER_MONTH,
+        focal_progression_month=focal_day / DAYS_PER_MONTH,
+        cr_duration_months=duration,
+        progressing_lesions_at_focal_progression=len(lesions),
+        resected_lesions=lesions,
+        months_without_progression_after_resection=free_months,
+    )

@@ -1,0 +1,110 @@
+"""Virtual patients at the start of treatment, drawn from a baseline description.
+
+Each lesion grows from one founder cell carrying the patient's driver to its size at diagnosis,
+picking up resistant subclones on the way (:func:`gistsim.engine.history.sample_history`), so the
+lesions of one patient carry different secondary mutations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gistsim.biology.genotypes import GenotypeRegistry
+from gistsim.biology.parameters import EvolutionParameters
+from gistsim.biology.volume import diameter_mm_to_cells
+from gistsim.clinic.course import Cohort
+from gistsim.clinic.strategy import ORGANS
+from gistsim.engine.history import sample_history
+from gistsim.engine.rates import GenotypeRates, MutationModel
+from gistsim.errors import check_choice
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed interval an unknown value is drawn from (uniformly, or log-uniformly)."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.low) and np.isfinite(self.high)) or self.low > self.high:
+            raise ValueError(f"range low = {self.low!r}, high = {self.high!r} is not accepted: need finite low ≤ high")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log-uniform range needs low > 0; got low = {self.low!r}")
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        if self.log:
+            return np.exp(rng.uniform(np.log(self.low), np.log(self.high), size))
+        return rng.uniform(self.low, self.high, size)
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """How to draw patients: drivers, age, and their lesions."""
+
+    driver_probabilities: dict[str, float]
+    """Driver name → probability (normalised here)."""
+    age_years: Range
+    """Age at the start of treatment."""
+    lesion_organ: str
+    """Organ of the lesions (e.g. ``"liver"``)."""
+    lesion_count: Range
+    """Number of lesions (rounded to an integer)."""
+    lesion_diameter_mm: Range
+    """Diameter of each lesion at the start of treatment."""
+
+
+def sample_cohort(
+    n: int,
+    spec: BaselineSpec,
+    *,
+    registry: GenotypeRegistry,
+    evolution: EvolutionParameters,
+    mutation: MutationModel,
+    pk_sampler,
+    rng: np.random.Generator,
+) -> Cohort:
+    """Draw ``n`` patients: covariates, lesions, and each lesion's clones from its history."""
+    if n < 1:
+        raise ValueError(f"n = {n!r} is not accepted: need at least one patient")
+    check_choice("lesion_organ", spec.lesion_organ, ORGANS)
+    names = [d.name for d in registry.drivers]
+    for name in spec.driver_probabilities:
+        check_choice("driver", name, names)
+    drivers = list(spec.driver_probabilities)
+    p = np.array([spec.driver_probabilities[d] for d in drivers], dtype=float)
+    if (p < 0).any() or p.sum() <= 0:
+        raise ValueError(f"driver_probabilities = {spec.driver_probabilities} must be ≥ 0 and not all zero")
+    driver = np.array(drivers, dtype=object)[rng.choice(len(drivers), size=n, p=p / p.sum())]
+    age = spec.age_years.draw(rng, n)
+    n_lesions = np.maximum(1, np.rint(spec.lesion_count.draw(rng, n))).astype(np.int64)
+    lesion_patient = np.repeat(np.arange(n), n_lesions)
+    n_total = len(lesion_patient)
+    diameter = spec.lesion_diameter_mm.draw(rng, n_total)
+    founder = np.array([registry.code(str(d)) for d in driver], dtype=np.int64)[lesion_patient]
+    g = registry.n_genotypes
+    untreated = GenotypeRates(
+        np.full((1, g), evolution.birth_rate_per_day.value), np.full((1, g), evolution.death_rate_per_day)
+    )
+    history = sample_history(
+        lesion=np.arange(n_total),
+        founder_genotype=founder,
+        size_cells=diameter_mm_to_cells(diameter, evolution.cells_per_cm3.value),
+        group=lesion_patient,
+        rates=untreated,
+        mutation=mutation,
+        n_genotypes=g,
+        rng=rng,
+    )
+    return Cohort(
+        age_years=age,
+        driver=driver,
+        lesion_patient=lesion_patient,
+        lesion_organ=np.full(n_total, ORGANS.index(spec.lesion_organ), dtype=np.int64),
+        lesion_site=[spec.lesion_organ] * n_total,
+        clones=history.clones,
+        pk=pk_sampler(n, rng),
+    )

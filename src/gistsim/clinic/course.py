@@ -1,0 +1,293 @@
+"""The course of many patients at once, visit by visit: treatment, growth, imaging, decisions, death.
+
+The order of one interval between two visits (every patient in lock-step):
+
+1. Exposure: each patient's regimen (or none: stopped, paused after surgery, supportive care)
+   gives birth and death rates per (patient, genotype) over the interval's pieces.
+2. The engine advances every clone (:func:`gistsim.engine.step.advance`).
+3. Cells that died become dead tissue, which resorbs (imaging sees viable + dead tissue).
+4. Seeding: new lesions founded by single cells, drawn in proportion to the patient's clones.
+5. Death: background (Gompertz) and tumour-burden hazards; a patient who dies leaves the loop.
+6. Toxicity: discontinuation (next line) and dose reduction of imatinib 800 mg.
+7. The visit: every lesion measured with error, lesions below detection unseen; RECIST 1.1 and
+   Choi read against the line's baseline.
+8. Decisions by the strategy: at progression, restart a stopped drug, resect focally progressing
+   lesions and continue, or move to the next regimen; otherwise resect residual disease at best
+   response, or stop the drug after N years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from gistsim.biology.parameters import EvolutionParameters
+from gistsim.clinic import imaging
+from gistsim.clinic.death import death_probability
+from gistsim.clinic.parameters import ClinicParameters
+from gistsim.clinic.decisions import decide, toxicity
+from gistsim.clinic.reading import Reader
+from gistsim.clinic.strategy import ORGANS, Strategy
+from gistsim.engine.clones import CloneTable
+from gistsim.engine.rates import MutationModel, RateModel
+from gistsim.engine.step import advance
+
+__all__ = ["ORGANS", "Cohort", "Records", "TreatmentModel", "simulate_course"]
+
+
+class TreatmentModel(Protocol):
+    """Drugs as the course needs them (implemented in :mod:`gistsim.clinic.treatment`)."""
+
+    regimen_names: list[str]
+
+    def step_rates(
+        self,
+        regimen: np.ndarray,
+        days_on_regimen: np.ndarray,
+        off_days: np.ndarray,
+        dt_days: float,
+        pk: object,
+        birth_per_day: np.ndarray,
+        death_per_day: np.ndarray,
+    ) -> tuple[np.ndarray, RateModel]:
+        """Piece durations and a rate model (groups = patients) for one interval.
+
+        ``regimen[i] = -1`` means no drug; ``off_days[i]`` days at the start of the interval are
+        off drug (surgical recovery).
+        """
+        ...
+
+
+@dataclass
+class Cohort:
+    """Patients at the start of treatment: covariates, lesions and their clones."""
+
+    age_years: np.ndarray
+    """Age per patient."""
+    driver: np.ndarray
+    """Driver name per patient (object array of str)."""
+    lesion_patient: np.ndarray
+    """Patient of each lesion."""
+    lesion_organ: np.ndarray
+    """Organ of each lesion, an index into :data:`ORGANS`."""
+    lesion_site: list[str]
+    """Free-text site per lesion (e.g. ``"liver, left lobe"``)."""
+    clones: CloneTable
+    """Clones; lesion ids index the lesion arrays, groups are patient indices."""
+    pk: object
+    """Per-patient pharmacokinetic parameters, as the treatment model wants them."""
+
+    @property
+    def n_patients(self) -> int:
+        return len(self.age_years)
+
+
+@dataclass
+class Records:
+    """What happened to every patient: visits, readings, events."""
+
+    visit_day: list[float] = field(default_factory=list)
+    recist: list[np.ndarray] = field(default_factory=list)
+    choi: list[np.ndarray] = field(default_factory=list)
+    target_sum_mm: list[np.ndarray] = field(default_factory=list)
+    regimen: list[np.ndarray] = field(default_factory=list)
+    lesion_measured_mm: list[np.ndarray] = field(default_factory=list)
+    lesion_true_mm: list[np.ndarray] = field(default_factory=list)
+    lesion_hu: list[np.ndarray] = field(default_factory=list)
+    clones: list[CloneTable] = field(default_factory=list)
+    events: list[tuple[int, float, str, str]] = field(default_factory=list)
+    """(patient, day, kind, detail); kinds: line_start, progression, focal_progression, surgery,
+    restart, stop, dose_reduction, discontinuation, death, perioperative_death."""
+    death_day: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Day of death, +inf if alive at the horizon."""
+    lesion_patient: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lesion_organ: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lesion_resected_day: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def add_event(self, patients: np.ndarray, day: float | np.ndarray, kind: str, detail: list[str] | str = "") -> None:
+        days = np.broadcast_to(np.asarray(day, dtype=float), np.shape(patients))
+        details = detail if isinstance(detail, list) else [detail] * len(patients)
+        self.events.extend((int(p), float(d), kind, s) for p, d, s in zip(patients, days, details))
+
+
+@dataclass
+class _State:
+    regimen: np.ndarray
+    line: np.ndarray
+    regimen_start: np.ndarray
+    first_start: np.ndarray
+    stopped: np.ndarray
+    off_until: np.ndarray
+    alive: np.ndarray
+    necrotic: np.ndarray
+    removed: np.ndarray
+    plateau: np.ndarray
+    last_sum: np.ndarray
+    intolerant: np.ndarray
+    resected_residual: np.ndarray
+    stopped_once: np.ndarray
+
+
+def simulate_course(
+    cohort: Cohort,
+    strategy: Strategy,
+    *,
+    treatment: TreatmentModel,
+    evolution: EvolutionParameters,
+    clinic: ClinicParameters,
+    mutation: MutationModel,
+    untreated_birth: np.ndarray,
+    untreated_death: np.ndarray,
+    horizon_days: float,
+    visit_days: float = 84.0,
+    keep_clones: bool = False,
+    rng: np.random.Generator,
+) -> Records:
+    """Follow every patient of ``cohort`` under ``strategy`` until death or ``horizon_days``."""
+    n = cohort.n_patients
+    table = cohort.clones.copy()
+    lesion_patient = cohort.lesion_patient.astype(np.int64).copy()
+    lesion_organ = cohort.lesion_organ.astype(np.int64).copy()
+    density = evolution.cells_per_cm3.value
+    names = treatment.regimen_names
+    first = np.array([names.index(strategy.first_regimen(str(d))) for d in cohort.driver], dtype=np.int64)
+    st = _State(
+        regimen=first,
+        line=np.ones(n, dtype=np.int64),
+        regimen_start=np.zeros(n),
+        first_start=np.zeros(n),
+        stopped=np.zeros(n, dtype=bool),
+        off_until=np.zeros(n),
+        alive=np.ones(n, dtype=bool),
+        necrotic=np.zeros(len(lesion_patient)),
+        removed=np.zeros(len(lesion_patient), dtype=bool),
+        plateau=np.zeros(n, dtype=np.int64),
+        last_sum=np.zeros(n),
+        intolerant=np.zeros(n, dtype=bool),
+        resected_residual=np.zeros(n, dtype=bool),
+        stopped_once=np.zeros(n, dtype=bool),
+    )
+    rec = Records(death_day=np.full(n, np.inf))
+    reader = Reader(n)
+    pats = np.arange(n)
+    rec.add_event(pats, 0.0, "line_start", [names[r] for r in first])
+
+    def viable_per_lesion() -> np.ndarray:
+        out = np.zeros(len(lesion_patient))
+        ids, tot = table.lesion_totals()
+        out[ids] = tot
+        return out
+
+    def look(day: float) -> tuple[np.ndarray, np.ndarray]:
+        viable = viable_per_lesion()
+        true_mm = imaging.true_diameter_mm(viable, st.necrotic, density)
+        measured = imaging.measure_mm(true_mm, clinic.imaging, rng=rng)
+        gone = st.removed | ~st.alive[lesion_patient]
+        measured[gone] = np.nan
+        hu = imaging.attenuation_hu(viable, st.necrotic, clinic.imaging)
+        rec.visit_day.append(day)
+        rec.lesion_measured_mm.append(measured)
+        rec.lesion_true_mm.append(np.where(gone, 0.0, true_mm))
+        rec.lesion_hu.append(hu)
+        if keep_clones:
+            rec.clones.append(table.copy())
+        return measured, hu
+
+    measured, hu = look(0.0)
+    reader.set_baseline(pats, lesion_patient, lesion_organ, measured, hu)
+    st.last_sum = reader.baseline_sum.copy()
+    rec.recist.append(np.full(n, -1))
+    rec.choi.append(np.full(n, -1))
+    rec.target_sum_mm.append(reader.baseline_sum.copy())
+    rec.regimen.append(st.regimen.copy())
+
+    day = 0.0
+    while day + 1e-9 < horizon_days and st.alive.any():
+        dt = min(visit_days, horizon_days - day)
+        on = st.alive & (st.regimen >= 0) & ~st.stopped
+        regimen = np.where(on, st.regimen, -1)
+        off_days = np.clip(st.off_until - day, 0.0, dt)
+        durations, rates = treatment.step_rates(
+            regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death
+        )
+        before = viable_per_lesion()
+        burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
+        advance(table, durations, rates, mutation, rng=rng)
+        after = viable_per_lesion()
+        st.necrotic = imaging.resorb(st.necrotic, dt, clinic.imaging.necrosis_half_life_days.value)
+        st.necrotic += np.maximum(before - after, 0.0) * np.exp(
+            -np.log(2.0) * dt / 2.0 / clinic.imaging.necrosis_half_life_days.value
+        )
+        lesion_patient, lesion_organ = _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rng)
+        # Death over the interval.
+        burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
+        age = cohort.age_years + day / 365.25
+        p_death = death_probability(age, burden_before, burden_after, dt, clinic.death)
+        dies = st.alive & (rng.random(n) < p_death)
+        if dies.any():
+            when = day + rng.random(int(dies.sum())) * dt
+            _kill(np.flatnonzero(dies), when, "death", st, rec, table)
+        day += dt
+        # Toxicity while on drug.
+        toxicity(st, on & st.alive, dt, day, names, clinic, rec, rng)
+        measured, hu = look(day)
+        reading = reader.read(lesion_patient, measured, hu)
+        reading.recist[~st.alive] = -1
+        reading.choi[~st.alive] = -1
+        decide(
+            day, reading, measured, hu, strategy, names, st, rec, reader, table, lesion_patient, lesion_organ,
+            clinic, rng,
+        )
+        rec.recist.append(reading.recist)
+        rec.choi.append(reading.choi)
+        rec.target_sum_mm.append(reading.target_sum_mm)
+        rec.regimen.append(np.where(st.alive & ~st.stopped, st.regimen, -1))
+    rec.lesion_patient = lesion_patient
+    rec.lesion_organ = lesion_organ
+    rec.lesion_resected_day = np.where(st.removed, 0.0, np.nan)
+    return rec
+
+
+def _kill(patients: np.ndarray, day: np.ndarray | float, kind: str, st: _State, rec: Records, table: CloneTable) -> None:
+    st.alive[patients] = False
+    rec.death_day[patients] = day
+    rec.add_event(patients, day, kind)
+    dead = ~st.alive[table.group]
+    if dead.any():
+        table.count[dead] = 0
+        table.compact()
+
+
+def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rng):
+    """New lesions founded by single cells, ∝ tumour cells × time; founder genotype ∝ clone size."""
+    rate = clinic.seeding.rate_per_cell_per_day.value
+    n = len(st.alive)
+    cell_days = np.bincount(lesion_patient[: len(before)], weights=0.5 * (before + after) * dt, minlength=n)
+    k = rng.poisson(rate * cell_days)
+    k[~st.alive] = 0
+    if not k.any() or len(table) == 0:
+        return lesion_patient, lesion_organ
+    pats = np.repeat(np.arange(n), k)
+    # Founder: a clone row of the patient drawn ∝ its cells.
+    order = np.argsort(table.group, kind="stable")
+    counts = table.count[order].astype(float)
+    cum = np.cumsum(counts)
+    grp = table.group[order]
+    first = np.searchsorted(grp, pats, side="left")
+    last = np.searchsorted(grp, pats, side="right") - 1
+    ok = last >= first
+    pats, first, last = pats[ok], first[ok], last[ok]
+    base = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
+    u = base + rng.random(len(pats)) * (cum[last] - base)
+    row = order[np.minimum(np.searchsorted(cum, u, side="right"), last)]
+    new_ids = len(lesion_patient) + np.arange(len(pats))
+    organ = lesion_organ[table.lesion[row]]
+    table.add_cells(new_ids, pats, table.genotype[row], np.ones(len(pats), dtype=np.int64))
+    lesion_patient = np.concatenate([lesion_patient, pats])
+    lesion_organ = np.concatenate([lesion_organ, organ])
+    st.necrotic = np.concatenate([st.necrotic, np.zeros(len(pats))])
+    st.removed = np.concatenate([st.removed, np.zeros(len(pats), dtype=bool)])
+    return lesion_patient, lesion_organ
+

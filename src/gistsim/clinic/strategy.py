@@ -1,0 +1,173 @@
+"""Treatment strategies: the rules that decide, at each visit, what happens next.
+
+A strategy is declared in YAML and validated here: unknown keys and bad values are errors that
+name the field and list the accepted values. Built-in strategies live in ``data/strategies/``.
+
+What a strategy can say (DESIGN §4):
+
+* ``start``: the first regimen, with genotype-directed overrides (``start_by_driver``: e.g. KIT
+  exon 9 → imatinib 800 mg, PDGFRA D842V → avapritinib);
+* ``sequence``: the regimens taken on successive progressions (imatinib 400 → 800 mg →
+  sunitinib → regorafenib → ripretinib); after the last one, best supportive care;
+* ``focal_resection``: at progression by at most ``max_progressing_lesions`` lesions, all in
+  resectable organs, resect them and continue the current regimen (the founding case);
+* ``residual_resection``: at best response, resect all remaining visible lesions if few enough
+  and all resectable;
+* ``stop``: stop the drug after N years without progression and restart it on progression (BFR14).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
+
+from gistsim.biology.genotypes import default_registry
+from gistsim.validation import validate
+
+#: Organs where lesions can sit. Liver segments/lobes are named by ``site`` on the lesion, not here.
+Organ = Literal["liver", "peritoneum", "primary_site", "lung", "bone", "lymph_node"]
+#: The same organs as a tuple; lesion arrays store an organ as an index into it.
+ORGANS: tuple[str, ...] = get_args(Organ)
+
+
+def regimen_names() -> list[str]:
+    """Names of the regimens in the drug catalogue."""
+    from gistsim.clinic.drugs import regimen_names as names
+
+    return list(names())
+
+
+def _check_regimen(field: str, value: str) -> str:
+    names = regimen_names()
+    if value not in names:
+        raise ValueError(f"{field} = {value!r} is not a known regimen; accepted values: {', '.join(names)}")
+    return value
+
+
+class FocalResection(BaseModel):
+    """Resect the lesions that escape and continue the current regimen."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_progressing_lesions: PositiveInt = 1
+    """Resect only when at most this many lesions progress (k in DESIGN §4)."""
+    resectable_organs: list[Organ] = Field(default_factory=lambda: ["liver"])
+    """Every progressing lesion must sit in one of these organs."""
+
+
+class ResidualResection(BaseModel):
+    """Resect all remaining visible disease at best response."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_lesions: PositiveInt = 3
+    """Only when at most this many lesions are still visible."""
+    resectable_organs: list[Organ] = Field(default_factory=lambda: ["liver", "peritoneum"])
+    """Every visible lesion must sit in one of these organs."""
+    min_months_on_drug: PositiveFloat = 6.0
+    """Not before this long on the current regimen."""
+    plateau_visits: PositiveInt = 2
+    """Best response is taken as reached when the sum of diameters has fallen by less than 10%
+    over this many consecutive visits."""
+
+
+class StopRule(BaseModel):
+    """Stop the drug after some years without progression (BFR14)."""
+
+    model_config = ConfigDict(extra="forbid")
+    after_years: PositiveFloat
+    """Years on the first regimen without progression before stopping."""
+    restart_on_progression: bool = True
+    """Restart the same regimen on progression off drug (progression still counts as an event)."""
+
+
+class Strategy(BaseModel):
+    """A treatment strategy; see the module docstring."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    description: str = ""
+    start: str
+    """First regimen unless ``start_by_driver`` names the patient's driver."""
+    start_by_driver: dict[str, str] = Field(default_factory=dict)
+    """Driver name → first regimen."""
+    sequence: list[str] = Field(default_factory=list)
+    """Regimens on successive progressions; a patient starting on a regimen of this list continues
+    from the entry after it, otherwise from the first entry."""
+    focal_resection: FocalResection | None = None
+    residual_resection: ResidualResection | None = None
+    stop: StopRule | None = None
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str) -> str:
+        return _check_regimen("start", v)
+
+    @field_validator("sequence")
+    @classmethod
+    def _sequence(cls, v: list[str]) -> list[str]:
+        return [_check_regimen(f"sequence[{i}]", r) for i, r in enumerate(v)]
+
+    @field_validator("start_by_driver")
+    @classmethod
+    def _by_driver(cls, v: dict[str, str]) -> dict[str, str]:
+        drivers = [d.name for d in default_registry().drivers]
+        for driver, reg in v.items():
+            if driver not in drivers:
+                raise ValueError(
+                    f"start_by_driver key {driver!r} is not a known driver; accepted values: {', '.join(drivers)}"
+                )
+            _check_regimen(f"start_by_driver[{driver}]", reg)
+        return v
+
+    @model_validator(mode="after")
+    def _no_duplicate_sequence(self) -> Strategy:
+        if len(set(self.sequence)) != len(self.sequence):
+            raise ValueError(f"sequence repeats a regimen: {self.sequence}")
+        return self
+
+    def first_regimen(self, driver: str) -> str:
+        """Regimen a patient with this driver starts on."""
+        return self.start_by_driver.get(driver, self.start)
+
+    def next_regimen(self, current: str) -> str | None:
+        """Regimen after progression on ``current`` (None: best supportive care)."""
+        if current in self.sequence:
+            i = self.sequence.index(current) + 1
+            return self.sequence[i] if i < len(self.sequence) else None
+        return self.sequence[0] if self.sequence else None
+
+
+def load_strategy(source: str | Path | dict) -> Strategy:
+    """A strategy from a built-in name, a YAML file path, or a parsed mapping."""
+    if isinstance(source, dict):
+        return validate(Strategy, source, "strategy")
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return validate(Strategy, yaml.safe_load(path.read_text(encoding="utf-8")), f"strategy file {path}")
+    builtins = builtin_strategies()
+    if str(source) in builtins:
+        return builtins[str(source)]
+    raise ValueError(
+        f"strategy {str(source)!r} is neither a YAML file nor a built-in strategy; "
+        f"built-in strategies: {', '.join(sorted(builtins))}"
+    )
+
+
+@lru_cache(maxsize=1)
+def _builtin_raw() -> dict[str, dict]:
+    folder = resources.files("gistsim.data").joinpath("strategies")
+    out = {}
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".yaml"):
+            raw = yaml.safe_load(item.read_text(encoding="utf-8"))
+            out[raw["name"]] = raw
+    return out
+
+
+def builtin_strategies() -> dict[str, Strategy]:
+    """Built-in strategies by name."""
+    return {name: validate(Strategy, raw, f"built-in strategy {name}") for name, raw in _builtin_raw().items()}
