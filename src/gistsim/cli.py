@@ -45,5 +45,50 @@ def demo(
     console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
 
 
+@app.command()
+def case(
+    name: str = typer.Argument("sakakura-2006", help="A built-in case name or a case YAML file."),
+    out: Path = typer.Option(Path("out/case"), help="Folder for case_summary.json, the summary and figures."),
+    patients: int = typer.Option(100_000, min=1, help="Most virtual patients to simulate (stops earlier at the time budget)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    minutes: float = typer.Option(4.5, min=0.1, help="Time budget."),
+) -> None:
+    """Replay an observed case: virtual patients like it, those whose course matches, and figures."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gistsim.cases.replay import replay_case, write_replay
+    from gistsim.cases.schema import load_case
+
+    try:
+        spec = load_case(name)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
+                  TextColumn("{task.fields[matched]} matched"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+        task = bar.add_task(f"replaying {spec.name}", total=patients, matched=0)
+        result = replay_case(
+            spec, max_patients=patients, seed=seed, time_budget_s=minutes * 60,
+            progress=lambda n, m: bar.update(task, completed=n, matched=m),
+        )
+    paths = write_replay(result, spec, out)
+    if result.matched:
+        m = result.matches[0]
+        console.print(
+            f"[green]{result.n_matched} of {result.n_simulated:,} virtual patients reproduced the course[/green] "
+            f"({result.match_fraction:.3%}). One of them: CR at month {m.cr_month:.0f}, focal progression "
+            f"{m.cr_duration_months:.0f} months later, then {m.months_without_progression_after_resection:.0f} "
+            "months without progression after resection."
+        )
+    else:
+        console.print(
+            f"[yellow]No match: none of {result.n_simulated:,} virtual patients reproduced the observed course "
+            "within the budget.[/yellow] The match was not loosened."
+        )
+    for p in paths:
+        console.print(f"wrote {p}")
+    console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

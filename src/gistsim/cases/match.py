@@ -3,9 +3,10 @@
 The founding case's course, in the simulator's terms (months from the start of the first drug):
 
 1. a complete response (RECIST CR) on the first regimen, with no progression before it;
-2. then, without any progression in between, a focal progression by exactly the observed number
-   of lesions, all in the observed organ, between ``cr_duration_months.low`` and ``.high`` after
-   the first CR;
+2. then, without any progression in between and still on the first drug (no change of line,
+   stop or discontinuation before it), a focal progression by exactly the observed number of
+   lesions, all in the observed organ, between ``cr_duration_months.low`` and ``.high`` after the
+   first CR;
 3. its resection, survived;
 4. then no progression of any kind, and the patient alive, for at least the observed number of
    months after the resection (the simulation's horizon must cover it).
@@ -67,6 +68,9 @@ def _match_one(p, days, is_cr, ev, rec, observed, horizon_days) -> CaseMatch | N
     if not after or after[0][1] != "focal":
         return None
     focal_day = after[0][0]
+    changed = {"discontinuation", "stop", "restart"}
+    if any((kind == "line_start" and d > 0) or kind in changed for d, kind, _ in ev if d <= focal_day):
+        return None
     duration = (focal_day - cr_day) / DAYS_PER_MONTH
     if not observed.cr_duration_months.low <= duration <= observed.cr_duration_months.high:
         return None

@@ -82,29 +82,51 @@ def sample_cohort(
     age = spec.age_years.draw(rng, n)
     n_lesions = np.maximum(1, np.rint(spec.lesion_count.draw(rng, n))).astype(np.int64)
     lesion_patient = np.repeat(np.arange(n), n_lesions)
-    n_total = len(lesion_patient)
-    diameter = spec.lesion_diameter_mm.draw(rng, n_total)
+    diameter = spec.lesion_diameter_mm.draw(rng, len(lesion_patient))
+    organ = np.full(len(lesion_patient), ORGANS.index(spec.lesion_organ), dtype=np.int64)
+    return build_cohort(
+        driver=driver, age_years=age, lesion_patient=lesion_patient, lesion_organ=organ,
+        lesion_diameter_mm=diameter, registry=registry, evolution=evolution, mutation=mutation,
+        pk=pk_sampler(n, rng), rng=rng,
+    )
+
+
+def build_cohort(
+    *,
+    driver: np.ndarray,
+    age_years: np.ndarray,
+    lesion_patient: np.ndarray,
+    lesion_organ: np.ndarray,
+    lesion_diameter_mm: np.ndarray,
+    registry: GenotypeRegistry,
+    evolution: EvolutionParameters,
+    mutation: MutationModel,
+    pk: object,
+    rng: np.random.Generator,
+) -> Cohort:
+    """Patients with given lesions; each lesion's clones grown from its founder cell."""
     founder = np.array([registry.code(str(d)) for d in driver], dtype=np.int64)[lesion_patient]
     g = registry.n_genotypes
     untreated = GenotypeRates(
         np.full((1, g), evolution.birth_rate_per_day.value), np.full((1, g), evolution.death_rate_per_day)
     )
+    n_total = len(lesion_patient)
     history = sample_history(
         lesion=np.arange(n_total),
         founder_genotype=founder,
-        size_cells=diameter_mm_to_cells(diameter, evolution.cells_per_cm3.value),
-        group=lesion_patient,
+        size_cells=diameter_mm_to_cells(np.asarray(lesion_diameter_mm, float), evolution.cells_per_cm3.value),
+        group=np.asarray(lesion_patient, dtype=np.int64),
         rates=untreated,
         mutation=mutation,
         n_genotypes=g,
         rng=rng,
     )
     return Cohort(
-        age_years=age,
-        driver=driver,
-        lesion_patient=lesion_patient,
-        lesion_organ=np.full(n_total, ORGANS.index(spec.lesion_organ), dtype=np.int64),
-        lesion_site=[spec.lesion_organ] * n_total,
+        age_years=np.asarray(age_years, dtype=float),
+        driver=np.asarray(driver, dtype=object),
+        lesion_patient=np.asarray(lesion_patient, dtype=np.int64),
+        lesion_organ=np.asarray(lesion_organ, dtype=np.int64),
+        lesion_site=[ORGANS[o] for o in lesion_organ],
         clones=history.clones,
-        pk=pk_sampler(n, rng),
+        pk=pk,
     )

@@ -115,6 +115,7 @@ class Records:
 @dataclass
 class _State:
     regimen: np.ndarray
+    nominal: np.ndarray
     line: np.ndarray
     regimen_start: np.ndarray
     first_start: np.ndarray
@@ -122,6 +123,7 @@ class _State:
     off_until: np.ndarray
     alive: np.ndarray
     necrotic: np.ndarray
+    scar: np.ndarray
     removed: np.ndarray
     plateau: np.ndarray
     last_sum: np.ndarray
@@ -155,6 +157,7 @@ def simulate_course(
     first = np.array([names.index(strategy.first_regimen(str(d))) for d in cohort.driver], dtype=np.int64)
     st = _State(
         regimen=first,
+        nominal=first.copy(),
         line=np.ones(n, dtype=np.int64),
         regimen_start=np.zeros(n),
         first_start=np.zeros(n),
@@ -162,6 +165,7 @@ def simulate_course(
         off_until=np.zeros(n),
         alive=np.ones(n, dtype=bool),
         necrotic=np.zeros(len(lesion_patient)),
+        scar=np.zeros(len(lesion_patient)),
         removed=np.zeros(len(lesion_patient), dtype=bool),
         plateau=np.zeros(n, dtype=np.int64),
         last_sum=np.zeros(n),
@@ -182,11 +186,11 @@ def simulate_course(
 
     def look(day: float) -> tuple[np.ndarray, np.ndarray]:
         viable = viable_per_lesion()
-        true_mm = imaging.true_diameter_mm(viable, st.necrotic, density)
+        true_mm = imaging.true_diameter_mm(viable, st.necrotic + st.scar, density)
         measured = imaging.measure_mm(true_mm, clinic.imaging, rng=rng)
         gone = st.removed | ~st.alive[lesion_patient]
         measured[gone] = np.nan
-        hu = imaging.attenuation_hu(viable, st.necrotic, clinic.imaging)
+        hu = imaging.attenuation_hu(viable, st.necrotic + st.scar, clinic.imaging)
         rec.visit_day.append(day)
         rec.lesion_measured_mm.append(measured)
         rec.lesion_true_mm.append(np.where(gone, 0.0, true_mm))
@@ -216,10 +220,12 @@ def simulate_course(
         burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
         advance(table, durations, rates, mutation, rng=rng)
         after = viable_per_lesion()
-        st.necrotic = imaging.resorb(st.necrotic, dt, clinic.imaging.necrosis_half_life_days.value)
-        st.necrotic += np.maximum(before - after, 0.0) * np.exp(
-            -np.log(2.0) * dt / 2.0 / clinic.imaging.necrosis_half_life_days.value
-        )
+        # Cells lost become dead tissue: a scar share stays, the rest resorbs (from mid-interval).
+        lost = np.maximum(before - after, 0.0)
+        scar = clinic.imaging.scar_fraction.value
+        half_life = clinic.imaging.necrosis_half_life_days.value
+        st.necrotic = imaging.resorb(st.necrotic, dt, half_life) + (1 - scar) * imaging.resorb(lost, dt / 2, half_life)
+        st.scar += scar * lost
         lesion_patient, lesion_organ = _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rng)
         # Death over the interval.
         burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
@@ -288,6 +294,7 @@ def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rn
     lesion_patient = np.concatenate([lesion_patient, pats])
     lesion_organ = np.concatenate([lesion_organ, organ])
     st.necrotic = np.concatenate([st.necrotic, np.zeros(len(pats))])
+    st.scar = np.concatenate([st.scar, np.zeros(len(pats))])
     st.removed = np.concatenate([st.removed, np.zeros(len(pats), dtype=bool)])
     return lesion_patient, lesion_organ
 

@@ -83,8 +83,10 @@ def decide(
         for p in pats:
             cause = "progression" if pd[p] else "discontinuation"
             rec.add_event(np.array([p]), day, cause, names[st.regimen[p]])
-            nxt = strategy.next_regimen(names[st.regimen[p]])
+            # The sequence follows the line's nominal regimen, not a toxicity-reduced dose.
+            nxt = strategy.next_regimen(names[st.nominal[p]], other_drug=not pd[p])
             st.regimen[p] = names.index(nxt) if nxt is not None else -1
+            st.nominal[p] = st.regimen[p]
             st.line[p] += 1
             st.regimen_start[p] = day
             rec.add_event(np.array([p]), day, "line_start", nxt if nxt is not None else "best_supportive_care")
@@ -139,6 +141,7 @@ def _operate(lesions, day, st, rec, table, lesion_patient, clinic, rng) -> None:
     r0 = resect(table, lesions, surg, rng=rng)
     st.removed[lesions[r0]] = True
     st.necrotic[lesions] = 0.0
+    st.scar[lesions] = 0.0
     rec.add_event(
         pats, day, "surgery",
         [",".join(f"{i}:{'R0' if r else 'R1'}" for i, r in zip(lesions, r0) if lesion_patient[i] == p) for p in pats],

@@ -1,11 +1,14 @@
 """What CT shows of a lesion: its size (viable plus dead tissue), measured with error, and its density.
 
-* A lesion's imaged mass is its viable cells plus the dead tissue the drug left behind, which
-  resorbs with a half-life (``necrosis_half_life_days``): sensitive lesions on imatinib often keep
-  their size while their density falls (Choi).
+* A lesion's imaged mass is its viable cells plus the dead tissue the drug left behind: most of it
+  resorbs with a half-life (``necrosis_half_life_days``), a share (``scar_fraction``) stays as a
+  permanent cystic/fibrotic remnant. Sensitive lesions on imatinib often keep their size while
+  their density falls (Choi), and rarely vanish (CR is 3-6%).
 * Diameter: a sphere of that volume at the cell density (``gistsim.biology.volume``).
-* Measurement: the true diameter times (1 + cv·Z), Z standard normal; a lesion is seen when its
-  measured diameter reaches the detection limit (~5 mm); RECIST measures from 10 mm.
+* Measurement: a lesion is seen when its true diameter reaches the detection limit (~5 mm), and
+  then measured as the true diameter times (1 + cv·Z), Z standard normal; RECIST measures from
+  10 mm. Seeing on the true size keeps a remnant that sits near the limit from flickering in and
+  out of view, which a radiologist comparing scans would not report as disappearance and return.
 * Density: mean attenuation is the mix of viable (enhancing) and dead tissue by volume.
 """
 
@@ -30,8 +33,8 @@ def true_diameter_mm(viable_cells: np.ndarray, necrotic_cells: np.ndarray, cells
 def measure_mm(true_mm: np.ndarray, params: ImagingParameters, *, rng: np.random.Generator) -> np.ndarray:
     """Measured longest diameters; NaN where the lesion is not seen."""
     true_mm = np.asarray(true_mm, dtype=float)
-    measured = true_mm * (1.0 + params.measurement_cv.value * rng.standard_normal(true_mm.shape))
-    return np.where(measured >= params.detection_limit_mm.value, measured, np.nan)
+    measured = true_mm * np.maximum(1.0 + params.measurement_cv.value * rng.standard_normal(true_mm.shape), 0.0)
+    return np.where(true_mm >= params.detection_limit_mm.value, measured, np.nan)
 
 
 def attenuation_hu(viable_cells: np.ndarray, necrotic_cells: np.ndarray, params: ImagingParameters) -> np.ndarray:

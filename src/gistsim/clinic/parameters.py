@@ -12,6 +12,7 @@ class ImagingParameters(ParameterSet):
     measurement_cv: Parameter
     detection_limit_mm: Parameter
     necrosis_half_life_days: Parameter
+    scar_fraction: Parameter
     viable_hu: Parameter
     necrotic_hu: Parameter
 

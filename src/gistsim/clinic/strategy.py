@@ -133,12 +133,18 @@ class Strategy(BaseModel):
         """Regimen a patient with this driver starts on."""
         return self.start_by_driver.get(driver, self.start)
 
-    def next_regimen(self, current: str) -> str | None:
-        """Regimen after progression on ``current`` (None: best supportive care)."""
-        if current in self.sequence:
-            i = self.sequence.index(current) + 1
-            return self.sequence[i] if i < len(self.sequence) else None
-        return self.sequence[0] if self.sequence else None
+    def next_regimen(self, current: str, *, other_drug: bool = False) -> str | None:
+        """Regimen after progression on ``current`` (None: best supportive care).
+
+        With ``other_drug`` (stopping for intolerance), entries of the same drug are skipped: a
+        patient who cannot tolerate imatinib is not escalated to a higher imatinib dose.
+        """
+        from gistsim.clinic.drugs import regimen
+
+        rest = self.sequence[self.sequence.index(current) + 1 :] if current in self.sequence else self.sequence
+        if other_drug:
+            rest = [r for r in rest if regimen(r).drug != regimen(current).drug]
+        return rest[0] if rest else None
 
 
 def load_strategy(source: str | Path | dict) -> Strategy:

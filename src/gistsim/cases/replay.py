@@ -1,0 +1,179 @@
+"""Replay a case: draw virtual patients consistent with its baseline, keep those whose course matches.
+
+Patients are simulated in blocks, each block with its own seed spawned from ``seed``, until
+``max_patients`` have been simulated or ``time_budget_s`` has passed. The match is never loosened:
+if no patient matches, the result says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gistsim.biology.genotypes import default_registry
+from gistsim.biology.parameters import default_evolution
+from gistsim.cases.match import DAYS_PER_MONTH, CaseMatch, match_course
+from gistsim.cases.schema import Case, load_case
+from gistsim.clinic.cohort import sample_cohort
+from gistsim.clinic.course import simulate_course
+from gistsim.clinic.parameters import default_clinic
+from gistsim.clinic.patient import PatientCourse
+from gistsim.clinic.strategy import load_strategy
+from gistsim.clinic.treatment import Treatment
+from gistsim.engine.rates import MutationModel
+
+#: Months allowed from the start of treatment to the first CR when sizing the horizon.
+MONTHS_TO_CR = 36.0
+
+
+@dataclass
+class ReplayResult:
+    """Outcome of a replay."""
+
+    case: str
+    matched: bool
+    n_simulated: int
+    n_matched: int
+    seed: int
+    horizon_months: float
+    matches: list[CaseMatch] = field(default_factory=list)
+    example: PatientCourse | None = None
+    """The first matched patient's full course (for figures)."""
+    elapsed_s: float = 0.0
+
+    @property
+    def match_fraction(self) -> float:
+        return self.n_matched / self.n_simulated if self.n_simulated else 0.0
+
+    def summary_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "case": self.case,
+            "matched": self.matched,
+            "n_simulated": self.n_simulated,
+            "n_matched": self.n_matched,
+            "match_fraction": self.match_fraction,
+            "seed": self.seed,
+            "horizon_months": self.horizon_months,
+            "elapsed_s": round(self.elapsed_s, 1),
+            "months_counted_from": "start of imatinib",
+        }
+        if self.matches:
+            m = asdict(self.matches[0])
+            m.pop("resected_lesions")
+            m["block_patient"] = m.pop("patient")
+            out.update({k: v for k, v in m.items() if k != "block_patient"})
+            durations = np.array([x.cr_duration_months for x in self.matches])
+            out["all_matches"] = {
+                "cr_duration_months_median": float(np.median(durations)),
+                "cr_month_median": float(np.median([x.cr_month for x in self.matches])),
+            }
+        return out
+
+
+def replay_case(
+    case: Case | str,
+    *,
+    max_patients: int = 20_000,
+    block_size: int = 2_000,
+    time_budget_s: float = 270.0,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayResult:
+    """Simulate virtual patients like the case and keep those whose course reproduces it."""
+    case = case if isinstance(case, Case) else load_case(case)
+    if max_patients < 1 or block_size < 1:
+        raise ValueError(f"max_patients = {max_patients}, block_size = {block_size}: both must be ≥ 1")
+    obs = case.observed
+    horizon_months = MONTHS_TO_CR + obs.cr_duration_months.high + obs.progression_free_after_resection_months + 3
+    horizon_days = horizon_months * DAYS_PER_MONTH
+    registry, evolution, clinic = default_registry(), default_evolution(), default_clinic()
+    treatment = Treatment()
+    strategy = load_strategy(case.treatment.strategy)
+    mutation = MutationModel.from_registry(registry, evolution.mutation_rate_per_bp_per_division.value)
+    g = registry.n_genotypes
+    birth = np.full(g, evolution.birth_rate_per_day.value)
+    death = np.full(g, evolution.death_rate_per_day)
+    spec = case.baseline.to_spec()
+    result = ReplayResult(case.name, False, 0, 0, seed, horizon_months)
+    t0 = time.perf_counter()
+    for child in np.random.SeedSequence(seed).spawn(max(1, -(-max_patients // block_size))):
+        n = min(block_size, max_patients - result.n_simulated)
+        if n <= 0 or time.perf_counter() - t0 > time_budget_s:
+            break
+        rng = np.random.default_rng(child)
+        cohort = sample_cohort(
+            n, spec, registry=registry, evolution=evolution, mutation=mutation, pk_sampler=treatment.sample_pk, rng=rng
+        )
+        rec = simulate_course(
+            cohort, strategy, treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
+            untreated_birth=birth, untreated_death=death, horizon_days=horizon_days,
+            keep_clones=result.example is None, rng=rng,
+        )
+        found = match_course(rec, obs, horizon_days)
+        if found and result.example is None:
+            result.example = PatientCourse.from_records(rec, found[0].patient, treatment.regimen_names)
+        result.matches.extend(found)
+        result.n_simulated += n
+        result.n_matched += len(found)
+        if progress:
+            progress(result.n_simulated, result.n_matched)
+    result.matched = result.n_matched > 0
+    result.elapsed_s = time.perf_counter() - t0
+    return result
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_replay(result: ReplayResult, case: Case, out: Path) -> list[Path]:
+    """Write ``case_summary.json``, a readable ``case_summary.md`` and the matched patient's figures."""
+    from gistsim.clinic.figures import clone_composition, spider_plot, timeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    summary = result.summary_json()
+    path = out / "case_summary.json"
+    _write_text(path, json.dumps(summary, indent=2) + "\n")
+    written.append(path)
+    lines = [f"# Case replay: {case.name}", "", case.summary.strip(), "", f"Source: {case.reference}", ""]
+    lines.append(
+        f"Simulated {result.n_simulated:,} virtual patients drawn from the case's baseline ranges "
+        f"(seed {result.seed}, {result.elapsed_s:.0f} s); {result.n_matched} reproduced the observed course "
+        f"({result.match_fraction:.3%})."
+    )
+    if not result.matched:
+        lines += ["", "**No virtual patient reproduced the observed course within this budget.** "
+                  "The match was not loosened; try a larger --patients budget or check the case file."]  # fmt: skip
+    else:
+        m = result.matches[0]
+        lines += [
+            "", "One matched patient (months from the start of imatinib):", "",
+            f"- complete response first read at month {m.cr_month:.1f};",
+            f"- focal progression of {m.progressing_lesions_at_focal_progression} liver lesion at month "
+            f"{m.focal_progression_month:.1f}, {m.cr_duration_months:.1f} months after the first CR;",
+            "- the lesion resected, imatinib continued;",
+            f"- {m.months_without_progression_after_resection:.1f} months without progression after the resection "
+            "(to the end of follow-up).",
+            "", "Figures: `spider.png` (lesion diameters), `timeline.png` (treatment and response), "
+            "`clones.png` (clones per lesion).",
+        ]  # fmt: skip
+        if result.example is not None:
+            title = f"{case.name}: matched virtual patient"
+            written += [
+                spider_plot(result.example, out / "spider.png", title=title + " - lesion diameters"),
+                timeline(result.example, out / "timeline.png", title=title + " - timeline"),
+                clone_composition(result.example, out / "clones.png", title=title + " - clones per lesion"),
+            ]
+    lines += ["", "_Research use only; not a substitute for clinical judgement._", ""]
+    path = out / "case_summary.md"
+    _write_text(path, "\n".join(lines))
+    written.append(path)
+    return written
