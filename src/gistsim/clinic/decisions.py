@@ -47,6 +47,7 @@ def decide(
     n = len(st.alive)
     pd = st.alive & (reading.recist == PD)
     rebaseline = np.zeros(n, dtype=bool)
+    operated = np.zeros(len(lesion_patient), dtype=bool)
     # 1. Progression while stopped (BFR14): restart the same regimen.
     restart = pd & st.stopped
     if restart.any():
@@ -74,6 +75,7 @@ def decide(
                 [",".join(str(i) for i in lesions[lesion_patient[lesions] == p]) for p in pats],
             )
             _operate(lesions, day, st, rec, table, lesion_patient, clinic, rng)
+            operated[lesions] = True
             rebaseline |= focal & st.alive
     pd &= ~focal
     # 3. Any other progression (or intolerance): next regimen, or best supportive care.
@@ -116,6 +118,7 @@ def decide(
             lesions = np.flatnonzero(seen & go[lesion_patient])
             rec.add_event(np.flatnonzero(go), day, "residual_resection")
             _operate(lesions, day, st, rec, table, lesion_patient, clinic, rng)
+            operated[lesions] = True
             st.resected_residual |= go
             rebaseline |= go & st.alive
         st.last_sum = tsum
@@ -129,8 +132,9 @@ def decide(
             rec.add_event(np.flatnonzero(stop), day, "stop", [names[r] for r in st.regimen[stop]])
     if rebaseline.any():
         pats = np.flatnonzero(rebaseline & st.alive)
+        # The new baseline is the post-operative state: operated lesions are gone from view.
         m = measured.copy()
-        m[st.removed[: len(m)]] = np.nan
+        m[st.removed[: len(m)] | operated] = np.nan
         reader.set_baseline(pats, lesion_patient, lesion_organ, m, hu)
 
 
