@@ -1,0 +1,155 @@
+"""The course loop: strategies act as declared, on constructed patients with known clones."""
+
+import numpy as np
+import pytest
+
+from gistsim.biology.genotypes import default_registry
+from gistsim.biology.parameters import default_evolution
+from gistsim.biology.volume import diameter_mm_to_cells
+from gistsim.clinic.course import Cohort, simulate_course
+from gistsim.clinic.parameters import default_clinic
+from gistsim.clinic.reading import CR, PD, PR
+from gistsim.clinic.strategy import ORGANS, load_strategy
+from gistsim.clinic.treatment import Treatment
+from gistsim.engine.clones import CloneTable
+from gistsim.engine.rates import MutationModel
+
+REG = default_registry()
+EVO = default_evolution()
+G = REG.n_genotypes
+TREATMENT = Treatment()
+LIVER = ORGANS.index("liver")
+
+
+def cohort(n, lesions_mm, *, driver="KIT_exon11", resistant=None, seed=0):
+    """n identical patients; each lesion purely of the driver genotype, except ``resistant``:
+    {lesion index: (secondary mutation, cells)} added to every patient."""
+    lesion_patient = np.repeat(np.arange(n), len(lesions_mm))
+    cells = diameter_mm_to_cells(np.tile(lesions_mm, n), EVO.cells_per_cm3.value).round().astype(np.int64)
+    base = REG.code(driver)
+    lesion, geno, count = list(range(len(cells))), [base] * len(cells), list(cells)
+    for j, (mutation, k) in (resistant or {}).items():
+        for p in range(n):
+            lesion.append(p * len(lesions_mm) + j)
+            geno.append(REG.code(driver, [mutation]))
+            count.append(k)
+    table = CloneTable.from_arrays(
+        lesion=lesion, group=lesion_patient[lesion], genotype=geno, count=count, n_genotypes=G
+    )
+    return Cohort(
+        age_years=np.full(n, 60.0), driver=np.array([driver] * n, dtype=object), lesion_patient=lesion_patient,
+        lesion_organ=np.full(len(lesion_patient), LIVER), lesion_site=["liver"] * len(lesion_patient),
+        clones=table, pk=TREATMENT.sample_pk(n, np.random.default_rng(seed)),
+    )
+
+
+def run(coh, strategy, *, years=4.0, seed=1, mutation_rate=0.0, **clinic_changes):
+    clinic = default_clinic()
+    for path, value in clinic_changes.items():
+        group, name = path.split("__")
+        getattr(getattr(clinic, group), name).value = value
+    return simulate_course(
+        coh, load_strategy(strategy), treatment=TREATMENT, evolution=EVO, clinic=clinic,
+        mutation=MutationModel.from_registry(REG, mutation_rate),
+        untreated_birth=np.full(G, EVO.birth_rate_per_day.value), untreated_death=np.full(G, EVO.death_rate_per_day),
+        horizon_days=years * 365.25, rng=np.random.default_rng(seed),
+    )
+
+
+def events(rec, kind):
+    return [(p, d, s) for p, d, k, s in rec.events if k == kind]
+
+
+NO_DEATH = dict(death__burden_hazard_per_year_at_reference=0.0, death__gompertz_rate_at_60_per_year=0.0,
+                toxicity__discontinuation_per_year=0.0, seeding__rate_per_cell_per_day=0.0)  # fmt: skip
+
+
+def test_sensitive_disease_responds_and_does_not_progress():
+    # Noise-free imaging: with measurement error, a small nadir can read as +20% and +5 mm
+    # (pseudo-progression), which is real but not what this test is about.
+    rec = run(cohort(20, [30.0, 20.0]), "standard-sequence", imaging__measurement_cv=0.0, **NO_DEATH)
+    recist = np.vstack(rec.recist[1:])
+    assert not events(rec, "progression")
+    assert np.isin(recist[-1], (PR, CR)).all()
+    assert (rec.target_sum_mm[-1] < 0.7 * rec.target_sum_mm[0]).all()
+
+
+def test_focal_resistance_is_resected_and_the_drug_continued():
+    # Lesion 1 of every patient carries a D816 clone, resistant to imatinib (model_parameters §3a).
+    coh = cohort(10, [30.0, 25.0, 20.0], resistant={1: ("D816", 10**6)})
+    quiet = dict(imaging__measurement_cv=0.0, **NO_DEATH)
+    rec = run(coh, "resect-focal-continue", years=6.0, surgery__perioperative_death_probability=0.0, **quiet)
+    first_focal = {}
+    for p, day, detail in sorted(events(rec, "focal_progression"), key=lambda e: e[1]):
+        first_focal.setdefault(p, (day, detail))
+    assert {p: d for p, (_, d) in first_focal.items()} == {p: str(p * 3 + 1) for p in range(10)}
+    first_prog = {}
+    for p, day, detail in sorted(events(rec, "progression"), key=lambda e: e[1]):
+        first_prog.setdefault(p, (day, detail))
+    assert all(first_prog[p] == (first_focal[p][0], "focal") for p in range(10))
+    assert len(events(rec, "surgery")) >= 10
+    # Imatinib continued: no line changed before or at the first focal progression.
+    assert not [e for e in events(rec, "line_start") if 0 < e[1] <= first_focal[e[0]][0]]
+    same = run(coh, "standard-sequence", years=6.0, **quiet)
+    assert not events(same, "surgery")
+    escalations = {p: d for p, day, d in events(same, "line_start") if day > 0 and d == "imatinib_800mg_daily"}
+    assert len(escalations) == 10
+
+
+def test_genotype_directed_starts():
+    rec = run(cohort(3, [20.0], driver="KIT_exon9"), "standard-sequence", years=0.5, **NO_DEATH)
+    assert {d for _, day, d in events(rec, "line_start") if day == 0} == {"imatinib_800mg_daily"}
+    rec = run(cohort(3, [20.0], driver="PDGFRA_D842V"), "standard-sequence", years=0.5, **NO_DEATH)
+    assert {d for _, day, d in events(rec, "line_start") if day == 0} == {"avapritinib_300mg_daily"}
+
+
+def test_stop_after_one_year_then_restart_on_progression():
+    rec = run(cohort(10, [30.0, 20.0]), "bfr14-stop-1y", years=10.0, imaging__measurement_cv=0.0, **NO_DEATH)
+    stops = {p: d for p, d, _ in events(rec, "stop")}
+    assert len(stops) == 10 and all(365.25 <= d <= 365.25 + 84 for d in stops.values())
+    # Off drug the surviving sensitive cells regrow; progression restarts the same regimen.
+    restarts = {p: (d, s) for p, d, s in events(rec, "restart")}
+    assert len(restarts) >= 8
+    assert all(d > stops[p] and s == "imatinib_400mg_daily" for p, (d, s) in restarts.items())
+    off_drug = {p for p, _, s in events(rec, "progression") if s == "off_drug"}
+    assert off_drug == set(restarts)
+
+
+def test_residual_disease_resected_at_best_response():
+    rec = run(cohort(10, [30.0, 25.0]), "resect-residual", years=3.0,
+              surgery__perioperative_death_probability=0.0, **NO_DEATH)  # fmt: skip
+    res = events(rec, "residual_resection")
+    assert len(res) == 10 and all(d >= 6 * 30.4 for _, d, _ in res)
+
+
+def test_perioperative_death_and_burden_death():
+    coh = cohort(10, [30.0, 25.0, 20.0], resistant={1: ("D816", 10**6)})
+    changes = {**NO_DEATH, "surgery__perioperative_death_probability": 1.0}
+    rec = run(coh, "resect-focal-continue", years=6.0, **changes)
+    assert len(events(rec, "perioperative_death")) == 10
+    assert np.isfinite(rec.death_day).all()
+    big = {**NO_DEATH, "death__burden_hazard_per_year_at_reference": 1e6}
+    rec = run(cohort(5, [30.0]), "standard-sequence", years=1.0, **big)
+    assert len(events(rec, "death")) == 5 and (rec.death_day < 85).all()
+
+
+def test_same_seed_same_course_other_seed_differs():
+    coh = cohort(8, [30.0, 20.0], resistant={0: ("V654A", 10**5)})
+    a = run(coh, "standard-sequence", years=3.0, seed=7, mutation_rate=1e-9)
+    b = run(coh, "standard-sequence", years=3.0, seed=7, mutation_rate=1e-9)
+    c = run(coh, "standard-sequence", years=3.0, seed=8, mutation_rate=1e-9)
+    assert a.events == b.events
+    np.testing.assert_array_equal(np.vstack(a.target_sum_mm), np.vstack(b.target_sum_mm))
+    assert not np.array_equal(np.vstack(a.target_sum_mm), np.vstack(c.target_sum_mm))
+
+
+@pytest.mark.parametrize("strategy", ["standard-sequence", "resect-focal-continue"])
+def test_progression_is_read_as_pd(strategy):
+    coh = cohort(6, [20.0], resistant={0: ("D816", 10**7)})
+    rec = run(coh, strategy, years=4.0, **NO_DEATH)
+    recist = np.vstack(rec.recist[1:])
+    prog = events(rec, "progression")
+    assert len({p for p, _, _ in prog}) == 6
+    for p, day, _ in prog:
+        v = rec.visit_day.index(day)
+        assert recist[v - 1, p] == PD

@@ -1,0 +1,115 @@
+"""simulate_patient, its figures, the case format, the case matcher and `gistsim case`."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gistsim.cases.match import DAYS_PER_MONTH, match_course
+from gistsim.cases.schema import builtin_cases, load_case
+from gistsim.cli import app
+from gistsim.clinic.course import Records
+from gistsim.clinic.figures import clone_composition, spider_plot, timeline
+from gistsim.clinic.patient import simulate_patient
+from gistsim.clinic.reading import CR, PR, SD
+from gistsim.validation import InputError
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_patient_course_and_figures(tmp_path):
+    course = simulate_patient(
+        lesions=[{"organ": "liver", "diameter_mm": 30}, {"organ": "peritoneum", "diameter_mm": 18}],
+        years=3, rng=5,
+    )
+    n_visits = len(course.visit_day)
+    assert n_visits == int(3 * 365.25 // 84) + 2  # baseline + full visits + the horizon
+    assert course.measured_mm.shape == (n_visits, len(course.lesion_ids)) == course.true_mm.shape
+    assert course.recist[0] == "baseline" and len(course.recist) == n_visits
+    assert course.lesion_organ[:2] == ["liver", "peritoneum"]
+    assert course.events[0]["kind"] == "line_start" and course.events[0]["detail"] == "imatinib_400mg_daily"
+    assert len(course.clones) == n_visits
+    assert sum(c for (les, g), c in course.clones[0].items()) > 1e9
+    for draw in (spider_plot, timeline, clone_composition):
+        path = draw(course, tmp_path / f"{draw.__name__}.png")
+        assert path.read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"lesions": []}, "lesions is empty"),
+        ({"lesions": [{"organ": "brain", "diameter_mm": 3}]}, r"lesions\[0\].organ = 'brain' is not known; accepted values: 'liver'"),
+        ({"lesions": [{"organ": "liver", "diameter_mm": -3}]}, r"lesions\[0\].diameter_mm = -3.0"),
+        ({"lesions": [{"organ": "liver", "size": 3}]}, r"unknown keys \['size'\]; accepted keys: organ, diameter_mm"),
+        ({"lesions": [{"organ": "liver", "diameter_mm": 3}], "driver": "KIT_exon12"}, r"driver = 'KIT_exon12' is not known"),
+    ],
+)
+def test_simulate_patient_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_patient(**kwargs)
+
+
+def records(recist, events, organ=(0, 0), death_day=np.inf):
+    days = [84.0 * v for v in range(len(recist))]
+    rec = Records(visit_day=days, recist=[np.array([r]) for r in recist], events=events)
+    rec.lesion_organ = np.array(organ)
+    rec.lesion_patient = np.zeros(len(organ), dtype=np.int64)
+    rec.death_day = np.array([death_day])
+    return rec
+
+
+OBS = load_case("sakakura-2006").observed
+# CR first read at visit 3 (day 252); focal progression of lesion 1 at day 756 (6 visits = 16.6 months).
+COURSE = [-1, PR, PR, CR, CR, CR, CR, CR, CR, SD] + [SD] * 20
+EVENTS = [(0, 0.0, "line_start", "imatinib_400mg_daily"), (0, 756.0, "progression", "focal"),
+          (0, 756.0, "focal_progression", "1"), (0, 756.0, "surgery", "1:R0")]  # fmt: skip
+
+
+def test_matcher_reads_the_milestones():
+    horizon = 84.0 * 29
+    (m,) = match_course(records(COURSE, EVENTS), OBS, horizon)
+    assert m.cr_month == pytest.approx(252 / DAYS_PER_MONTH)
+    assert m.cr_duration_months == pytest.approx(504 / DAYS_PER_MONTH)
+    assert m.progressing_lesions_at_focal_progression == 1
+    assert m.months_without_progression_after_resection == pytest.approx((horizon - 756) / DAYS_PER_MONTH)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c, e, o: (c, e + [(0, 500.0, "progression", "imatinib_400mg_daily")], o),  # progression between
+        lambda c, e, o: (c, [x if x[2] != "focal_progression" else (0, 756.0, "focal_progression", "0,1") for x in e], o),
+        lambda c, e, o: (c, e, (0, 1)),  # the progressing lesion is not in the liver
+        lambda c, e, o: (c, e + [(0, 1100.0, "progression", "imatinib_400mg_daily")], o),  # < 24 months free
+        lambda c, e, o: (c, e + [(0, 400.0, "line_start", "sunitinib_50mg_4on2off")], o),  # not on imatinib
+        lambda c, e, o: ([-1, PR, PR, PR, PR, PR, PR, PR, PR, SD] + [SD] * 20, e, o),  # never a CR
+    ],
+)
+def test_matcher_refuses_other_courses(change):
+    course, events, organ = change(COURSE, EVENTS, (0, 0))
+    assert match_course(records(course, events, organ), OBS, 84.0 * 29) == []
+
+
+def test_case_files_validate(tmp_path):
+    assert "sakakura-2006" in builtin_cases()
+    bad = tmp_path / "c.yaml"
+    bad.write_text("name: x\nprimary: {site: brain}\n")
+    with pytest.raises(InputError, match=r"primary.site: Input should be 'stomach'") as err:
+        load_case(bad)
+    assert "baseline: Field required" in str(err.value)
+    with pytest.raises(ValueError, match="built-in cases: sakakura-2006"):
+        load_case("nobody-2020")
+
+
+def test_cli_case_writes_summary(tmp_path):
+    res = CliRunner().invoke(app, ["case", "sakakura-2006", "--out", str(tmp_path), "--patients", "300", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "case_summary.json").read_text())
+    assert {"matched", "n_simulated", "n_matched", "match_fraction"} <= summary.keys()
+    assert summary["n_simulated"] == 300
+    assert summary["match_fraction"] == summary["n_matched"] / 300
+    text = (tmp_path / "case_summary.md").read_text()
+    assert ("No virtual patient reproduced" in text) != summary["matched"]
+    assert not list(tmp_path.glob("*.tmp"))
