@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from typing import TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -43,3 +46,30 @@ def validate(model: type[M], data: object, what: str) -> M:
                 msg = f"unknown key; accepted keys: {accepted}"
             lines.append(f"  {loc}: {msg} (got {err.get('input')!r})")
         raise InputError(f"{what} is not valid:\n" + "\n".join(lines)) from None
+
+
+def builtin_documents(folder: str) -> dict[str, dict]:
+    """The YAML documents shipped in ``gistsim/data/<folder>/``, by their ``name`` field."""
+    out = {}
+    for item in sorted(resources.files("gistsim.data").joinpath(folder).iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".yaml"):
+            raw = yaml.safe_load(item.read_text(encoding="utf-8"))
+            out[raw["name"]] = raw
+    return out
+
+
+def load_document(
+    model: type[M], source: str | Path | dict, *, kind: str, kinds: str, builtins: dict[str, M]
+) -> M:
+    """A ``model`` from a parsed mapping, a YAML file path, or the name of a built-in one."""
+    if isinstance(source, dict):
+        return validate(model, source, kind)
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return validate(model, yaml.safe_load(path.read_text(encoding="utf-8")), f"{kind} file {path}")
+    if str(source) in builtins:
+        return builtins[str(source)]
+    raise ValueError(
+        f"{kind} {str(source)!r} is neither a YAML file nor a built-in {kind}; "
+        f"built-in {kinds}: {', '.join(sorted(builtins))}"
+    )

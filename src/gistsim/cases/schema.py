@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, model_validator
 
 from gistsim.clinic.cohort import BaselineSpec, Range
 from gistsim.clinic.strategy import Organ
-from gistsim.validation import validate
+from gistsim.validation import builtin_documents, load_document, validate
 
 
 class RangeModel(BaseModel):
@@ -91,23 +89,10 @@ class Case(BaseModel):
 
 def load_case(source: str | Path) -> Case:
     """A case from a built-in name or a YAML file."""
-    path = Path(source)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        return validate(Case, yaml.safe_load(path.read_text(encoding="utf-8")), f"case file {path}")
-    cases = builtin_cases()
-    if str(source) in cases:
-        return cases[str(source)]
-    raise ValueError(
-        f"case {str(source)!r} is neither a YAML file nor a built-in case; built-in cases: {', '.join(sorted(cases))}"
-    )
+    return load_document(Case, source, kind="case", kinds="cases", builtins=builtin_cases())
 
 
 @lru_cache(maxsize=1)
 def builtin_cases() -> dict[str, Case]:
-    folder = resources.files("gistsim.data").joinpath("cases")
-    out = {}
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if item.name.endswith(".yaml"):
-            case = validate(Case, yaml.safe_load(item.read_text(encoding="utf-8")), f"built-in case {item.name}")
-            out[case.name] = case
-    return out
+    """Built-in cases by name."""
+    return {name: validate(Case, raw, f"built-in case {name}") for name, raw in builtin_documents("cases").items()}

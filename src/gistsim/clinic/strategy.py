@@ -19,15 +19,13 @@ What a strategy can say (DESIGN §4):
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from gistsim.biology.genotypes import default_registry
-from gistsim.validation import validate
+from gistsim.validation import builtin_documents, load_document, validate
 
 #: Organs where lesions can sit. Liver segments/lobes are named by ``site`` on the lesion, not here.
 Organ = Literal["liver", "peritoneum", "primary_site", "lung", "bone", "lymph_node"]
@@ -149,29 +147,12 @@ class Strategy(BaseModel):
 
 def load_strategy(source: str | Path | dict) -> Strategy:
     """A strategy from a built-in name, a YAML file path, or a parsed mapping."""
-    if isinstance(source, dict):
-        return validate(Strategy, source, "strategy")
-    path = Path(source)
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        return validate(Strategy, yaml.safe_load(path.read_text(encoding="utf-8")), f"strategy file {path}")
-    builtins = builtin_strategies()
-    if str(source) in builtins:
-        return builtins[str(source)]
-    raise ValueError(
-        f"strategy {str(source)!r} is neither a YAML file nor a built-in strategy; "
-        f"built-in strategies: {', '.join(sorted(builtins))}"
-    )
+    return load_document(Strategy, source, kind="strategy", kinds="strategies", builtins=builtin_strategies())
 
 
 @lru_cache(maxsize=1)
 def _builtin_raw() -> dict[str, dict]:
-    folder = resources.files("gistsim.data").joinpath("strategies")
-    out = {}
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if item.name.endswith(".yaml"):
-            raw = yaml.safe_load(item.read_text(encoding="utf-8"))
-            out[raw["name"]] = raw
-    return out
+    return builtin_documents("strategies")
 
 
 def builtin_strategies() -> dict[str, Strategy]:
