@@ -87,7 +87,8 @@ def test_focal_resistance_is_resected_and_the_drug_continued():
     for p, day, detail in sorted(events(rec, "progression"), key=lambda e: e[1]):
         first_prog.setdefault(p, (day, detail))
     assert all(first_prog[p] == (first_focal[p][0], "focal") for p in range(10))
-    assert len(events(rec, "surgery")) >= 10
+    surgeries = events(rec, "surgery")
+    assert len(surgeries) >= 10 and all(d.startswith("hepatectomy ") for _, _, d in surgeries)
     # Imatinib continued: no line changed before or at the first focal progression.
     assert not [e for e in events(rec, "line_start") if 0 < e[1] <= first_focal[e[0]][0]]
     same = run(coh, "standard-sequence", years=6.0, **quiet)

@@ -64,7 +64,7 @@ OBS = load_case("sakakura-2006").observed
 # CR first read at visit 3 (day 252); focal progression of lesion 1 at day 756 (6 visits = 16.6 months).
 COURSE = [-1, PR, PR, CR, CR, CR, CR, CR, CR, SD] + [SD] * 20
 EVENTS = [(0, 0.0, "line_start", "imatinib_400mg_daily"), (0, 756.0, "progression", "focal"),
-          (0, 756.0, "focal_progression", "1"), (0, 756.0, "surgery", "1:R0")]  # fmt: skip
+          (0, 756.0, "focal_progression", "1"), (0, 756.0, "surgery", "hepatectomy 1:R0")]  # fmt: skip
 
 
 def test_matcher_reads_the_milestones():

@@ -74,7 +74,7 @@ def decide(
                 pats, day, "focal_progression",
                 [",".join(str(i) for i in lesions[lesion_patient[lesions] == p]) for p in pats],
             )
-            _operate(lesions, day, st, rec, table, lesion_patient, clinic, rng)
+            _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng)
             operated[lesions] = True
             rebaseline |= focal & st.alive
     pd &= ~focal
@@ -117,7 +117,7 @@ def decide(
         if go.any():
             lesions = np.flatnonzero(seen & go[lesion_patient])
             rec.add_event(np.flatnonzero(go), day, "residual_resection")
-            _operate(lesions, day, st, rec, table, lesion_patient, clinic, rng)
+            _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng)
             operated[lesions] = True
             st.resected_residual |= go
             rebaseline |= go & st.alive
@@ -138,7 +138,7 @@ def decide(
         reader.set_baseline(pats, lesion_patient, lesion_organ, m, hu)
 
 
-def _operate(lesions, day, st, rec, table, lesion_patient, clinic, rng) -> None:
+def _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng) -> None:
     """Resect lesions; perioperative death; drug paused for recovery."""
     surg = clinic.surgery
     pats = np.unique(lesion_patient[lesions])
@@ -146,10 +146,14 @@ def _operate(lesions, day, st, rec, table, lesion_patient, clinic, rng) -> None:
     st.removed[lesions[r0]] = True
     st.necrotic[lesions] = 0.0
     st.scar[lesions] = 0.0
-    rec.add_event(
-        pats, day, "surgery",
-        [",".join(f"{i}:{'R0' if r else 'R1'}" for i, r in zip(lesions, r0) if lesion_patient[i] == p) for p in pats],
-    )
+    liver = ORGANS.index("liver")
+
+    def detail(p: int) -> str:
+        mine = [(i, r) for i, r in zip(lesions, r0) if lesion_patient[i] == p]
+        kind = "hepatectomy" if all(lesion_organ[i] == liver for i, _ in mine) else "resection"
+        return kind + " " + ",".join(f"{i}:{'R0' if r else 'R1'}" for i, r in mine)
+
+    rec.add_event(pats, day, "surgery", [detail(p) for p in pats])
     st.off_until[pats] = day + surg.recovery_days.value
     dead = pats[rng.random(len(pats)) < surg.perioperative_death_probability.value]
     if len(dead):
