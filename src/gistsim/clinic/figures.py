@@ -33,12 +33,14 @@ def _save(fig, path: Path) -> Path:
 
 
 def spider_plot(course: PatientCourse, path: Path, *, title: str = "") -> Path:
-    """Measured diameter of each lesion over time; unseen lesions drawn at 0 with open markers."""
+    """Measured diameter of each lesion ever seen; when present but unseen, open markers at 0."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     months = course.visit_month
     for j, les in enumerate(course.lesion_ids):
         y = course.measured_mm[:, j]
+        if np.isnan(y).all():
+            continue  # e.g. a seeded lesion that never grew to a visible size
         line = ax.plot(months, y, marker="o", ms=3, label=f"lesion {les} ({course.lesion_organ[j]})")[0]
         unseen = np.isnan(y) & (course.true_mm[:, j] > 0)
         ax.plot(months[unseen], np.zeros(unseen.sum()), "o", mfc="none", color=line.get_color(), ms=3)
@@ -51,8 +53,8 @@ def spider_plot(course: PatientCourse, path: Path, *, title: str = "") -> Path:
     ax.set_xlabel("months from the start of treatment")
     ax.set_ylabel("measured diameter (mm)")
     ax.set_title(title or "Lesion diameters (open circles: present but not seen)")
-    if len(course.lesion_ids) <= 12:
-        ax.legend(fontsize=7, ncol=2, frameon=False)
+    if len(ax.get_lines()) <= 24:
+        ax.legend(fontsize=7, ncol=2, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)
 
 
@@ -93,9 +95,15 @@ def timeline(course: PatientCourse, path: Path, *, title: str = "") -> Path:
 
 
 def clone_composition(course: PatientCourse, path: Path, *, title: str = "") -> Path:
-    """Cells per genotype in each lesion over time (log scale), one panel per lesion."""
+    """Cells per genotype in each lesion over time (log scale), one panel per lesion that ever held
+    1,000 cells (seeded lesions that died out as a few cells are left out)."""
     plt = _plt()
-    ids = list(course.lesion_ids)
+    peak = {int(les): 0 for les in course.lesion_ids}
+    for snap in course.clones:
+        for (les, _), c in snap.items():
+            if les in peak:
+                peak[les] = max(peak[les], c)
+    ids = [les for les in course.lesion_ids if peak[int(les)] >= 1000]
     cols = min(len(ids), 4)
     rows = int(np.ceil(len(ids) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 2, 2.8 * rows), squeeze=False, sharex=True)
@@ -108,7 +116,8 @@ def clone_composition(course: PatientCourse, path: Path, *, title: str = "") -> 
             y = np.array([snap.get((int(les), g), 0) for snap in course.clones], dtype=float)
             if y.max() >= 1e3 or (y.max() > 0 and "+" not in g):
                 ax.semilogy(months[: len(y)], np.where(y > 0, y, np.nan), color=colours[g], label=g)
-        ax.set_title(f"lesion {les} ({course.lesion_organ[k]})", fontsize=9)
+        organ = course.lesion_organ[list(course.lesion_ids).index(les)]
+        ax.set_title(f"lesion {les} ({organ})", fontsize=9)
         ax.set_ylim(bottom=1)
     for k in range(len(ids), rows * cols):
         axes[k // cols, k % cols].axis("off")
@@ -118,7 +127,7 @@ def clone_composition(course: PatientCourse, path: Path, *, title: str = "") -> 
             handles.setdefault(lab, h)
     fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
     fig.supxlabel("months from the start of treatment")
-    fig.supylabel("cells (clones ≥ 1,000 cells shown)")
+    fig.supylabel("cells (clones that reached 1,000 cells)")
     fig.suptitle(title or "Clones per lesion")
     fig.tight_layout()
     return _save(fig, path)
