@@ -104,7 +104,6 @@ class Records:
     """Day of death, +inf if alive at the horizon."""
     lesion_patient: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     lesion_organ: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    lesion_resected_day: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def add_event(self, patients: np.ndarray, day: float | np.ndarray, kind: str, detail: list[str] | str = "") -> None:
         days = np.broadcast_to(np.asarray(day, dtype=float), np.shape(patients))
@@ -252,7 +251,6 @@ def simulate_course(
         rec.regimen.append(np.where(st.alive & ~st.stopped, st.regimen, -1))
     rec.lesion_patient = lesion_patient
     rec.lesion_organ = lesion_organ
-    rec.lesion_resected_day = np.where(st.removed, 0.0, np.nan)
     return rec
 
 
