@@ -90,5 +90,40 @@ def case(
     console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
 
 
+@app.command()
+def analyze(
+    results: Path = typer.Argument(..., help="A trial's results folder (block-*.parquet)."),
+    out: Path | None = typer.Option(None, help="Where to write report.html and summary.json (default: RESULTS)."),
+) -> None:
+    """Analyse a trial: Kaplan-Meier, log-rank, Cox hazard ratios, RMST; writes report.html and summary.json."""
+    from gistsim.trials.analysis import analyze as run_analysis
+    from gistsim.trials.report import write_report
+
+    try:
+        analysis = run_analysis(results)
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    table = Table(title=f"{analysis.trial_name}: {analysis.population} patients (months)")
+    for col in ("arm", "endpoint", "n", "median (95% CI)", "HR vs first (95% CI)", "RMST", "log-rank p"):
+        table.add_column(col, justify="right")
+
+    def fmt(x: object, spec: str = ".1f") -> str:
+        return "-" if x is None or (isinstance(x, float) and x != x) else format(x, spec)
+
+    for row in analysis.summary.itertuples(index=False):
+        r = row._asdict()
+        table.add_row(
+            str(r["arm"]), str(r["endpoint"]), str(r["n"]),
+            f"{fmt(r['median_months'])} ({fmt(r['median_ci_lower_months'])}-{fmt(r['median_ci_upper_months'])})",
+            f"{fmt(r['hr_vs_first'], '.2f')} ({fmt(r['hr_ci_lower'], '.2f')}-{fmt(r['hr_ci_upper'], '.2f')})",
+            fmt(r["rmst_months"]), fmt(r["logrank_p"], ".3g"),
+        )  # fmt: skip
+    console.print(table)
+    for path in write_report(analysis, out or results):
+        console.print(f"wrote {path}")
+    console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
