@@ -52,3 +52,29 @@ def test_vectorised_reader_matches_recist(seed):
         np.testing.assert_array_equal(mine[:, i], expected, err_msg=f"patient {i}")
         compared += 1
     assert compared == 60
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_vectorised_choi_matches_choi(seed):
+    from gistsim.clinic.choi import assess_choi
+
+    rng = np.random.default_rng(seed)
+    n_visits = 8
+    patients = random_patients(rng, 60, n_visits)
+    lesion_patient = np.concatenate([np.full(len(o), i) for i, (o, _) in enumerate(patients)])
+    organ = np.concatenate([o for o, _ in patients])
+    sizes = np.vstack([s for _, s in patients])
+    # Attenuation falling (necrosis) or rising at random, only where the lesion is seen.
+    hu = 70.0 * np.exp(np.cumsum(rng.normal(-0.03, 0.08, sizes.shape), axis=1))
+    hu[np.isnan(sizes)] = np.nan
+    reader = reading.Reader(len(patients))
+    reader.set_baseline(np.arange(len(patients)), lesion_patient, organ, sizes[:, 0], hu[:, 0])
+    mine = np.array([reader.read(lesion_patient, sizes[:, v], hu[:, v]).choi for v in range(1, n_visits)])
+    offset = 0
+    for i, (o, s) in enumerate(patients):
+        lesions = [Lesion(str(k), ORGANS[o[k]]) for k in range(len(o))]
+        h = hu[offset : offset + len(o)]
+        offset += len(o)
+        ref = assess_choi(lesions, np.arange(n_visits) * 84.0, np.nan_to_num(s, nan=0.0), h)
+        expected = [CODE[a.response] for a in ref[1:]]
+        np.testing.assert_array_equal(mine[:, i], expected, err_msg=f"patient {i}")

@@ -144,16 +144,21 @@ class Reader:
         no_t = np.where(has_nt, np.where(nt_normal, CR, SD), NED)
         recist = np.where(has_t, recist, no_t)
         recist[(has_t & t_pd) | nt_pd | new] = PD
-        # Choi: size −10% or density −15% is PR; +10% size over the nadir without the density fall is PD.
+        # Choi (as gistsim.clinic.choi.assess_choi): size −10% or density −15% is PR unless
+        # non-targets progress; +10% over the nadir without the density fall is PD; after a CR any
+        # disease back is PD; without targets, the RECIST reading.
         mean_hu = _target_mean_hu(lesion_patient, target & seen, hu, n)
         size_change = np.divide(tsum - self.baseline_sum, self.baseline_sum, out=np.zeros(n), where=self.baseline_sum > 0)
-        grow_nadir = np.divide(tsum - self.nadir_sum, self.nadir_sum, out=np.zeros(n), where=self.nadir_sum > 0)
         hu_change = np.divide(mean_hu - self.baseline_hu, self.baseline_hu, out=np.zeros(n), where=self.baseline_hu > 0)
-        density_pr = np.nan_to_num(hu_change, nan=0.0) <= -CHOI_DENSITY_FRACTION
-        choi = np.where(has_t & ((size_change <= -CHOI_SIZE_FRACTION) | density_pr), PR, SD)
-        choi[has_t & (grow_nadir >= CHOI_SIZE_FRACTION) & ~density_pr] = PD
-        choi = np.where(has_t, np.where(t_normal & nt_normal, CR, choi), no_t)
-        choi[new | (has_t & after_cr & ~t_normal)] = PD
+        density_pr = np.nan_to_num(hu_change, nan=0.0) <= -CHOI_DENSITY_FRACTION + _EPS
+        grew = (tsum - self.nadir_sum >= CHOI_SIZE_FRACTION * self.nadir_sum - _EPS) & (tsum > self.nadir_sum)
+        t_cr = t_normal
+        t_pd = ~t_cr & (after_cr | (grew & ~density_pr))
+        t_pr = (size_change <= -CHOI_SIZE_FRACTION + _EPS) | density_pr
+        choi = np.where((t_cr | t_pr) & ~nt_pd, PR, SD)
+        choi = np.where(t_cr & nt_normal, CR, choi)
+        choi[t_pd | new | (after_cr & ~(t_normal & nt_normal))] = PD
+        choi = np.where(has_t, choi, recist)
         off = ~self.has_baseline
         recist[off] = NE
         choi[off] = NE
