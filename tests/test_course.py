@@ -154,3 +154,17 @@ def test_progression_is_read_as_pd(strategy):
     for p, day, _ in prog:
         v = rec.visit_day.index(day)
         assert recist[v - 1, p] == PD
+
+
+@pytest.mark.parametrize("strategy,line_after", [("focal-switch-sunitinib", "sunitinib_50mg_4on2off"),
+                                                 ("focal-continue", None)])  # fmt: skip
+def test_other_actions_at_focal_progression(strategy, line_after):
+    coh = cohort(8, [30.0, 25.0, 20.0], resistant={1: ("D816", 10**6)})
+    rec = run(coh, strategy, years=5.0, imaging__measurement_cv=0.0, **NO_DEATH)
+    first_focal = {}
+    for p, day, detail in sorted(events(rec, "focal_progression"), key=lambda e: e[1]):
+        first_focal.setdefault(p, (day, detail))
+    assert {p: d for p, (_, d) in first_focal.items()} == {p: str(p * 3 + 1) for p in range(8)}
+    assert not events(rec, "surgery")
+    at_focal = {p: d for p, day, d in events(rec, "line_start") if day > 0 and day == first_focal[p][0]}
+    assert at_focal == ({p: line_after for p in range(8)} if line_after else {})

@@ -21,7 +21,7 @@ def test_builtins_express_the_required_rules():
     assert seq.first_regimen("KIT_exon11") == "imatinib_400mg_daily"
     # Exon 9 starts on 800 mg and moves on to sunitinib at progression.
     assert seq.next_regimen("imatinib_800mg_daily") == "sunitinib_50mg_4on2off"
-    assert b["resect-focal-continue"].focal_resection.max_progressing_lesions == 1
+    assert b["resect-focal-continue"].focal_progression.max_progressing_lesions == 1
     assert b["resect-residual"].residual_resection is not None
     assert b["bfr14-stop-1y"].stop.after_years == 1
     assert b["bfr14-stop-3y"].stop.after_years == 3
@@ -39,9 +39,12 @@ def test_intolerance_skips_the_same_drug():
         ({"start": "imatinib_300"}, r"start = 'imatinib_300' is not a known regimen; accepted values: imatinib_400mg_daily"),
         ({"sequence": ["imatinib_800mg_daily", "nilotinib"]}, r"sequence\[1\] = 'nilotinib' is not a known regimen"),
         ({"start_by_driver": {"KIT_exon12": "imatinib_800mg_daily"}}, r"'KIT_exon12' is not a known driver; accepted values: KIT_exon11"),
-        ({"focal_resection": {"k": 2}}, r"focal_resection.k: unknown key; accepted keys: max_progressing_lesions, resectable_organs"),
-        ({"focal_resection": {"resectable_organs": ["brain"]}}, r"focal_resection.resectable_organs.0: Input should be 'liver'"),
-        ({"focal_resection": {"max_progressing_lesions": 0}}, r"max_progressing_lesions: Input should be greater than 0"),
+        ({"focal_progression": {"k": 2}}, r"focal_progression.k: unknown key; accepted keys: max_progressing_lesions, resectable_organs, action, switch_to"),
+        ({"focal_progression": {"resectable_organs": ["brain"]}}, r"focal_progression.resectable_organs.0: Input should be 'liver'"),
+        ({"focal_progression": {"max_progressing_lesions": 0}}, r"max_progressing_lesions: Input should be greater than 0"),
+        ({"focal_progression": {"action": "radiate"}}, r"focal_progression.action: Input should be 'resect', 'continue' or 'switch'"),
+        ({"focal_progression": {"action": "switch"}}, r"switch_to is required with action 'switch'"),
+        ({"focal_progression": {"action": "switch", "switch_to": "sunitinib"}}, r"switch_to = 'sunitinib' is not a known regimen"),
         ({"stop": {"after_years": -1}}, r"stop.after_years: Input should be greater than 0"),
     ],
 )

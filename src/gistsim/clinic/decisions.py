@@ -57,11 +57,11 @@ def decide(
         rec.add_event(np.flatnonzero(restart), day, "restart", [names[r] for r in st.regimen[restart]])
         rebaseline |= restart
     pd &= ~restart
-    # 2. Focal progression: few progressing lesions, all resectable → resect them, continue.
+    # 2. Focal progression: few progressing lesions, all resectable → the strategy's action.
     focal = np.zeros(n, dtype=bool)
     progressing = reading.progressing & st.alive[lesion_patient] & ~st.removed[: len(lesion_patient)]
-    if strategy.focal_resection is not None and pd.any():
-        rule = strategy.focal_resection
+    if strategy.focal_progression is not None and pd.any():
+        rule = strategy.focal_progression
         ok_organ = np.isin(lesion_organ, [ORGANS.index(o) for o in rule.resectable_organs])
         n_prog = np.bincount(lesion_patient, weights=progressing.astype(float), minlength=n)
         n_bad = np.bincount(lesion_patient, weights=(progressing & ~ok_organ).astype(float), minlength=n)
@@ -74,8 +74,16 @@ def decide(
                 pats, day, "focal_progression",
                 [",".join(str(i) for i in lesions[lesion_patient[lesions] == p]) for p in pats],
             )
-            _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng)
-            operated[lesions] = True
+            if rule.action == "resect":
+                _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng)
+                operated[lesions] = True
+            elif rule.action == "switch":
+                new = names.index(rule.switch_to)
+                st.regimen[pats] = new
+                st.nominal[pats] = new
+                st.line[pats] += 1
+                st.regimen_start[pats] = day
+                rec.add_event(pats, day, "line_start", rule.switch_to)
             rebaseline |= focal & st.alive
     pd &= ~focal
     # 3. Any other progression (or intolerance): next regimen, or best supportive care.

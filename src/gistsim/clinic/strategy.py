@@ -9,8 +9,9 @@ What a strategy can say (DESIGN §4):
   exon 9 → imatinib 800 mg, PDGFRA D842V → avapritinib);
 * ``sequence``: the regimens taken on successive progressions (imatinib 400 → 800 mg →
   sunitinib → regorafenib → ripretinib); after the last one, best supportive care;
-* ``focal_resection``: at progression by at most ``max_progressing_lesions`` lesions, all in
-  resectable organs, resect them and continue the current regimen (the founding case);
+* ``focal_progression``: at progression by at most ``max_progressing_lesions`` lesions, all in
+  resectable organs, ``action``: ``resect`` them and continue the current regimen (the founding
+  case), ``continue`` the regimen without surgery, or ``switch`` to ``switch_to``;
 * ``residual_resection``: at best response, resect all remaining visible lesions if few enough
   and all resectable;
 * ``stop``: stop the drug after N years without progression and restart it on progression (BFR14).
@@ -47,14 +48,31 @@ def _check_regimen(field: str, value: str) -> str:
     return value
 
 
-class FocalResection(BaseModel):
-    """Resect the lesions that escape and continue the current regimen."""
+class FocalProgression(BaseModel):
+    """What to do when few lesions escape: resect them, continue, or switch regimen."""
 
     model_config = ConfigDict(extra="forbid")
     max_progressing_lesions: PositiveInt = 1
-    """Resect only when at most this many lesions progress (k in DESIGN §4)."""
+    """Progression counts as focal when at most this many lesions progress (k in DESIGN §4)."""
     resectable_organs: list[Organ] = Field(default_factory=lambda: ["liver"])
-    """Every progressing lesion must sit in one of these organs."""
+    """…and every progressing lesion sits in one of these organs (so the definition of focal
+    progression is the same whatever the action, as a trial randomising at it needs)."""
+    action: Literal["resect", "continue", "switch"] = "resect"
+    """``resect`` the progressing lesions and continue; ``continue`` unchanged; ``switch`` to
+    ``switch_to``."""
+    switch_to: str | None = None
+    """Regimen for ``action: switch``."""
+
+    @model_validator(mode="after")
+    def _switch_target(self) -> FocalProgression:
+        if (self.action == "switch") != (self.switch_to is not None):
+            raise ValueError(
+                f"action = {self.action!r} with switch_to = {self.switch_to!r}: switch_to is required with "
+                "action 'switch' and accepted only with it"
+            )
+        if self.switch_to is not None:
+            _check_regimen("switch_to", self.switch_to)
+        return self
 
 
 class ResidualResection(BaseModel):
@@ -95,7 +113,7 @@ class Strategy(BaseModel):
     sequence: list[str] = Field(default_factory=list)
     """Regimens on successive progressions; a patient starting on a regimen of this list continues
     from the entry after it, otherwise from the first entry."""
-    focal_resection: FocalResection | None = None
+    focal_progression: FocalProgression | None = None
     residual_resection: ResidualResection | None = None
     stop: StopRule | None = None
 
