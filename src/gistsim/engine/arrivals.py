@@ -34,6 +34,7 @@ import numpy as np
 
 from gistsim.engine.kendall import phi, piece_mh
 from gistsim.engine.rates import MutationModel, RateModel
+from gistsim.streams import Draws, as_draws, owners
 
 #: Gauss–Legendre nodes per quadrature sub-interval.
 GL_NODES = 4
@@ -71,12 +72,13 @@ class Arrivals:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("source", "genotype", "lineages", "size")))
 
 
-def geometric_by_inversion(rng: np.random.Generator, log_q: np.ndarray) -> np.ndarray:
+def geometric_by_inversion(rng, log_q: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Geometric draws on {1, 2, …} with P(X > k) = q^k, given log q (exact inversion).
 
     Cheaper than ``Generator.geometric`` when log q is already at hand; q = 0 gives 1.
     """
-    u = 1.0 - rng.random(len(log_q))  # in (0, 1], so log u is finite
+    d = as_draws(rng)
+    u = 1.0 - d.random(owners(d, owner, len(log_q)))  # in (0, 1], so log u is finite
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.floor(np.log(u) / log_q)
     return np.where(log_q < 0, k, 0.0).astype(np.int64) + 1
@@ -98,9 +100,9 @@ def _survival_from(
     return np.minimum(m / (1.0 + h), 1.0), 1.0 / (1.0 + h)
 
 
-def _sample_in_piece(rng: np.random.Generator, r: np.ndarray, length: np.ndarray) -> np.ndarray:
+def _sample_in_piece(d: Draws, r: np.ndarray, length: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """Offsets in [0, length] with density ∝ exp(r·x) (inverse CDF)."""
-    u = rng.random(len(r))
+    u = d.random(owner)
     rl = r * length
     small = np.abs(rl) < 1e-8
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -109,7 +111,7 @@ def _sample_in_piece(rng: np.random.Generator, r: np.ndarray, length: np.ndarray
 
 
 def _thinning(
-    rng: np.random.Generator,
+    rng: Draws,
     rows: np.ndarray,
     bound: np.ndarray,
     group: np.ndarray,
@@ -127,30 +129,29 @@ def _thinning(
     draws its mutation k ∝ u_k and is kept only if the clone can acquire k and the lineage is
     alive at the step's end. Drawing k from one shared table is cheaper than a per-genotype one.
     """
-    n_cand = rng.poisson(bound)
+    n_cand = rng.poisson(group[rows], bound)
     if not n_cand.any():
         return Arrivals.empty()
     src = np.repeat(rows, n_cand)
     # Piece ∝ its share of ∫ b·M, then the offset within it ∝ exp(r x).
-    if len(durations) == 1:
-        piece = np.zeros(len(src), dtype=np.int64)
-    else:
-        cum = np.cumsum(supply_piece[:, src], axis=0)
-        piece = np.minimum((rng.random(len(src)) * cum[-1] > cum).sum(axis=0), len(durations) - 1)
-    offset = _sample_in_piece(rng, (b[piece, src] - d[piece, src]), durations[piece])
+    # One uniform per candidate whatever the number of pieces, so that a patient's stream advances
+    # the same way when its step is cut into more pieces for the sake of other patients.
+    cum = np.cumsum(supply_piece[:, src], axis=0)
+    piece = np.minimum((rng.random(group[src]) * cum[-1] > cum).sum(axis=0), len(durations) - 1)
+    offset = _sample_in_piece(rng, (b[piece, src] - d[piece, src]), durations[piece], group[src])
     cum_u = np.cumsum(mutation.rate_per_division)
-    k = np.searchsorted(cum_u, rng.random(len(src)) * cum_u[-1], side="right")
+    k = np.searchsorted(cum_u, rng.random(group[src]) * cum_u[-1], side="right")
     target = mutation.mutant_of[genotype[src], np.minimum(k, len(cum_u) - 1)]
     possible = target >= 0
     src, piece, offset, target = src[possible], piece[possible], offset[possible], target[possible]
     bt, dt = rates.rates(group[src], target)
     p, g = _survival_from(piece, offset, durations, bt, dt)
-    keep = rng.random(len(src)) < p
+    keep = rng.random(group[src]) < p
     if not keep.any():
         return Arrivals.empty()
     with np.errstate(divide="ignore"):  # g = 1 (a mutant that cannot divide): log 0 = -inf, size 1
         log_q = np.log1p(-g[keep])
-    size = geometric_by_inversion(rng, log_q)
+    size = geometric_by_inversion(rng, log_q, group[src[keep]])
     return Arrivals(src[keep], target[keep].astype(np.int32), np.ones(len(size), np.int64), size)
 
 
@@ -170,7 +171,7 @@ def _quadrature_grid(durations: np.ndarray, max_rate_per_piece: np.ndarray) -> d
 
 
 def _quadrature(
-    rng: np.random.Generator,
+    rng: Draws,
     rows: np.ndarray,
     n0: np.ndarray,
     group: np.ndarray,
@@ -227,26 +228,30 @@ def _quadrature(
     parts = []
     if heavy.any():
         ci, ki = np.nonzero(heavy)
-        parts.append(_by_node(rng, rows[ci], n0[rows[ci]], clone_pairs[ci, ki], integrand, geo, target))
+        parts.append(_by_node(rng, rows[ci], n0[rows[ci]], clone_pairs[ci, ki], integrand, geo, target, group))
     light = np.where(heavy, 0.0, lam)
-    counts = rng.poisson(light)
+    counts = rng.poisson(np.broadcast_to(group[rows][:, None], light.shape), light)
     if counts.any():
         ci, ki = np.nonzero(counts)
-        parts.append(_by_lineage(rng, rows[ci], counts[ci, ki], clone_pairs[ci, ki], integrand, geo, target))
+        parts.append(
+            _by_lineage(rng, rows[ci], counts[ci, ki], clone_pairs[ci, ki], integrand, geo, target, group)
+        )
     return Arrivals.concat(parts) if parts else Arrivals.empty()
 
 
-def _by_node(rng, src_rows, n0, pair, integrand, geo, target) -> Arrivals:
+def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
     """Poisson arrivals per quadrature node; each node's sizes summed as k + NegBinomial(k, g)."""
-    k = rng.poisson(n0[:, None] * integrand[:, pair].T)  # (pairs, nodes)
+    lam = n0[:, None] * integrand[:, pair].T  # (pairs, nodes)
+    owner = np.broadcast_to(group[src_rows][:, None], lam.shape)
+    k = rng.poisson(owner, lam)
     size = k.astype(np.int64)
     hit = k > 0
     if hit.any():
-        size[hit] += rng.negative_binomial(k[hit], geo.T[pair][hit])
+        size[hit] += rng.negative_binomial(owner[hit], k[hit], geo.T[pair][hit])
     return Arrivals(src_rows, target[pair].astype(np.int32), k.sum(axis=1), size.sum(axis=1))
 
 
-def _by_lineage(rng, src_rows, reps, pair_of_row, integrand, geo, target) -> Arrivals:
+def _by_lineage(rng: Draws, src_rows, reps, pair_of_row, integrand, geo, target, group) -> Arrivals:
     """A node per lineage ∝ its share of Λ, and a geometric size with that node's parameter."""
     n_nodes = integrand.shape[0]
     cum_t = np.ascontiguousarray(np.cumsum(integrand, axis=0).T)
@@ -254,13 +259,14 @@ def _by_lineage(rng, src_rows, reps, pair_of_row, integrand, geo, target) -> Arr
     with np.errstate(divide="ignore"):  # geo = 1 (a mutant that cannot divide): size 1
         log_q = np.log(1.0 - geo)
     pair = np.repeat(pair_of_row, reps)
+    owner = np.repeat(group[src_rows], reps)
     size = np.empty(len(pair), dtype=np.int64)
     # Chunks bound the (lineages × nodes) comparison array.
     for lo in range(0, len(pair), _CHUNK):
         sl = slice(lo, lo + _CHUNK)
-        node = (cum_t[pair[sl]] <= rng.random(len(pair[sl]))[:, None]).sum(axis=1)
+        node = (cum_t[pair[sl]] <= rng.random(owner[sl])[:, None]).sum(axis=1)
         node = np.minimum(node, n_nodes - 1)
-        size[sl] = geometric_by_inversion(rng, log_q[node, pair[sl]])
+        size[sl] = geometric_by_inversion(rng, log_q[node, pair[sl]], owner[sl])
     # Lineages of one (clone, mutation) are contiguous: sum them.
     starts = np.concatenate([[0], np.cumsum(reps)[:-1]])
     total = np.add.reduceat(size, starts).astype(np.int64)
@@ -268,7 +274,7 @@ def _by_lineage(rng, src_rows, reps, pair_of_row, integrand, geo, target) -> Arr
 
 
 def sample_arrivals(
-    rng: np.random.Generator,
+    rng: Draws,
     n0: np.ndarray,
     group: np.ndarray,
     genotype: np.ndarray,

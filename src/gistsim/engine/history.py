@@ -23,6 +23,7 @@ from gistsim.engine.clones import CloneTable
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.engine.step import advance
 from gistsim.errors import check_nonnegative
+from gistsim.streams import PatientStreams, as_draws
 
 #: Largest expected growth factor of one history step.
 GROWTH_PER_STEP = 4.0
@@ -67,7 +68,7 @@ def sample_history(
     mutation: MutationModel,
     n_genotypes: int,
     group: np.ndarray | None = None,
-    rng: np.random.Generator,
+    rng: np.random.Generator | PatientStreams,
 ) -> LesionHistory:
     """Grow each lesion from one founder cell to ``size_cells``, with its resistant subclones.
 
@@ -100,6 +101,9 @@ def sample_history(
     age = np.zeros(n)
     tried = np.ones(n, dtype=np.int64)
     lesion_rates = _LesionRates(rates, group, np.zeros(n))
+    # The table's groups are lesion rows here; with per-patient streams, a row draws from the
+    # stream of the caller's group (the patient).
+    draws = as_draws(rng).remap(group)
     for _ in range(MAX_ROUNDS):
         total = np.zeros(n)
         ids, sums = table.lesion_totals()
@@ -116,7 +120,7 @@ def sample_history(
         tau = np.where(active, np.log(np.minimum(target / np.maximum(total, 1), GROWTH_PER_STEP)) / r, 0.0)
         step = tau.max()
         lesion_rates.scale = tau / step
-        advance(table, [step], lesion_rates, mutation, rng=rng)
+        advance(table, [step], lesion_rates, mutation, rng=draws)
         age += tau
     else:
         raise RuntimeError(f"lesion histories did not reach their sizes within {MAX_ROUNDS} rounds")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gistsim.streams import as_draws, owners
+
 #: Berry–Esseen constant for i.i.d. sums (Shevtsova 2011, "On the absolute constants in the
 #: Berry–Esseen type inequalities", Dokl. Math. 83:862): sup|F_n - Φ| ≤ C·ρ/(σ³√n).
 BERRY_ESSEEN_C = 0.4748
@@ -96,47 +98,56 @@ def berry_esseen_bound(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarra
     return np.where(var > 0, out, np.inf)
 
 
-def _sample_cell_by_cell(rng: np.random.Generator, n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
+def _sample_cell_by_cell(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Exact draw by following each cell's lineage: alive with probability m/(1+H), then geometric."""
-    owner = np.repeat(np.arange(len(n)), n)
-    alive = rng.random(len(owner)) < survival_probability(m, h)[owner]
-    own = owner[alive]
-    sizes = rng.geometric(1.0 / (1.0 + h[own]))
+    d = as_draws(rng)
+    owner = owners(d, owner, len(n))
+    clone = np.repeat(np.arange(len(n)), n)
+    alive = d.random(owner[clone]) < survival_probability(m, h)[clone]
+    own = clone[alive]
+    sizes = d.geometric(owner[own], 1.0 / (1.0 + h[own]))
     return np.bincount(own, weights=sizes, minlength=len(n)).astype(np.int64)
 
 
-def sample_exact(rng: np.random.Generator, n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
+def sample_exact(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Exact draw of the total descended from ``n`` cells (int64 array).
 
     Clones of at most :data:`CELL_BY_CELL_MAX` cells follow each cell (a uniform and, if it
     survives, a geometric), which costs less than numpy's per-element binomial set-up; larger ones
     draw K ~ Binomial(n, m/(1+H)) surviving lineages and K + NegBinomial(K, 1/(1+H)) cells.
+    ``rng``: a Generator, :class:`~gistsim.streams.PatientStreams` or Draws; ``owner``: the
+    stream of each clone (needed with per-patient streams).
     """
+    d = as_draws(rng)
+    owner = owners(d, owner, len(n))
     tiny = n <= CELL_BY_CELL_MAX
     if tiny.any():
         out = np.empty(len(n), dtype=np.int64)
-        out[tiny] = _sample_cell_by_cell(rng, n[tiny], m[tiny], h[tiny])
+        out[tiny] = _sample_cell_by_cell(d, n[tiny], m[tiny], h[tiny], owner[tiny])
         rest = ~tiny
         if rest.any():
-            out[rest] = _sample_lineages(rng, n[rest], m[rest], h[rest])
+            out[rest] = _sample_lineages(d, n[rest], m[rest], h[rest], owner[rest])
         return out
-    return _sample_lineages(rng, n, m, h)
+    return _sample_lineages(d, n, m, h, owner)
 
 
-def _sample_lineages(rng: np.random.Generator, n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
-    survivors = rng.binomial(n, survival_probability(m, h))
+def _sample_lineages(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
+    d = as_draws(rng)
+    owner = owners(d, owner, len(n))
+    survivors = d.binomial(owner, n, survival_probability(m, h))
     out = survivors.copy()
     alive = survivors > 0
     if alive.any():
-        out[alive] += rng.negative_binomial(survivors[alive], 1.0 / (1.0 + h[alive]))
+        out[alive] += d.negative_binomial(owner[alive], survivors[alive], 1.0 / (1.0 + h[alive]))
     return out
 
 
-def sample_normal(rng: np.random.Generator, n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
+def sample_normal(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Normal-limit draw of the total of ``n`` cells: round(μ + σZ), clipped at 0."""
+    d = as_draws(rng)
     nf = np.asarray(n, dtype=float)
     mean, var, _ = single_cell_moments(m, h)
-    z = rng.standard_normal(nf.shape)
+    z = d.standard_normal(owners(d, owner, nf.size).reshape(nf.shape) if nf.ndim else owners(d, owner, 1)[0])
     x = np.rint(nf * mean + np.sqrt(nf * var) * z)
     return np.maximum(x, 0.0).astype(np.int64)
 
@@ -152,17 +163,19 @@ def use_normal_limit(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
     return (lhs <= rhs) | (var == 0)
 
 
-def sample_total(rng: np.random.Generator, n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
+def sample_total(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Total descended from ``n`` cells: exact draws, or the normal limit where it is provably close."""
+    d = as_draws(rng)
+    owner = owners(d, owner, len(n))
     normal = use_normal_limit(n, m, h)
     if normal.all():
-        return sample_normal(rng, n, m, h)
+        return sample_normal(d, n, m, h, owner)
     if not normal.any():
-        return sample_exact(rng, n, m, h)
+        return sample_exact(d, n, m, h, owner)
     out = np.empty(np.shape(n), dtype=np.int64)
-    out[normal] = sample_normal(rng, n[normal], m[normal], h[normal])
+    out[normal] = sample_normal(d, n[normal], m[normal], h[normal], owner[normal])
     ex = ~normal
-    out[ex] = sample_exact(rng, n[ex], m[ex], h[ex])
+    out[ex] = sample_exact(d, n[ex], m[ex], h[ex], owner[ex])
     return out
 
 

@@ -26,6 +26,7 @@ from gistsim.engine.clones import CloneTable
 from gistsim.engine.kendall import phi, sample_total
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.errors import check_nonnegative
+from gistsim.streams import Draws, PatientStreams, as_draws
 
 
 @dataclass
@@ -49,7 +50,7 @@ def advance(
     rates: RateModel,
     mutation: MutationModel,
     *,
-    rng: np.random.Generator,
+    rng: np.random.Generator | PatientStreams | Draws,
 ) -> StepReport:
     """Advance every clone of ``table`` (in place) over consecutive pieces of constant rates.
 
@@ -64,7 +65,9 @@ def advance(
     mutation
         Which secondary mutations each genotype can acquire, and their rates per division.
     rng
-        A ``numpy.random.Generator``; the step's draws come only from it.
+        A ``numpy.random.Generator`` (one stream for everything), or
+        :class:`~gistsim.streams.PatientStreams` indexed by the clones' groups (each group's
+        clones draw only from their own stream).
     """
     durations = np.atleast_1d(check_nonnegative("durations_days", durations_days)).astype(float)
     if durations.ndim != 1 or len(durations) == 0:
@@ -95,11 +98,12 @@ def advance(
         m_start[k + 1] = m_start[k] * grow
     m = m_start[-1]
 
+    draws = as_draws(rng)
     n0 = table.count
     arrivals = sample_arrivals(
-        rng, n0, table.group, table.genotype, durations, b, d, m_start, supply, rates, mutation
+        draws, n0, table.group, table.genotype, durations, b, d, m_start, supply, rates, mutation
     )
-    table.count = sample_total(rng, n0, m, h)
+    table.count = sample_total(draws, n0, m, h, table.group)
     if len(arrivals.size):
         src = arrivals.source
         table.add_cells(table.lesion[src], table.group[src], arrivals.genotype, arrivals.size)

@@ -1,0 +1,131 @@
+"""Random streams: one generator for everything, or one per patient.
+
+The engine and the clinic draw through :class:`Draws`, naming for every element the patient
+(``owner``) it belongs to. With a plain ``numpy.random.Generator`` the owner is ignored (fastest).
+With :class:`PatientStreams` every patient has its own generator, seeded from (trial seed,
+patient id): a patient's course then depends only on its own stream and its own state, never on
+which other patients share its block, how many workers run, or which arm another patient is on —
+common random numbers at the level of the patient (DESIGN §5; starsim's slots, per patient).
+
+Each call draws, for every owner present, that owner's elements in their order, so an owner's
+stream advances by exactly the draws of its own elements, whatever else is in the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+class PatientStreams:
+    """One ``numpy.random.Generator`` per patient, indexed by a group index (0..n-1)."""
+
+    def __init__(self, generators: list[np.random.Generator], index: np.ndarray | None = None) -> None:
+        self.generators = generators
+        self.index = np.arange(len(generators)) if index is None else np.asarray(index, dtype=np.int64)
+        """``index[group]``: which generator a group draws from (see :meth:`remap`)."""
+
+    @classmethod
+    def from_ids(cls, seed: int, patient_ids: np.ndarray) -> PatientStreams:
+        """Generators seeded from (seed, patient id): the same patient always gets the same stream."""
+        ids = np.asarray(patient_ids, dtype=np.int64)
+        if (ids < 0).any():
+            raise ValueError(f"patient_ids must be >= 0; got {int(ids[ids < 0][0])}")
+        return cls([np.random.default_rng(np.random.SeedSequence([int(seed), int(p)])) for p in ids])
+
+    def remap(self, group_to_patient: np.ndarray) -> PatientStreams:
+        """The same generators seen through another grouping (e.g. lesion rows → patients)."""
+        return PatientStreams(self.generators, self.index[np.asarray(group_to_patient, dtype=np.int64)])
+
+    def subset(self, patients: np.ndarray) -> PatientStreams:
+        """Groups 0..k-1 mapped to the given patients' generators."""
+        return self.remap(patients)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+class Draws:
+    """Draw arrays of random numbers, each element owned by a group."""
+
+    def __init__(self, rng: np.random.Generator | PatientStreams) -> None:
+        if isinstance(rng, PatientStreams):
+            self.streams: PatientStreams | None = rng
+            self.gen = None
+        elif isinstance(rng, np.random.Generator):
+            self.streams, self.gen = None, rng
+        else:
+            raise TypeError(
+                f"rng = {rng!r} is not accepted: pass a numpy.random.Generator (e.g. "
+                "numpy.random.default_rng(seed)) or gistsim.streams.PatientStreams"
+            )
+
+    @property
+    def per_patient(self) -> bool:
+        return self.streams is not None
+
+    def remap(self, group_to_patient: np.ndarray) -> Draws:
+        """Draws whose owners are new groups mapped onto the current ones."""
+        return self if self.streams is None else Draws(self.streams.remap(group_to_patient))
+
+    def _apply(self, owner: np.ndarray, dtype, fn: Callable, *args: np.ndarray) -> np.ndarray:
+        owner = np.asarray(owner)
+        shape = owner.shape
+        owner = owner.ravel()
+        args = tuple(np.broadcast_to(np.asarray(a), shape).ravel() for a in args)
+        out = np.empty(len(owner), dtype=dtype)
+        if len(owner) == 0:
+            return out.reshape(shape)
+        gen_of = self.streams.index[owner]
+        order = np.argsort(gen_of, kind="stable")
+        sorted_gen = gen_of[order]
+        cuts = np.flatnonzero(np.diff(sorted_gen)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
+            idx = order[lo:hi]
+            out[idx] = fn(self.streams.generators[sorted_gen[lo]], *(a[idx] for a in args))
+        return out.reshape(shape)
+
+    def random(self, owner: np.ndarray) -> np.ndarray:
+        if self.gen is not None:
+            return self.gen.random(np.shape(owner))
+        return self._apply(owner, float, lambda g, o: g.random(len(o)), np.zeros(np.shape(owner)))
+
+    def standard_normal(self, owner: np.ndarray) -> np.ndarray:
+        if self.gen is not None:
+            return self.gen.standard_normal(np.shape(owner))
+        return self._apply(owner, float, lambda g, o: g.standard_normal(len(o)), np.zeros(np.shape(owner)))
+
+    def binomial(self, owner: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+        if self.gen is not None:
+            return self.gen.binomial(n, p)
+        return self._apply(owner, np.int64, lambda g, n_, p_: g.binomial(n_, p_), n, p)
+
+    def negative_binomial(self, owner: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+        if self.gen is not None:
+            return self.gen.negative_binomial(n, p)
+        return self._apply(owner, np.int64, lambda g, n_, p_: g.negative_binomial(n_, p_), n, p)
+
+    def poisson(self, owner: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        if self.gen is not None:
+            return self.gen.poisson(lam)
+        return self._apply(owner, np.int64, lambda g, l_: g.poisson(l_), lam)
+
+    def geometric(self, owner: np.ndarray, p: np.ndarray) -> np.ndarray:
+        if self.gen is not None:
+            return self.gen.geometric(p)
+        return self._apply(owner, np.int64, lambda g, p_: g.geometric(p_), p)
+
+
+def as_draws(rng: np.random.Generator | PatientStreams | Draws) -> Draws:
+    """Wrap a generator or patient streams (a :class:`Draws` passes through)."""
+    return rng if isinstance(rng, Draws) else Draws(rng)
+
+
+def owners(draws: Draws, owner: np.ndarray | None, size: int) -> np.ndarray:
+    """``owner``, required with per-patient streams; zeros (ignored) with one generator."""
+    if owner is None:
+        if draws.per_patient:
+            raise ValueError("per-patient streams need the owner of every element; owner is None")
+        return np.zeros(size, dtype=np.int64)
+    return owner

@@ -1,0 +1,66 @@
+"""Per-patient streams: a patient's draws do not depend on who else is in its block."""
+
+import numpy as np
+import pytest
+
+from gistsim.biology.genotypes import default_registry
+from gistsim.engine.clones import CloneTable
+from gistsim.engine.rates import GenotypeRates, MutationModel
+from gistsim.engine.step import advance
+from gistsim.streams import Draws, PatientStreams
+
+REG = default_registry()
+G = REG.n_genotypes
+BASE = REG.code("KIT_exon11")
+BIRTH = np.full((1, G), 0.04)
+DEATH = np.full((1, G), 0.035)
+DEATH[0, BASE] = 0.09  # the drug kills the driver-only genotype
+RATES = GenotypeRates(BIRTH, DEATH)
+MUT = MutationModel.from_registry(REG, 1e-8)  # high, so that arrivals (both paths) happen
+
+
+def patients(ids):
+    """Each patient: a large sensitive lesion (quadrature path) and a small resistant one (thinning)."""
+    rows = []
+    for k, pid in enumerate(ids):
+        rng = np.random.default_rng(1000 + pid)  # the patient's baseline depends on its id only
+        rows += [(2 * k, k, BASE, int(rng.integers(10**8, 10**10))),
+                 (2 * k + 1, k, REG.code("KIT_exon11", ["D816"]), int(rng.integers(10, 10**4)))]  # fmt: skip
+    lesion, group, geno, count = map(np.array, zip(*rows))
+    return CloneTable.from_arrays(lesion=lesion, group=group, genotype=geno, count=count, n_genotypes=G)
+
+
+def course(ids, steps=6):
+    table = patients(ids)
+    streams = PatientStreams.from_ids(42, np.array(ids))
+    for _ in range(steps):
+        advance(table, [84.0], RATES, MUT, rng=streams)
+    pid = np.array(ids)
+    return {(int(pid[g]), int(les % 2), REG.name(int(gt))): int(c)
+            for les, g, gt, c in zip(table.lesion, table.group, table.genotype, table.count)}  # fmt: skip
+
+
+def test_a_patient_alone_or_in_a_block_has_the_same_course():
+    block = course([3, 8, 21, 34, 55])
+    alone = course([21])
+    assert alone and {k: v for k, v in block.items() if k[0] == 21} == alone
+    # Another block composition around the same patient.
+    other = course([21, 2, 13])
+    assert {k: v for k, v in other.items() if k[0] == 21} == alone
+
+
+def test_streams_differ_between_patients_and_seeds():
+    a = PatientStreams.from_ids(1, np.array([1, 2]))
+    b = PatientStreams.from_ids(2, np.array([1]))
+    x = Draws(a).random(np.array([0, 0, 1, 1]))
+    assert len(set(np.round(x, 12))) == 4
+    assert Draws(b).random(np.array([0]))[0] != x[0]
+
+
+def test_owner_is_required_with_patient_streams():
+    from gistsim.engine.kendall import sample_exact
+
+    with pytest.raises(ValueError, match="owner"):
+        sample_exact(PatientStreams.from_ids(1, np.array([0])), np.array([5]), np.array([1.0]), np.array([0.5]))
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        Draws(42)
