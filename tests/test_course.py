@@ -1,5 +1,7 @@
 """The course loop: strategies act as declared, on constructed patients with known clones."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -168,3 +170,53 @@ def test_other_actions_at_focal_progression(strategy, line_after):
     assert not events(rec, "surgery")
     at_focal = {p: d for p, day, d in events(rec, "line_start") if day > 0 and day == first_focal[p][0]}
     assert at_focal == ({p: line_after for p in range(8)} if line_after else {})
+
+
+def _one(coh, k):
+    """Patient k of a cohort, alone."""
+    from gistsim.clinic.treatment import _subset
+
+    les = np.flatnonzero(coh.lesion_patient == k)
+    rows = np.isin(coh.clones.lesion, les)
+    new_id = {int(x): i for i, x in enumerate(les)}
+    clones = CloneTable.from_arrays(
+        lesion=[new_id[int(x)] for x in coh.clones.lesion[rows]], group=np.zeros(rows.sum(), dtype=np.int64),
+        genotype=coh.clones.genotype[rows], count=coh.clones.count[rows], n_genotypes=G,
+    )
+    return Cohort(
+        age_years=coh.age_years[[k]], driver=coh.driver[[k]], lesion_patient=np.zeros(len(les), dtype=np.int64),
+        lesion_organ=coh.lesion_organ[les], lesion_site=["liver"] * len(les), clones=clones,
+        pk={d: _subset(p, np.array([k])) for d, p in coh.pk.items()},
+    )
+
+
+@pytest.mark.parametrize("strategy", ["resect-focal-continue", "standard-sequence"])
+def test_with_patient_streams_a_course_does_not_depend_on_the_other_patients(strategy):
+    from gistsim.streams import PatientStreams
+
+    ids = np.array([11, 12, 13, 14, 15])
+    coh = cohort(5, [30.0, 25.0, 15.0], resistant={1: ("D816", 10**6), 2: ("V654A", 10**4)})
+    clinic = default_clinic()
+
+    def simulate(c, pids):
+        return simulate_course(
+            c, load_strategy(strategy), treatment=TREATMENT, evolution=EVO, clinic=clinic,
+            mutation=MutationModel.from_registry(REG, 1e-9),
+            untreated_birth=np.full(G, EVO.birth_rate_per_day.value),
+            untreated_death=np.full(G, EVO.death_rate_per_day), horizon_days=6 * 365.25,
+            rng=PatientStreams.from_ids(2026, pids),
+        )
+
+    block = simulate(coh, ids)
+    for k in (0, 3):
+        alone = simulate(_one(coh, k), ids[[k]])
+        # Lesion ids in event details are block-wide, so compare everything but the numbers.
+        def shape(events):
+            return [(d, kind, re.sub(r"\d+", "#", s)) for d, kind, s in events]
+
+        assert shape([(d, kind, s) for p, d, kind, s in block.events if p == k]) == shape(
+            [(d, kind, s) for _, d, kind, s in alone.events]
+        )
+        assert len([e for e in alone.events if e[2] == "surgery"]) >= (1 if strategy.startswith("resect") else 0)
+        np.testing.assert_allclose([r[k] for r in block.target_sum_mm], [r[0] for r in alone.target_sum_mm])
+        assert [r[k] for r in block.recist] == [r[0] for r in alone.recist]

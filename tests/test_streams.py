@@ -64,3 +64,26 @@ def test_owner_is_required_with_patient_streams():
         sample_exact(PatientStreams.from_ids(1, np.array([0])), np.array([5]), np.array([1.0]), np.array([0.5]))
     with pytest.raises(TypeError, match="numpy.random.Generator"):
         Draws(42)
+
+
+def test_a_sampled_patient_is_the_same_in_any_block():
+    from gistsim.biology.parameters import default_evolution
+    from gistsim.cases.schema import load_case
+    from gistsim.clinic.cohort import sample_cohort
+    from gistsim.clinic.treatment import Treatment
+
+    spec, evo, tr = load_case("sakakura-2006").baseline.to_spec(), default_evolution(), Treatment()
+
+    def draw(ids):
+        c = sample_cohort(len(ids), spec, registry=REG, evolution=evo, mutation=MUT, pk_sampler=tr.sample_pk,
+                          rng=PatientStreams.from_ids(5, np.array(ids)))  # fmt: skip
+        k = ids.index(77)
+        les = np.flatnonzero(c.lesion_patient == k)
+        rows = np.isin(c.clones.lesion, les)
+        return (c.driver[k], c.age_years[k], tr_clearance(c, k),
+                sorted(zip(c.clones.lesion[rows] - les[0], c.clones.genotype[rows], c.clones.count[rows])))  # fmt: skip
+
+    def tr_clearance(c, k):
+        return float(c.pk["imatinib"].clearance_l_per_h[k])
+
+    assert draw([77]) == draw([3, 77, 9, 150]) == draw([1, 2, 77])

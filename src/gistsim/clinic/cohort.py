@@ -19,6 +19,7 @@ from gistsim.clinic.strategy import ORGANS
 from gistsim.engine.history import sample_history
 from gistsim.engine.rates import GenotypeRates, MutationModel
 from gistsim.errors import check_choice
+from gistsim.streams import PatientStreams
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,13 @@ def sample_cohort(
     evolution: EvolutionParameters,
     mutation: MutationModel,
     pk_sampler,
-    rng: np.random.Generator,
+    rng: np.random.Generator | PatientStreams,
 ) -> Cohort:
-    """Draw ``n`` patients: covariates, lesions, and each lesion's clones from its history."""
+    """Draw ``n`` patients: covariates, lesions, and each lesion's clones from its history.
+
+    With :class:`~gistsim.streams.PatientStreams` every patient's baseline comes from its own
+    stream, so a patient is the same whatever block it is drawn in.
+    """
     if n < 1:
         raise ValueError(f"n = {n!r} is not accepted: need at least one patient")
     check_choice("lesion_organ", spec.lesion_organ, ORGANS)
@@ -78,11 +83,23 @@ def sample_cohort(
     p = np.array([spec.driver_probabilities[d] for d in drivers], dtype=float)
     if (p < 0).any() or p.sum() <= 0:
         raise ValueError(f"driver_probabilities = {spec.driver_probabilities} must be ≥ 0 and not all zero")
-    driver = np.array(drivers, dtype=object)[rng.choice(len(drivers), size=n, p=p / p.sum())]
-    age = spec.age_years.draw(rng, n)
-    n_lesions = np.maximum(1, np.rint(spec.lesion_count.draw(rng, n))).astype(np.int64)
+    if isinstance(rng, PatientStreams):
+        if len(rng) != n:
+            raise ValueError(f"{len(rng)} patient streams for n = {n} patients: need one per patient")
+        gens = [rng.generators[rng.index[i]] for i in range(n)]
+    else:
+        gens = None
+    if gens is None:
+        driver = np.array(drivers, dtype=object)[rng.choice(len(drivers), size=n, p=p / p.sum())]
+        age = spec.age_years.draw(rng, n)
+        n_lesions = np.maximum(1, np.rint(spec.lesion_count.draw(rng, n))).astype(np.int64)
+        diameter = spec.lesion_diameter_mm.draw(rng, int(n_lesions.sum()))
+    else:
+        driver = np.array([drivers[g.choice(len(drivers), p=p / p.sum())] for g in gens], dtype=object)
+        age = np.concatenate([spec.age_years.draw(g, 1) for g in gens])
+        n_lesions = np.array([max(1, int(np.rint(spec.lesion_count.draw(g, 1)[0]))) for g in gens], dtype=np.int64)
+        diameter = np.concatenate([spec.lesion_diameter_mm.draw(g, int(k)) for g, k in zip(gens, n_lesions)])
     lesion_patient = np.repeat(np.arange(n), n_lesions)
-    diameter = spec.lesion_diameter_mm.draw(rng, len(lesion_patient))
     organ = np.full(len(lesion_patient), ORGANS.index(spec.lesion_organ), dtype=np.int64)
     return build_cohort(
         driver=driver, age_years=age, lesion_patient=lesion_patient, lesion_organ=organ,
@@ -102,7 +119,7 @@ def build_cohort(
     evolution: EvolutionParameters,
     mutation: MutationModel,
     pk: object,
-    rng: np.random.Generator,
+    rng: np.random.Generator | PatientStreams,
 ) -> Cohort:
     """Patients with given lesions; each lesion's clones grown from its founder cell."""
     founder = np.array([registry.code(str(d)) for d in driver], dtype=np.int64)[lesion_patient]

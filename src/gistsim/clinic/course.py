@@ -33,6 +33,7 @@ from gistsim.clinic.strategy import ORGANS, Strategy
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.engine.step import advance
+from gistsim.streams import PatientStreams, as_draws
 
 __all__ = ["ORGANS", "Cohort", "Records", "TreatmentModel", "simulate_course"]
 
@@ -144,9 +145,14 @@ def simulate_course(
     horizon_days: float,
     visit_days: float = 84.0,
     keep_clones: bool = False,
-    rng: np.random.Generator,
+    rng: np.random.Generator | PatientStreams,
 ) -> Records:
-    """Follow every patient of ``cohort`` under ``strategy`` until death or ``horizon_days``."""
+    """Follow every patient of ``cohort`` under ``strategy`` until death or ``horizon_days``.
+
+    ``rng``: one generator for the block, or :class:`~gistsim.streams.PatientStreams` indexed by
+    patient (then a patient's course depends only on its own stream and state).
+    """
+    draws = as_draws(rng)
     n = cohort.n_patients
     table = cohort.clones.copy()
     lesion_patient = cohort.lesion_patient.astype(np.int64).copy()
@@ -186,7 +192,7 @@ def simulate_course(
     def look(day: float) -> tuple[np.ndarray, np.ndarray]:
         viable = viable_per_lesion()
         true_mm = imaging.true_diameter_mm(viable, st.necrotic + st.scar, density)
-        measured = imaging.measure_mm(true_mm, clinic.imaging, rng=rng)
+        measured = imaging.measure_mm(true_mm, clinic.imaging, rng=draws, owner=lesion_patient)
         gone = st.removed | ~st.alive[lesion_patient]
         measured[gone] = np.nan
         hu = imaging.attenuation_hu(viable, st.necrotic + st.scar, clinic.imaging)
@@ -212,12 +218,12 @@ def simulate_course(
         on = st.alive & (st.regimen >= 0) & ~st.stopped
         regimen = np.where(on, st.regimen, -1)
         off_days = np.clip(st.off_until - day, 0.0, dt)
-        durations, rates = treatment.step_rates(
+        structures = treatment.step_rates(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death
         )
         before = viable_per_lesion()
         burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
-        advance(table, durations, rates, mutation, rng=rng)
+        table = _advance_by_structure(table, structures, mutation, draws)
         after = viable_per_lesion()
         # Cells lost become dead tissue: a scar share stays, the rest resorbs (from mid-interval).
         lost = np.maximum(before - after, 0.0)
@@ -225,25 +231,25 @@ def simulate_course(
         half_life = clinic.imaging.necrosis_half_life_days.value
         st.necrotic = imaging.resorb(st.necrotic, dt, half_life) + (1 - scar) * imaging.resorb(lost, dt / 2, half_life)
         st.scar += scar * lost
-        lesion_patient, lesion_organ = _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rng)
+        lesion_patient, lesion_organ = _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, draws)
         # Death over the interval.
         burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
         age = cohort.age_years + day / 365.25
         p_death = death_probability(age, burden_before, burden_after, dt, clinic.death)
-        dies = st.alive & (rng.random(n) < p_death)
+        dies = st.alive & (draws.random(np.arange(n)) < p_death)
         if dies.any():
-            when = day + rng.random(int(dies.sum())) * dt
+            when = day + draws.random(np.flatnonzero(dies)) * dt
             _kill(np.flatnonzero(dies), when, "death", st, rec, table)
         day += dt
         # Toxicity while on drug.
-        toxicity(st, on & st.alive, dt, day, names, clinic, rec, rng)
+        toxicity(st, on & st.alive, dt, day, names, clinic, rec, draws)
         measured, hu = look(day)
         reading = reader.read(lesion_patient, measured, hu)
         reading.recist[~st.alive] = -1
         reading.choi[~st.alive] = -1
         decide(
             day, reading, measured, hu, strategy, names, st, rec, reader, table, lesion_patient, lesion_organ,
-            clinic, rng,
+            clinic, draws,
         )
         rec.recist.append(reading.recist)
         rec.choi.append(reading.choi)
@@ -252,6 +258,26 @@ def simulate_course(
     rec.lesion_patient = lesion_patient
     rec.lesion_organ = lesion_organ
     return rec
+
+
+def _advance_by_structure(table: CloneTable, structures, mutation: MutationModel, draws) -> CloneTable:
+    """Advance each piece structure's patients on their own pieces; one table back, sorted."""
+    if len(structures) == 1:
+        advance(table, structures[0][1], structures[0][2], mutation, rng=draws)
+        return table
+    parts = []
+    for patients, durations, rates in structures:
+        mine = np.isin(table.group, patients)
+        sub = CloneTable(table.lesion[mine], table.group[mine], table.genotype[mine], table.count[mine], table.n_genotypes)
+        advance(sub, durations, rates, mutation, rng=draws)
+        parts.append(sub)
+    lesion = np.concatenate([p.lesion for p in parts])
+    genotype = np.concatenate([p.genotype for p in parts])
+    order = np.argsort(lesion * table.n_genotypes + genotype, kind="stable")
+    return CloneTable(
+        lesion[order], np.concatenate([p.group for p in parts])[order], genotype[order],
+        np.concatenate([p.count for p in parts])[order], table.n_genotypes,
+    )
 
 
 def _kill(patients: np.ndarray, day: np.ndarray | float, kind: str, st: _State, rec: Records, table: CloneTable) -> None:
@@ -269,7 +295,7 @@ def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rn
     rate = clinic.seeding.rate_per_cell_per_day.value
     n = len(st.alive)
     cell_days = np.bincount(lesion_patient[: len(before)], weights=0.5 * (before + after) * dt, minlength=n)
-    k = rng.poisson(rate * cell_days)
+    k = rng.poisson(np.arange(n), rate * cell_days)
     k[~st.alive] = 0
     if not k.any() or len(table) == 0:
         return lesion_patient, lesion_organ
@@ -284,7 +310,7 @@ def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rn
     ok = last >= first
     pats, first, last = pats[ok], first[ok], last[ok]
     base = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
-    u = base + rng.random(len(pats)) * (cum[last] - base)
+    u = base + rng.random(pats) * (cum[last] - base)
     row = order[np.minimum(np.searchsorted(cum, u, side="right"), last)]
     new_ids = len(lesion_patient) + np.arange(len(pats))
     organ = lesion_organ[table.lesion[row]]

@@ -9,6 +9,7 @@ from gistsim.clinic.reading import PD, PR, SD, Reader, Reading
 from gistsim.clinic.strategy import ORGANS, Strategy
 from gistsim.clinic.surgery import resect
 from gistsim.engine.clones import CloneTable
+from gistsim.streams import Draws
 
 _DAYS_PER_MONTH = 30.4375
 
@@ -17,11 +18,12 @@ def toxicity(st, on: np.ndarray, dt: float, day: float, names: list[str], clinic
     """Discontinuation for intolerance (→ next line at this visit) and imatinib 800 → 400 mg reductions."""
     tox = clinic.toxicity
     p_stop = -np.expm1(-tox.discontinuation_per_year.value * dt / 365.25)
-    st.intolerant = on & (rng.random(len(on)) < p_stop)
+    everyone = np.arange(len(on))
+    st.intolerant = on & (rng.random(everyone) < p_stop)
     if "imatinib_800mg_daily" in names and "imatinib_400mg_daily" in names:
         hi, lo = names.index("imatinib_800mg_daily"), names.index("imatinib_400mg_daily")
         p_red = -np.expm1(-tox.dose_reduction_per_year_imatinib_800.value * dt / 365.25)
-        red = on & ~st.intolerant & (st.regimen == hi) & (rng.random(len(on)) < p_red)
+        red = on & ~st.intolerant & (st.regimen == hi) & (rng.random(everyone) < p_red)
         if red.any():
             st.regimen[red] = lo
             rec.add_event(np.flatnonzero(red), day, "dose_reduction", "imatinib_400mg_daily")
@@ -41,7 +43,7 @@ def decide(
     lesion_patient: np.ndarray,
     lesion_organ: np.ndarray,
     clinic: ClinicParameters,
-    rng: np.random.Generator,
+    rng: Draws,
 ) -> None:
     """Apply the strategy's rules to every living patient after this visit's reading."""
     n = len(st.alive)
@@ -150,7 +152,7 @@ def _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic,
     """Resect lesions; perioperative death; drug paused for recovery."""
     surg = clinic.surgery
     pats = np.unique(lesion_patient[lesions])
-    r0 = resect(table, lesions, surg, rng=rng)
+    r0 = resect(table, lesions, surg, rng=rng, owner=lesion_patient[lesions])
     st.removed[lesions[r0]] = True
     st.necrotic[lesions] = 0.0
     st.scar[lesions] = 0.0
@@ -163,7 +165,7 @@ def _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic,
 
     rec.add_event(pats, day, "surgery", [detail(p) for p in pats])
     st.off_until[pats] = day + surg.recovery_days.value
-    dead = pats[rng.random(len(pats)) < surg.perioperative_death_probability.value]
+    dead = pats[rng.random(pats) < surg.perioperative_death_probability.value]
     if len(dead):
         st.alive[dead] = False
         rec.death_day[dead] = day

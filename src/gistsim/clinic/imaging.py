@@ -18,6 +18,7 @@ import numpy as np
 
 from gistsim.biology.volume import cells_to_diameter_mm
 from gistsim.clinic.parameters import ImagingParameters
+from gistsim.streams import Draws, PatientStreams, as_draws, owners
 
 
 def resorb(necrotic_cells: np.ndarray, dt_days: float, half_life_days: float) -> np.ndarray:
@@ -30,10 +31,18 @@ def true_diameter_mm(viable_cells: np.ndarray, necrotic_cells: np.ndarray, cells
     return cells_to_diameter_mm(np.asarray(viable_cells, float) + necrotic_cells, cells_per_cm3)
 
 
-def measure_mm(true_mm: np.ndarray, params: ImagingParameters, *, rng: np.random.Generator) -> np.ndarray:
+def measure_mm(
+    true_mm: np.ndarray,
+    params: ImagingParameters,
+    *,
+    rng: np.random.Generator | PatientStreams | Draws,
+    owner: np.ndarray | None = None,
+) -> np.ndarray:
     """Measured longest diameters; NaN where the lesion is not seen."""
     true_mm = np.asarray(true_mm, dtype=float)
-    measured = true_mm * np.maximum(1.0 + params.measurement_cv.value * rng.standard_normal(true_mm.shape), 0.0)
+    d = as_draws(rng)
+    z = d.standard_normal(owners(d, owner, true_mm.size).reshape(true_mm.shape))
+    measured = true_mm * np.maximum(1.0 + params.measurement_cv.value * z, 0.0)
     return np.where(true_mm >= params.detection_limit_mm.value, measured, np.nan)
 
 

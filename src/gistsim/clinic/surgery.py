@@ -6,10 +6,16 @@ import numpy as np
 
 from gistsim.clinic.parameters import SurgeryParameters
 from gistsim.engine.clones import CloneTable
+from gistsim.streams import Draws, PatientStreams, as_draws, owners
 
 
 def resect(
-    table: CloneTable, lesion_ids: np.ndarray, params: SurgeryParameters, *, rng: np.random.Generator
+    table: CloneTable,
+    lesion_ids: np.ndarray,
+    params: SurgeryParameters,
+    *,
+    rng: np.random.Generator | PatientStreams | Draws,
+    owner: np.ndarray | None = None,
 ) -> np.ndarray:
     """Resect the given lesions in place; returns, per lesion id given, whether it was R0.
 
@@ -19,13 +25,14 @@ def resect(
     lesion_ids = np.asarray(lesion_ids, dtype=np.int64)
     if len(np.unique(lesion_ids)) != len(lesion_ids):
         raise ValueError("lesion_ids must not repeat a lesion")
-    r0 = rng.random(len(lesion_ids)) < params.r0_probability.value
+    d = as_draws(rng)
+    r0 = d.random(owners(d, owner, len(lesion_ids))) < params.r0_probability.value
     hit = np.isin(table.lesion, lesion_ids)
     if hit.any():
         rows = np.flatnonzero(hit)
         order = np.argsort(lesion_ids)
         r0_of_row = r0[order[np.searchsorted(lesion_ids[order], table.lesion[rows])]]
-        keep = rng.binomial(table.count[rows], params.residual_fraction.value)
+        keep = d.binomial(table.group[rows], table.count[rows], np.full(len(rows), params.residual_fraction.value))
         table.count[rows] = np.where(r0_of_row, 0, keep)
         table.compact()
     return r0

@@ -1,9 +1,8 @@
 """Drugs for the course simulation: each patient's regimen → concentrations → the engine's rates.
 
 Patients on the same regimen, the same number of days into it and the same pause share their
-piece boundaries, so exposure is computed per such group, vectorised over its patients. The
-step's pieces are the union of every group's boundaries; a patient's concentration on a piece is
-that of its own piece containing it.
+piece boundaries, so exposure is computed per such group, vectorised over its patients. Patients
+with the same boundaries form a piece structure, advanced by the engine on its own.
 
 A pause (recovery after surgery) is taken as no drug at all for its days (imatinib's half-life is
 ~18 h, sunitinib's a few days: washout is fast on the scale of weeks); dosing then resumes as if
@@ -19,6 +18,7 @@ import numpy as np
 from gistsim.clinic import drugs
 from gistsim.clinic.pd import DrugRates
 from gistsim.clinic.potency import Potency, default_potency
+from gistsim.streams import PatientStreams
 
 
 def _subset(pk: drugs.PKParameters, idx: np.ndarray) -> drugs.PKParameters:
@@ -39,9 +39,23 @@ class Treatment:
         self.regimens = [drugs.regimen(name) for name in self.regimen_names]
         self.potency = potency or default_potency()
 
-    def sample_pk(self, n: int, rng: np.random.Generator) -> dict[str, drugs.PKParameters]:
-        """Every drug's PK parameters for ``n`` patients."""
-        return {d: drugs.sample_pk(d, n, rng=rng) for d in drugs.drug_names()}
+    def sample_pk(self, n: int, rng: np.random.Generator | PatientStreams) -> dict[str, drugs.PKParameters]:
+        """Every drug's PK parameters for ``n`` patients (per-patient streams: each from its own)."""
+        if isinstance(rng, np.random.Generator):
+            return {d: drugs.sample_pk(d, n, rng=rng) for d in drugs.drug_names()}
+        if len(rng) != n:
+            raise ValueError(f"{len(rng)} patient streams for n = {n} patients: need one per patient")
+        out = {}
+        for d in drugs.drug_names():
+            each = [drugs.sample_pk(d, 1, rng=rng.generators[rng.index[p]]) for p in range(n)]
+            out[d] = replace(
+                each[0],
+                clearance_l_per_h=np.concatenate([e.clearance_l_per_h for e in each]),
+                volume_l=np.concatenate([e.volume_l for e in each]),
+                absorption_rate_per_h=np.concatenate([e.absorption_rate_per_h for e in each]),
+                metabolite_ratio=np.concatenate([e.metabolite_ratio for e in each]),
+            )
+        return out
 
     def step_rates(
         self,
@@ -52,12 +66,18 @@ class Treatment:
         pk: dict[str, drugs.PKParameters],
         birth_per_day: np.ndarray,
         death_per_day: np.ndarray,
-    ) -> tuple[np.ndarray, DrugRates]:
-        """Piece durations and rates (groups = patients) for one interval of ``dt_days``."""
+    ) -> list[tuple[np.ndarray, np.ndarray, DrugRates]]:
+        """For one interval of ``dt_days``: ``(patients, durations, rates)`` per piece structure.
+
+        Patients whose exposure changes at the same times share a structure; each structure is
+        advanced on its own, so a patient's pieces (and hence its random numbers) never depend
+        on other patients' schedules. Rates are indexed by patient (group).
+        """
         n = len(regimen)
         treated = (regimen >= 0) & (off_days < dt_days)
-        edges = {0.0, float(dt_days)}
-        groups = []
+        conc_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        drug_of: list[str | None] = [None] * n
+        edges_of: list[tuple[float, ...]] = [(0.0, float(dt_days))] * n
         if treated.any():
             keys = np.stack([regimen[treated], np.round(days_on_regimen[treated], 6), np.round(off_days[treated], 6)])
             uniq, inv = np.unique(keys, axis=1, return_inverse=True)
@@ -66,33 +86,34 @@ class Treatment:
                 r, start, off = int(uniq[0, g]), float(uniq[1, g]), float(uniq[2, g])
                 who = pats[inv.ravel() == g]
                 reg = self.regimens[r]
-                dur, conc = drugs.exposure_pieces(
-                    reg, _subset(pk[reg.drug], who), start + off, start + dt_days
-                )
-                local = off + np.concatenate([[0.0], np.cumsum(dur)])
-                edges.update(np.round(local, 9).tolist())
-                groups.append((who, reg.drug, local, conc))
-        edge = np.array(sorted(e for e in edges if 0.0 <= e <= dt_days))
-        durations = np.diff(edge)
-        keep = durations > 1e-9
-        durations, mids = durations[keep], (0.5 * (edge[:-1] + edge[1:]))[keep]
-        conc_all = np.zeros((len(durations), n))
-        drug_of: list[str | None] = [None] * n
-        for who, drug, local, conc in groups:
-            piece = np.searchsorted(local, mids, side="right") - 1
-            inside = (piece >= 0) & (piece < conc.shape[0])
-            conc_all[np.ix_(inside, who)] = conc[piece[inside]]
+                dur, conc = drugs.exposure_pieces(reg, _subset(pk[reg.drug], who), start + off, start + dt_days)
+                # The structure's edges: the pause (no drug), then the exposure pieces.
+                bounds = off + np.concatenate([[0.0], np.cumsum(dur)])
+                local = np.concatenate([[0.0], bounds]) if off > 0 else bounds
+                c = np.vstack([np.zeros((1, len(who))), conc]) if off > 0 else conc
+                keep = np.diff(local) > 1e-9
+                local = np.concatenate([[0.0], np.round(local[1:][keep], 9)])
+                local[-1] = dt_days
+                c = c[keep]
+                for k, p in enumerate(who):
+                    drug_of[p] = reg.drug
+                    edges_of[p] = tuple(local.tolist())
+                    conc_of[p] = c[:, k]
+        out = []
+        for edges in sorted(set(edges_of)):
+            who = np.array([p for p in range(n) if edges_of[p] == edges], dtype=np.int64)
+            durations = np.diff(np.array(edges))
+            conc = np.zeros((len(durations), n))
+            drugs_here: list[str | None] = [None] * n
             for p in who:
-                drug_of[p] = drug
-        if not any(d is not None for d in drug_of):
-            return durations, DrugRates(
-                birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
-                potency=self.potency, n_pieces=len(durations),
-            )
-        return durations, DrugRates(
-            birth_rate_per_day=birth_per_day,
-            death_rate_per_day=death_per_day,
-            conc_ng_ml=conc_all,
-            drug=drug_of,
-            potency=self.potency,
-        )
+                if p in conc_of:
+                    conc[:, p] = conc_of[p]
+                    drugs_here[p] = drug_of[p]
+            if any(d is not None for d in drugs_here):
+                rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
+                                  conc_ng_ml=conc, drug=drugs_here, potency=self.potency)  # fmt: skip
+            else:
+                rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
+                                  potency=self.potency, n_pieces=len(durations))  # fmt: skip
+            out.append((who, durations, rates))
+        return out

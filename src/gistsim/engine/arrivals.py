@@ -155,18 +155,17 @@ def _thinning(
     return Arrivals(src[keep], target[keep].astype(np.int32), np.ones(len(size), np.int64), size)
 
 
-def _quadrature_grid(durations: np.ndarray, max_rate_per_piece: np.ndarray) -> dict[str, np.ndarray]:
-    """Nodes and weights of the composite Gauss–Legendre rule over the step."""
+def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.ndarray]:
+    """Nodes and weights of the composite Gauss–Legendre rule, ``n_sub[j]`` sub-intervals in piece j."""
     pieces, x, w = [], [], []
     for j, tau in enumerate(durations):
         if tau <= 0:
             continue
-        n_sub = max(1, int(np.ceil(tau * max_rate_per_piece[j] / MAX_SPAN)))
-        delta = tau / n_sub
-        starts = np.arange(n_sub) * delta
-        pieces.append(np.full(n_sub * GL_NODES, j))
+        delta = tau / n_sub[j]
+        starts = np.arange(n_sub[j]) * delta
+        pieces.append(np.full(n_sub[j] * GL_NODES, j))
         x.append((starts[:, None] + delta * (_GL_X[None, :] + 1.0) / 2.0).ravel())
-        w.append(np.tile(delta * _GL_W / 2.0, n_sub))
+        w.append(np.tile(delta * _GL_W / 2.0, n_sub[j]))
     return {k: np.concatenate(v) for k, v in zip(("piece", "x", "w"), (pieces, x, w))}
 
 
@@ -195,48 +194,67 @@ def _quadrature(
     target = mutation.mutant_of[genotype[pair_src_row], k_of_pair]
     bt, dt = rates.rates(group[pair_src_row], target)
     bs, ds = b[:, pair_src_row], d[:, pair_src_row]
-    # Sub-intervals short enough for every exponential and survival curve involved.
-    span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt).max(axis=1)
-    grid = _quadrature_grid(durations, span)
+    # Sub-intervals short enough for every exponential and survival curve of the pair. Each pair
+    # gets its own grid (pairs with the same grid are computed together), so a patient's numbers
+    # never depend on other patients' rates.
+    span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt)
+    n_sub = np.maximum(1, np.ceil(durations[:, None] * span / MAX_SPAN)).astype(np.int64)
+    grids, bucket = np.unique(n_sub.T, axis=0, return_inverse=True)
+    bucket = bucket.ravel()
+    pair_of = np.full((len(prof_key), n_mut), -1)
+    pair_of[prof_of_pair, k_of_pair] = np.arange(len(pair_src_row))
+    clone_pairs = pair_of[inv]
+    parts = []
+    for g, subs in enumerate(grids):
+        cols = np.flatnonzero(bucket == g)
+        integrand, geo = _pair_integrand(
+            _quadrature_grid(durations, subs), cols, pair_src_row, durations, bs, ds, bt, dt, m_start,
+            mutation.rate_per_division[k_of_pair],
+        )
+        # Per clone: Λ_k = n0 × Λ(profile, k), for the pairs of this grid (local columns).
+        local = np.full(len(pair_src_row), -1)
+        local[cols] = np.arange(len(cols))
+        mine = np.where(clone_pairs >= 0, local[np.maximum(clone_pairs, 0)], -1)
+        ci, ki = np.nonzero(mine >= 0)
+        if len(ci) == 0:
+            continue
+        pair = mine[ci, ki]
+        lam = n0[rows[ci]] * integrand.sum(axis=0)[pair]
+        # Pairs expecting many arrivals draw them node by node: Poisson counts per node and one
+        # negative binomial for the summed geometric sizes (cost independent of the number of
+        # lineages); the others draw the total count, then a node and a size per lineage.
+        heavy = lam > AGGREGATE_ABOVE
+        if heavy.any():
+            h = np.flatnonzero(heavy)
+            parts.append(_by_node(rng, rows[ci[h]], n0[rows[ci[h]]], pair[h], integrand, geo, target[cols], group))
+        light = np.flatnonzero(~heavy)
+        counts = rng.poisson(group[rows[ci[light]]], lam[light])
+        hit = counts > 0
+        if hit.any():
+            sel = light[hit]
+            parts.append(
+                _by_lineage(rng, rows[ci[sel]], counts[hit], pair[sel], integrand, geo, target[cols], group)
+            )
+    return Arrivals.concat(parts) if parts else Arrivals.empty()
+
+
+def _pair_integrand(grid, cols, pair_src_row, durations, bs, ds, bt, dt, m_start, rate_of_pair):
+    """Per node and pair: the quadrature term of Λ (per initial cell) and 1/(1 + H) at the node."""
     j, x = grid["piece"], grid["x"]
-    # Source intensity per initial cell: b_j · M(s); target survival from s to T.
-    cols = np.arange(len(pair_src_row))
-    src_intensity = bs[j] * m_start[j][:, pair_src_row] * np.exp((bs[j] - ds[j]) * x[:, None])
+    src = pair_src_row[cols]
+    bs, ds, bt, dt = bs[:, cols], ds[:, cols], bt[:, cols], dt[:, cols]
+    src_intensity = bs[j] * m_start[j][:, src] * np.exp((bs[j] - ds[j]) * x[:, None])
     suf_m = np.ones((len(durations) + 1, len(cols)))
     suf_h = np.zeros_like(suf_m)
     for k in range(len(durations) - 1, -1, -1):
         mk, hk = piece_mh(bt[k], dt[k], durations[k])
         suf_m[k] = mk * suf_m[k + 1]
         suf_h[k] = hk * suf_m[k + 1] + suf_h[k + 1]
-    y = (durations[j] - x)[:, None]
-    m1, h1 = piece_mh(bt[j], dt[j], y)
+    m1, h1 = piece_mh(bt[j], dt[j], (durations[j] - x)[:, None])
     m2, h2 = suf_m[j + 1], suf_h[j + 1]
     geo = 1.0 / (1.0 + h1 * m2 + h2)
     p = np.minimum(m1 * m2 * geo, 1.0)
-    integrand = grid["w"][:, None] * src_intensity * p * mutation.rate_per_division[k_of_pair][None, :]
-    lam_pair = integrand.sum(axis=0)
-    # Per clone: Λ_k = n0 × Λ(profile, k).
-    pair_of = np.full((len(prof_key), n_mut), -1)
-    pair_of[prof_of_pair, k_of_pair] = cols
-    clone_pairs = pair_of[inv]
-    valid = clone_pairs >= 0
-    lam = np.where(valid, n0[rows][:, None] * lam_pair[np.maximum(clone_pairs, 0)], 0.0)
-    # (clone, mutation) pairs expecting many arrivals draw them node by node: Poisson counts per
-    # node and one negative binomial for the summed geometric sizes (cost independent of the
-    # number of lineages); the others draw the total count, then a node and a size per lineage.
-    heavy = lam > AGGREGATE_ABOVE
-    parts = []
-    if heavy.any():
-        ci, ki = np.nonzero(heavy)
-        parts.append(_by_node(rng, rows[ci], n0[rows[ci]], clone_pairs[ci, ki], integrand, geo, target, group))
-    light = np.where(heavy, 0.0, lam)
-    counts = rng.poisson(np.broadcast_to(group[rows][:, None], light.shape), light)
-    if counts.any():
-        ci, ki = np.nonzero(counts)
-        parts.append(
-            _by_lineage(rng, rows[ci], counts[ci, ki], clone_pairs[ci, ki], integrand, geo, target, group)
-        )
-    return Arrivals.concat(parts) if parts else Arrivals.empty()
+    return grid["w"][:, None] * src_intensity * p * rate_of_pair[cols][None, :], geo
 
 
 def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
@@ -260,13 +278,14 @@ def _by_lineage(rng: Draws, src_rows, reps, pair_of_row, integrand, geo, target,
         log_q = np.log(1.0 - geo)
     pair = np.repeat(pair_of_row, reps)
     owner = np.repeat(group[src_rows], reps)
-    size = np.empty(len(pair), dtype=np.int64)
-    # Chunks bound the (lineages × nodes) comparison array.
+    u = rng.random(owner)
+    node = np.empty(len(pair), dtype=np.int64)
+    # Chunks bound the (lineages × nodes) comparison array (they draw nothing).
     for lo in range(0, len(pair), _CHUNK):
         sl = slice(lo, lo + _CHUNK)
-        node = (cum_t[pair[sl]] <= rng.random(owner[sl])[:, None]).sum(axis=1)
-        node = np.minimum(node, n_nodes - 1)
-        size[sl] = geometric_by_inversion(rng, log_q[node, pair[sl]], owner[sl])
+        node[sl] = (cum_t[pair[sl]] <= u[sl, None]).sum(axis=1)
+    node = np.minimum(node, n_nodes - 1)
+    size = geometric_by_inversion(rng, log_q[node, pair], owner)
     # Lineages of one (clone, mutation) are contiguous: sum them.
     starts = np.concatenate([[0], np.cumsum(reps)[:-1]])
     total = np.add.reduceat(size, starts).astype(np.int64)
