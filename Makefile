@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test verify bench clean
+.PHONY: demo engine-demo test verify bench clean
 
 $(VENV)/.stamp-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ $(VENV)/.stamp-bench: $(VENV)/.stamp-dev
 	$(PIP) install --quiet -e '.[bench]'
 	touch $@
 
+# The main job: the built-in default trial (20,000 patients, 4 arms) with its report in out/.
 demo: $(VENV)/.stamp-base
+	mkdir -p out && rm -f out/block-*.parquet out/block-*.parquet.tmp
+	$(VENV)/bin/gistsim trial --workers 2 --out out
+
+engine-demo: $(VENV)/.stamp-base
 	$(VENV)/bin/gistsim demo --out out
 
 test: $(VENV)/.stamp-dev
@@ -32,6 +37,7 @@ verify: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-bench
 	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/vs_gillespy2.py
+	$(PY) benchmarks/trial.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -91,6 +92,53 @@ def case(
 
 
 @app.command()
+def trial(
+    spec: str = typer.Argument("focal-progression", help="A built-in trial name or a trial YAML file."),
+    n: int | None = typer.Option(None, "--n", min=1, help="Number of patients (default: the spec's)."),
+    seed: int | None = typer.Option(None, help="Random seed (default: the spec's)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (a local Dask cluster when > 1)."),
+    scheduler: str | None = typer.Option(None, help="Address of an existing Dask scheduler."),
+    out: Path = typer.Option(Path("out/trial"), help="Results folder (one Parquet file per block)."),
+    resume: bool = typer.Option(False, help="Skip blocks already written in OUT."),
+    analyze_after: bool = typer.Option(True, "--analyze/--no-analyze", help="Write report.html and summary.json."),
+) -> None:
+    """Run an in-silico trial: every arm on the same virtual patients; results as Parquet."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gistsim.trials.runner import run_trial
+    from gistsim.trials.spec import load_trial
+    from gistsim.validation import InputError
+
+    try:
+        t = load_trial(spec)
+        changes = {k: v for k, v in {"patients": n, "seed": seed}.items() if v is not None}
+        t = t.model_validate({**t.model_dump(), **changes})
+    except (InputError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
+                  TextColumn("{task.fields[rate]} patients/s"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+        task = bar.add_task(f"trial {t.name} ({len(t.arms)} arms)", total=t.patients, rate="-")
+
+        def progress(done: int, _: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=done, rate=f"{rate:,.0f}")
+
+        try:
+            summary = run_trial(t, out, workers=workers, scheduler=scheduler, resume=resume, progress=progress)
+        except FileExistsError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    console.print(
+        f"{summary.blocks_written} blocks written, {summary.blocks_skipped} already there; "
+        f"{t.patients:,} patients × {len(t.arms)} arms in {summary.seconds:.0f} s → {out}"
+    )
+    if analyze_after:
+        analyze(out, None)
+
+
+@app.command()
 def analyze(
     results: Path = typer.Argument(..., help="A trial's results folder (block-*.parquet)."),
     out: Path | None = typer.Option(None, help="Where to write report.html and summary.json (default: RESULTS)."),
@@ -109,7 +157,9 @@ def analyze(
         table.add_column(col, justify="right")
 
     def fmt(x: object, spec: str = ".1f") -> str:
-        return "-" if x is None or (isinstance(x, float) and x != x) else format(x, spec)
+        if x is None or (isinstance(x, float) and x != x):
+            return "-"
+        return "NR" if x == float("inf") else format(x, spec)  # NR: median not reached
 
     for row in analysis.summary.itertuples(index=False):
         r = row._asdict()

@@ -50,8 +50,8 @@ class BaselineSpec:
     """Driver name → probability (normalised here)."""
     age_years: Range
     """Age at the start of treatment."""
-    lesion_organ: str
-    """Organ of the lesions (e.g. ``"liver"``)."""
+    lesion_organ: str | dict[str, float]
+    """Organ of the lesions (e.g. ``"liver"``), or organ → probability for each lesion."""
     lesion_count: Range
     """Number of lesions (rounded to an integer)."""
     lesion_diameter_mm: Range
@@ -75,7 +75,14 @@ def sample_cohort(
     """
     if n < 1:
         raise ValueError(f"n = {n!r} is not accepted: need at least one patient")
-    check_choice("lesion_organ", spec.lesion_organ, ORGANS)
+    organ_p = {spec.lesion_organ: 1.0} if isinstance(spec.lesion_organ, str) else dict(spec.lesion_organ)
+    for organ in organ_p:
+        check_choice("lesion_organ", organ, ORGANS)
+    organ_codes = np.array([ORGANS.index(o) for o in organ_p])
+    organ_prob = np.array(list(organ_p.values()), dtype=float)
+    if (organ_prob < 0).any() or organ_prob.sum() <= 0:
+        raise ValueError(f"lesion_organ = {organ_p} must have probabilities >= 0, not all zero")
+    organ_prob = organ_prob / organ_prob.sum()
     names = [d.name for d in registry.drivers]
     for name in spec.driver_probabilities:
         check_choice("driver", name, names)
@@ -94,13 +101,15 @@ def sample_cohort(
         age = spec.age_years.draw(rng, n)
         n_lesions = np.maximum(1, np.rint(spec.lesion_count.draw(rng, n))).astype(np.int64)
         diameter = spec.lesion_diameter_mm.draw(rng, int(n_lesions.sum()))
+        organ = organ_codes[rng.choice(len(organ_codes), size=int(n_lesions.sum()), p=organ_prob)]
     else:
         driver = np.array([drivers[g.choice(len(drivers), p=p / p.sum())] for g in gens], dtype=object)
         age = np.concatenate([spec.age_years.draw(g, 1) for g in gens])
         n_lesions = np.array([max(1, int(np.rint(spec.lesion_count.draw(g, 1)[0]))) for g in gens], dtype=np.int64)
         diameter = np.concatenate([spec.lesion_diameter_mm.draw(g, int(k)) for g, k in zip(gens, n_lesions)])
+        organ = np.concatenate([organ_codes[g.choice(len(organ_codes), size=int(k), p=organ_prob)]
+                                for g, k in zip(gens, n_lesions)])  # fmt: skip
     lesion_patient = np.repeat(np.arange(n), n_lesions)
-    organ = np.full(len(lesion_patient), ORGANS.index(spec.lesion_organ), dtype=np.int64)
     return build_cohort(
         driver=driver, age_years=age, lesion_patient=lesion_patient, lesion_organ=organ,
         lesion_diameter_mm=diameter, registry=registry, evolution=evolution, mutation=mutation,

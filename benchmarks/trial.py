@@ -1,0 +1,56 @@
+"""Trial throughput: patients per second for the default trial, peak memory, and 2 workers vs 1.
+
+Runs the built-in default trial (``focal-progression``: 4 arms, 10-year horizon, every line of
+therapy) on ``--patients`` patients, once with one worker and once with two (a local Dask
+cluster), into temporary folders, and checks the two results are identical. Peak memory is the
+largest resident set of this process and its children.
+
+Run: ``python benchmarks/trial.py [--patients 2000]``. The last line is
+``patients_per_s=<n> peak_rss_mb=<n> speedup_2_workers=<n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from gistsim.trials.runner import run_trial
+from gistsim.trials.spec import DEFAULT_TRIAL, load_trial
+
+
+def read(folder: Path) -> pd.DataFrame:
+    frames = [pq.read_table(p).to_pandas() for p in sorted(folder.glob("block-*.parquet"))]
+    return pd.concat(frames).sort_values(["patient_id", "arm"]).reset_index(drop=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--block-size", type=int, default=250)
+    args = parser.parse_args()
+    base = load_trial(DEFAULT_TRIAL)
+    trial = base.model_validate({**base.model_dump(), "patients": args.patients, "block_size": args.block_size})
+    seconds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for w in (1, 2):
+            out = Path(tmp) / f"w{w}"
+            t0 = time.perf_counter()
+            run_trial(trial, out, workers=w)
+            seconds[w] = time.perf_counter() - t0
+            print(f"{w} worker(s): {args.patients} patients × {len(trial.arms)} arms in {seconds[w]:.1f} s "
+                  f"({args.patients / seconds[w]:.1f} patients/s)")  # fmt: skip
+        same = read(Path(tmp) / "w1").equals(read(Path(tmp) / "w2"))
+        print(f"results identical with 1 and 2 workers: {same}")
+    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    rate = args.patients / seconds[2]
+    print(f"patients_per_s={rate:.4g} peak_rss_mb={rss / 1024:.0f} speedup_2_workers={seconds[1] / seconds[2]:.3g}")
+
+
+if __name__ == "__main__":
+    main()

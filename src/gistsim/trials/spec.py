@@ -1,0 +1,116 @@
+"""Population and trial specifications (YAML), validated.
+
+A population says how to draw virtual patients (genotypes, age, lesions); a trial says which
+population, how many patients, which arms (strategies), the horizon, visit schedule, seed and
+block size, and when patients are randomised. Built-ins live in ``data/populations/`` and
+``data/trials/``; unknown keys and bad values are errors naming the field and the accepted values.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+
+from gistsim.biology.genotypes import default_registry
+from gistsim.cases.schema import RangeModel
+from gistsim.clinic.cohort import BaselineSpec
+from gistsim.clinic.strategy import Organ, Strategy, load_strategy
+from gistsim.validation import builtin_documents, load_document, validate
+
+
+class Population(BaseModel):
+    """How to draw patients at the start of treatment."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    description: str = ""
+    driver_probabilities: dict[str, NonNegativeFloat]
+    """Driver name → probability (normalised)."""
+    age_years: RangeModel
+    lesion_organs: dict[Organ, NonNegativeFloat]
+    """Organ → probability, drawn for each lesion."""
+    lesion_count: RangeModel
+    lesion_diameter_mm: RangeModel
+
+    @model_validator(mode="after")
+    def _drivers(self) -> Population:
+        names = [d.name for d in default_registry().drivers]
+        for d in self.driver_probabilities:
+            if d not in names:
+                raise ValueError(f"driver_probabilities key {d!r} is not a known driver; accepted values: {', '.join(names)}")
+        if sum(self.driver_probabilities.values()) <= 0 or sum(self.lesion_organs.values()) <= 0:
+            raise ValueError("driver_probabilities and lesion_organs need a positive total")
+        return self
+
+    def to_spec(self) -> BaselineSpec:
+        return BaselineSpec(
+            driver_probabilities=dict(self.driver_probabilities),
+            age_years=self.age_years.to_range(),
+            lesion_organ=dict(self.lesion_organs),
+            lesion_count=self.lesion_count.to_range(),
+            lesion_diameter_mm=self.lesion_diameter_mm.to_range(),
+        )
+
+
+class Arm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    strategy: str
+    """A built-in strategy name or a strategy YAML file."""
+
+    def load(self) -> Strategy:
+        return load_strategy(self.strategy)
+
+
+class Trial(BaseModel):
+    """An in-silico trial: arms applied to the same virtual patients."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    description: str = ""
+    population: str
+    """A built-in population name or a population YAML file."""
+    patients: PositiveInt
+    seed: int = 0
+    block_size: PositiveInt = 500
+    horizon_years: PositiveFloat = 10.0
+    visit_days: PositiveFloat = 84.0
+    randomise_at: Literal["start", "focal_progression"] = "start"
+    """``start``: every patient is compared from day 0. ``focal_progression``: patients whose first
+    progression is focal are compared from that day (the arms must treat patients alike before it)."""
+    arms: list[Arm] = Field(min_length=1)
+    rmst_horizon_years: PositiveFloat = 5.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Trial:
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"arm names must be unique; got {names}")
+        for arm in self.arms:
+            arm.load()
+        load_population(self.population)
+        return self
+
+
+def load_population(source: str | Path | dict) -> Population:
+    return load_document(Population, source, kind="population", kinds="populations", builtins=builtin_populations())
+
+
+@lru_cache(maxsize=1)
+def builtin_populations() -> dict[str, Population]:
+    return {n: validate(Population, raw, f"built-in population {n}") for n, raw in builtin_documents("populations").items()}
+
+
+def load_trial(source: str | Path | dict) -> Trial:
+    return load_document(Trial, source, kind="trial", kinds="trials", builtins=builtin_trials())
+
+
+@lru_cache(maxsize=1)
+def builtin_trials() -> dict[str, Trial]:
+    return {n: validate(Trial, raw, f"built-in trial {n}") for n, raw in builtin_documents("trials").items()}
+
+
+DEFAULT_TRIAL = "focal-progression"

@@ -1,0 +1,96 @@
+"""Running trials: same patients in every arm, identical results for any number of workers, resume."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from gistsim.trials.runner import block_path, run_block, run_trial
+from gistsim.trials.spec import load_trial
+from gistsim.validation import InputError
+
+SPEC = {
+    "name": "tiny", "population": "liver-recurrence", "patients": 40, "seed": 11, "block_size": 20,
+    "horizon_years": 4, "randomise_at": "focal_progression",
+    "arms": [{"name": "resect", "strategy": "resect-focal-continue"},
+             {"name": "switch", "strategy": "focal-switch-sunitinib"},
+             {"name": "continue", "strategy": "focal-continue"}],
+}  # fmt: skip
+
+
+def read(folder):
+    frames = [pq.read_table(p).to_pandas() for p in sorted(folder.glob("block-*.parquet"))]
+    return pd.concat(frames).sort_values(["patient_id", "arm"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    run_trial(load_trial(SPEC), out)
+    return out
+
+
+def test_every_patient_once_per_arm_with_metadata(serial):
+    df = read(serial)
+    assert len(df) == 40 * 3
+    assert (df.groupby("patient_id").arm.nunique() == 3).all()
+    meta = json.loads(pq.read_schema(block_path(serial, 0)).metadata[b"gistsim"])
+    assert meta["seed"] == 11 and meta["trial"]["arms"] == ["resect", "switch", "continue"]
+    assert meta["analysis"]["population"] == "randomised"
+    assert "evolution" in meta["parameters"] and meta["version"]
+
+
+def test_arms_share_patients(serial):
+    df = read(serial)
+    base = df.groupby("patient_id")[["driver", "age_years", "n_lesions", "randomised", "time_origin_day"]].nunique()
+    assert (base == 1).all().all()
+    # Patients never randomised had the same course in every arm.
+    quiet = df[~df.randomised].drop(columns="arm")
+    assert (quiet.groupby("patient_id").nunique() == 1).all().all()
+    # Randomised patients: PFS from randomisation differs between arms for some.
+    rand = df[df.randomised]
+    assert rand.patient_id.nunique() >= 3
+    assert (rand.groupby("patient_id").pfs_days.nunique() > 1).any()
+
+
+def test_two_workers_give_identical_results(serial, tmp_path):
+    run_trial(load_trial(SPEC), tmp_path, workers=2)
+    pd.testing.assert_frame_equal(read(serial), read(tmp_path))
+
+
+def test_resume_after_a_killed_run_completes_each_patient_once(serial, tmp_path):
+    trial = load_trial(SPEC)
+    run_trial(trial, tmp_path)
+    os.remove(block_path(tmp_path, 1))  # as if killed before block 1 was renamed into place
+    (tmp_path / "block-00001.parquet.tmp").write_bytes(b"half-written")
+    with pytest.raises(FileExistsError, match="resume"):
+        run_trial(trial, tmp_path)
+    summary = run_trial(trial, tmp_path, resume=True)
+    assert (summary.blocks_written, summary.blocks_skipped) == (1, 1)
+    pd.testing.assert_frame_equal(read(serial), read(tmp_path))
+
+
+def test_an_arm_does_not_change_another_arm():
+    a = run_block(load_trial(SPEC).model_dump_json(), 0)
+    other = dict(SPEC, arms=[SPEC["arms"][0], {"name": "escalate", "strategy": "standard-sequence"}])
+    b = run_block(load_trial(other).model_dump_json(), 0)
+    first = [r for r in a if r["arm"] == "resect"]
+    assert first == [r for r in b if r["arm"] == "resect"]
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"population": "nowhere"}, "built-in populations: advanced-first-line, liver-recurrence"),
+        ({"arms": [{"name": "x", "strategy": "standard-sequence"}] * 2}, "arm names must be unique"),
+        ({"randomise_at": "surgery"}, r"randomise_at: Input should be 'start' or 'focal_progression'"),
+        ({"arms": [{"name": "x", "strategy": "nothing"}]}, "built-in strategies"),
+        ({"patients": 0}, "patients: Input should be greater than 0"),
+    ],
+)
+def test_bad_trial_specs(change, message):
+    with pytest.raises((InputError, ValueError), match=message):
+        load_trial(dict(SPEC, **change))
