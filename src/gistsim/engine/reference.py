@@ -137,19 +137,20 @@ def simulate(
             t += rng.standard_exponential() / total
             if t >= length:
                 break  # memoryless: the next piece redraws its own waiting time
-            # Which genotype reacts (∝ N_g · rate per cell), then which of its reactions.
-            x = rng.random() * total
-            chosen = active[-1]
-            for g in active:
-                x -= counts[g] * per_cell[g]
-                if x < 0.0:
-                    chosen = g
-                    break
-            if counts[chosen] == 0:  # rounding put us on an empty genotype; take a live one
-                chosen = next(g for g in reversed(active) if counts[g] > 0)
+            chosen = _reacting_genotype(active, counts, per_cell, rng.random() * total)
             for g, delta in _pick(choices[chosen], rng.random()):
                 counts[g] += delta
     return np.array(counts, dtype=np.int64)
+
+
+def _reacting_genotype(active: list[int], counts: list[int], per_cell: list[float], x: float) -> int:
+    """The genotype whose reaction fires, chosen ∝ N_g · (rate per cell) with x uniform on [0, total)."""
+    for g in active:
+        x -= counts[g] * per_cell[g]
+        if x < 0.0:
+            return g
+    # Rounding ran past the end: take the last genotype that has cells.
+    return next(g for g in reversed(active) if counts[g] > 0)
 
 
 def grow_to_size(
@@ -195,15 +196,7 @@ def grow_to_size(
             total += counts[g] * per_cell[g]
         if total <= 0.0:
             raise RuntimeError(f"the population {counts} cannot change any more and is below {size} cells")
-        x = rng.random() * total
-        chosen = active[-1]
-        for g in active:
-            x -= counts[g] * per_cell[g]
-            if x < 0.0:
-                chosen = g
-                break
-        if counts[chosen] == 0:
-            chosen = next(g for g in reversed(active) if counts[g] > 0)
+        chosen = _reacting_genotype(active, counts, per_cell, rng.random() * total)
         for g, delta in _pick(choices[chosen], rng.random()):
             counts[g] += delta
             n_total += delta
