@@ -153,8 +153,9 @@ def analyze(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     table = Table(title=f"{analysis.trial_name}: {analysis.population} patients (months)")
-    for col in ("arm", "endpoint", "n", "median (95% CI)", "HR vs first (95% CI)", "RMST", "log-rank p"):
-        table.add_column(col, justify="right")
+    table.add_column("arm", no_wrap=True)
+    for col in ("endpoint", "n", "median (95% CI)", "HR vs first (95% CI)", "RMST", "log-rank p"):
+        table.add_column(col, justify="right", no_wrap=True)
 
     def fmt(x: object, spec: str = ".1f") -> str:
         if x is None or (isinstance(x, float) and x != x):
