@@ -237,8 +237,9 @@ def run_trial(
                                                       dashboard_address=None)  # fmt: skip
         with Client(scheduler or cluster) as client:
             futures = {client.submit(run_block, spec, b, pure=False): b for b in todo}
-            for fut in as_completed(futures):
-                finished(futures[fut], fut.result())
+            for fut in as_completed(list(futures)):
+                finished(futures.pop(fut), fut.result())
+                fut.release()  # a written block's rows leave the cluster's memory
         if cluster is not None:
             cluster.close()
     return RunSummary(len(todo), len(existing), trial.patients, time.perf_counter() - t0)
