@@ -80,10 +80,14 @@ class Draws:
         gen_of = self.streams.index[owner]
         order = np.argsort(gen_of, kind="stable")
         sorted_gen = gen_of[order]
+        sorted_args = [a[order] for a in args]
+        sorted_out = np.empty(len(owner), dtype=dtype)
         cuts = np.flatnonzero(np.diff(sorted_gen)) + 1
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
-            idx = order[lo:hi]
-            out[idx] = fn(self.streams.generators[sorted_gen[lo]], *(a[idx] for a in args))
+        gens = self.streams.generators
+        # Slices of the sorted arrays are views: one numpy call per owner, no fancy indexing.
+        for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(order)].tolist()):
+            sorted_out[lo:hi] = fn(gens[sorted_gen[lo]], *(a[lo:hi] for a in sorted_args))
+        out[order] = sorted_out
         return out.reshape(shape)
 
     def random(self, owner: np.ndarray) -> np.ndarray:
