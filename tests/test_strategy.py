@@ -61,3 +61,12 @@ def test_unknown_strategy_name_lists_builtins(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("name: mine\nstart: imatinib_400mg_daily\nsequence: [sunitinib_50mg_4on2off]\n")
     assert load_strategy(path).next_regimen("imatinib_400mg_daily") == "sunitinib_50mg_4on2off"
+
+
+def test_driver_specific_sequence():
+    seq = builtin_strategies()["standard-sequence"]
+    assert seq.next_regimen("avapritinib_300mg_daily", driver="PDGFRA_D842V") == "ripretinib_150mg_daily"
+    assert seq.next_regimen("ripretinib_150mg_daily", driver="PDGFRA_D842V") is None
+    assert seq.next_regimen("imatinib_400mg_daily", driver="KIT_exon11") == "imatinib_800mg_daily"
+    with pytest.raises(InputError, match=r"sequence_by_driver key 'KIT_exon12' is not a known driver"):
+        load_strategy({"name": "x", "start": "imatinib_400mg_daily", "sequence_by_driver": {"KIT_exon12": []}})

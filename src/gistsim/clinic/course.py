@@ -114,6 +114,7 @@ class Records:
 
 @dataclass
 class _State:
+    driver: np.ndarray
     regimen: np.ndarray
     nominal: np.ndarray
     line: np.ndarray
@@ -161,6 +162,7 @@ def simulate_course(
     names = treatment.regimen_names
     first = np.array([names.index(strategy.first_regimen(str(d))) for d in cohort.driver], dtype=np.int64)
     st = _State(
+        driver=np.asarray(cohort.driver, dtype=object),
         regimen=first,
         nominal=first.copy(),
         line=np.ones(n, dtype=np.int64),

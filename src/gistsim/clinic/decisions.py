@@ -96,7 +96,7 @@ def decide(
             cause = "progression" if pd[p] else "discontinuation"
             rec.add_event(np.array([p]), day, cause, names[st.regimen[p]])
             # The sequence follows the line's nominal regimen, not a toxicity-reduced dose.
-            nxt = strategy.next_regimen(names[st.nominal[p]], other_drug=not pd[p])
+            nxt = strategy.next_regimen(names[st.nominal[p]], other_drug=not pd[p], driver=str(st.driver[p]))
             st.regimen[p] = names.index(nxt) if nxt is not None else -1
             st.nominal[p] = st.regimen[p]
             st.line[p] += 1

@@ -113,6 +113,8 @@ class Strategy(BaseModel):
     sequence: list[str] = Field(default_factory=list)
     """Regimens on successive progressions; a patient starting on a regimen of this list continues
     from the entry after it, otherwise from the first entry."""
+    sequence_by_driver: dict[str, list[str]] = Field(default_factory=dict)
+    """Driver name → its own sequence (e.g. PDGFRA D842V, resistant to imatinib and sunitinib)."""
     focal_progression: FocalProgression | None = None
     residual_resection: ResidualResection | None = None
     stop: StopRule | None = None
@@ -139,25 +141,41 @@ class Strategy(BaseModel):
             _check_regimen(f"start_by_driver[{driver}]", reg)
         return v
 
+    @field_validator("sequence_by_driver")
+    @classmethod
+    def _seq_by_driver(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        drivers = [d.name for d in default_registry().drivers]
+        for driver, seq in v.items():
+            if driver not in drivers:
+                raise ValueError(
+                    f"sequence_by_driver key {driver!r} is not a known driver; accepted values: {', '.join(drivers)}"
+                )
+            for i, r in enumerate(seq):
+                _check_regimen(f"sequence_by_driver[{driver}][{i}]", r)
+        return v
+
     @model_validator(mode="after")
     def _no_duplicate_sequence(self) -> Strategy:
-        if len(set(self.sequence)) != len(self.sequence):
-            raise ValueError(f"sequence repeats a regimen: {self.sequence}")
+        for seq in [self.sequence, *self.sequence_by_driver.values()]:
+            if len(set(seq)) != len(seq):
+                raise ValueError(f"sequence repeats a regimen: {seq}")
         return self
 
     def first_regimen(self, driver: str) -> str:
         """Regimen a patient with this driver starts on."""
         return self.start_by_driver.get(driver, self.start)
 
-    def next_regimen(self, current: str, *, other_drug: bool = False) -> str | None:
+    def next_regimen(self, current: str, *, other_drug: bool = False, driver: str | None = None) -> str | None:
         """Regimen after progression on ``current`` (None: best supportive care).
 
-        With ``other_drug`` (stopping for intolerance), entries of the same drug are skipped: a
-        patient who cannot tolerate imatinib is not escalated to a higher imatinib dose.
+        The driver's own sequence is used when the strategy gives one. With ``other_drug``
+        (stopping for intolerance), entries of the same drug are skipped: a patient who cannot
+        tolerate imatinib is not escalated to a higher imatinib dose.
         """
         from gistsim.clinic.drugs import regimen
 
-        rest = self.sequence[self.sequence.index(current) + 1 :] if current in self.sequence else self.sequence
+        seq = self.sequence_by_driver.get(driver, self.sequence) if driver else self.sequence
+        rest = seq[seq.index(current) + 1 :] if current in seq else seq
         if other_drug:
             rest = [r for r in rest if regimen(r).drug != regimen(current).drug]
         return rest[0] if rest else None
