@@ -94,3 +94,22 @@ def test_an_arm_does_not_change_another_arm():
 def test_bad_trial_specs(change, message):
     with pytest.raises((InputError, ValueError), match=message):
         load_trial(dict(SPEC, **change))
+
+
+def test_cli_trial_runs_analyzes_and_refuses_to_overwrite(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from gistsim.cli import app
+
+    spec = tmp_path / "t.yaml"
+    spec.write_text(yaml.safe_dump(dict(SPEC, patients=30, block_size=15)))
+    out = tmp_path / "out"
+    runner = CliRunner()
+    res = runner.invoke(app, ["trial", str(spec), "--out", str(out), "--n", "30"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert (out / "report.html").exists() and json.loads((out / "summary.json").read_text())["n_patients"] > 0
+    again = runner.invoke(app, ["trial", str(spec), "--out", str(out)])
+    assert again.exit_code == 2 and "resume" in again.output
+    resumed = runner.invoke(app, ["trial", str(spec), "--out", str(out), "--resume", "--no-analyze"])
+    assert resumed.exit_code == 0 and "0 blocks written, 2 already there" in resumed.output
