@@ -49,7 +49,7 @@ def test_arms_share_patients(serial):
     assert (base == 1).all().all()
     # Patients never randomised had the same course in every arm.
     quiet = df[~df.randomised].drop(columns="arm")
-    assert (quiet.groupby("patient_id").nunique() == 1).all().all()
+    assert (quiet.groupby("patient_id").nunique(dropna=False) == 1).all().all()
     # Randomised patients: PFS from randomisation differs between arms for some.
     rand = df[df.randomised]
     assert rand.patient_id.nunique() >= 3
@@ -113,3 +113,20 @@ def test_cli_trial_runs_analyzes_and_refuses_to_overwrite(tmp_path):
     assert again.exit_code == 2 and "resume" in again.output
     resumed = runner.invoke(app, ["trial", str(spec), "--out", str(out), "--resume", "--no-analyze"])
     assert resumed.exit_code == 0 and "0 blocks written, 2 already there" in resumed.output
+
+
+def test_per_line_pfs_and_ttp_columns(serial):
+    from gistsim.trials.runner import _per_line
+
+    # Line 1 from day 0: progression at 300 starts line 2; line 2 ends at death (500, no progression).
+    ev = [(0.0, "line_start", "imatinib_400mg_daily"), (300.0, "progression", "imatinib_400mg_daily"),
+          (300.0, "line_start", "imatinib_800mg_daily"), (500.0, "death", "")]  # fmt: skip
+    row = _per_line(ev, death=500.0, end=500.0)
+    assert (row["line1_pfs_days"], row["line1_pfs_event"], row["line1_ttp_event"]) == (300.0, True, True)
+    assert row["line2_regimen"] == "imatinib_800mg_daily"
+    assert (row["line2_pfs_days"], row["line2_pfs_event"]) == (200.0, True)  # death ends PFS
+    assert (row["line2_ttp_days"], row["line2_ttp_event"]) == (200.0, False)  # death censors TTP
+    assert row["line3_regimen"] is None
+    df = read(serial)
+    assert {"line1_pfs_days", "line1_ttp_event", "line5_regimen"} <= set(df.columns)
+    assert (df.line1_regimen.notna()).all()

@@ -156,8 +156,41 @@ def _rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, or
             "surgeries": int(sum(kind == "surgery" for _, kind, _ in ev)),
             "lines_received": int(sum(kind == "line_start" for _, kind, _ in ev)),
             "time_origin_day": t0,
+            **_per_line(ev, death, end),
             "events_json": json.dumps([[round(d - t0, 3), kind, s] for d, kind, s in ev]),
         })  # fmt: skip
+    return out
+
+
+#: Lines of therapy with their own PFS/TTP columns.
+MAX_LINES = 5
+
+
+def _per_line(ev: list[tuple[float, str, str]], death: float, end: float) -> dict[str, object]:
+    """Per line (from its start): regimen, PFS (progression or death) and TTP (death censors).
+
+    A line ends at the next line's start; a line that ends without progression (intolerance,
+    focal switch) is censored there. Focal progressions count as progressions.
+    """
+    starts = [(d, s) for d, kind, s in ev if kind == "line_start"]
+    prog = [d for d, kind, _ in ev if kind == "progression"]
+    out: dict[str, object] = {}
+    for k in range(MAX_LINES):
+        key = f"line{k + 1}"
+        if k < len(starts):
+            t0, regimen = starts[k]
+            stop = starts[k + 1][0] if k + 1 < len(starts) else end
+            p = next((d for d in prog if t0 < d <= stop), np.inf)
+            ttp_end = min(p, stop, death, end)
+            pfs_end = min(p, death, stop, end)
+            out |= {
+                f"{key}_regimen": regimen, f"{key}_start_day": float(t0),
+                f"{key}_pfs_days": float(pfs_end - t0), f"{key}_pfs_event": bool(p <= stop or death <= stop),
+                f"{key}_ttp_days": float(ttp_end - t0), f"{key}_ttp_event": bool(p <= min(stop, death)),
+            }  # fmt: skip
+        else:
+            out |= {f"{key}_regimen": None, f"{key}_start_day": None, f"{key}_pfs_days": None,
+                    f"{key}_pfs_event": None, f"{key}_ttp_days": None, f"{key}_ttp_event": None}  # fmt: skip
     return out
 
 
@@ -185,12 +218,32 @@ def _subcohort(cohort, chosen: np.ndarray):
     )  # fmt: skip
 
 
+def schema():
+    """The columns of a results block (the same in every block, whatever its contents)."""
+    import pyarrow as pa
+
+    fields = [
+        ("patient_id", pa.int64()), ("arm", pa.string()), ("randomised", pa.bool_()), ("driver", pa.string()),
+        ("age_years", pa.float64()), ("n_lesions", pa.int64()), ("best_response", pa.string()),
+        ("pfs_days", pa.float64()), ("pfs_event", pa.bool_()), ("os_days", pa.float64()), ("os_event", pa.bool_()),
+        ("surgeries", pa.int32()), ("lines_received", pa.int32()), ("time_origin_day", pa.float64()),
+    ]  # fmt: skip
+    for k in range(1, MAX_LINES + 1):
+        fields += [
+            (f"line{k}_regimen", pa.string()), (f"line{k}_start_day", pa.float64()),
+            (f"line{k}_pfs_days", pa.float64()), (f"line{k}_pfs_event", pa.bool_()),
+            (f"line{k}_ttp_days", pa.float64()), (f"line{k}_ttp_event", pa.bool_()),
+        ]  # fmt: skip
+    fields.append(("events_json", pa.string()))
+    return pa.schema(fields)
+
+
 def write_block(rows: list[dict[str, object]], path: Path, meta: dict[str, object]) -> None:
     """Write one block's rows atomically, with the trial's metadata."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist(rows)
+    table = pa.Table.from_pylist(rows, schema=schema())
     table = table.replace_schema_metadata({b"gistsim": json.dumps(meta).encode()})
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp)
