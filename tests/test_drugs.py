@@ -260,3 +260,20 @@ def test_exposure_is_additive_over_split_intervals(name, a, gap1, gap2):
     total = [sum((dur[:, None] * conc).sum(axis=0) for dur, conc in x) for x in (whole, parts)]
     np.testing.assert_allclose(total[0], total[1], rtol=1e-9, atol=1e-9)
     assert sum(d.sum() for d, _ in parts) == pytest.approx(c - a, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["imatinib_400mg_daily", "sunitinib_50mg_4on2off", "regorafenib_160mg_3on1off"])
+def test_canonical_start_keeps_the_exposure(name):
+    from gistsim.clinic.treatment import Treatment
+
+    tr = Treatment()
+    r = tr.regimen_names.index(name)
+    reg = tr.regimens[r]
+    pk = D.sample_pk(reg.drug, 5, rng=np.random.default_rng(3))
+    for days in (1300.0, 2000.0 + 17.0, 3000.0 + 5.0):
+        start = float(tr._canonical_start(np.array([r]), np.array([days]))[0])
+        assert start < days
+        d1, c1 = D.exposure_pieces(reg, pk, days, days + 84.0)
+        d2, c2 = D.exposure_pieces(reg, pk, start, start + 84.0)
+        np.testing.assert_allclose(d1, d2, rtol=1e-9)
+        np.testing.assert_allclose(c1, c2, rtol=1e-9)
