@@ -32,14 +32,19 @@ def random_patients(rng, n_patients, n_visits):
     return patients
 
 
+def stacked(patients):
+    """Lesion arrays of all patients: owner, organ, sizes (lesions × visits)."""
+    lesion_patient = np.concatenate([np.full(len(o), i) for i, (o, _) in enumerate(patients)])
+    organ = np.concatenate([o for o, _ in patients])
+    return lesion_patient, organ, np.vstack([s for _, s in patients])
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_vectorised_reader_matches_recist(seed):
     rng = np.random.default_rng(seed)
     n_visits = 8
     patients = random_patients(rng, 60, n_visits)
-    lesion_patient = np.concatenate([np.full(len(o), i) for i, (o, _) in enumerate(patients)])
-    organ = np.concatenate([o for o, _ in patients])
-    sizes = np.vstack([s for _, s in patients])
+    lesion_patient, organ, sizes = stacked(patients)
     hu = np.full(len(organ), 60.0)
     reader = reading.Reader(len(patients))
     reader.set_baseline(np.arange(len(patients)), lesion_patient, organ, sizes[:, 0], hu)
@@ -61,9 +66,7 @@ def test_vectorised_choi_matches_choi(seed):
     rng = np.random.default_rng(seed)
     n_visits = 8
     patients = random_patients(rng, 60, n_visits)
-    lesion_patient = np.concatenate([np.full(len(o), i) for i, (o, _) in enumerate(patients)])
-    organ = np.concatenate([o for o, _ in patients])
-    sizes = np.vstack([s for _, s in patients])
+    lesion_patient, organ, sizes = stacked(patients)
     # Attenuation falling (necrosis) or rising at random, only where the lesion is seen.
     hu = 70.0 * np.exp(np.cumsum(rng.normal(-0.03, 0.08, sizes.shape), axis=1))
     hu[np.isnan(sizes)] = np.nan
