@@ -6,7 +6,6 @@ Rerun after changing the drug PK medians (tests/test_potency_pd.py fails until y
     cat tools/potency_header.yaml /tmp/cells.yaml > src/gistsim/data/potency.yaml
 """
 import math
-import numpy as np
 from gistsim.clinic import drugs as D
 
 DRUGS = ["imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib"]

@@ -38,10 +38,6 @@ class PatientStreams:
         """The same generators seen through another grouping (e.g. lesion rows → patients)."""
         return PatientStreams(self.generators, self.index[np.asarray(group_to_patient, dtype=np.int64)])
 
-    def subset(self, patients: np.ndarray) -> PatientStreams:
-        """Groups 0..k-1 mapped to the given patients' generators."""
-        return self.remap(patients)
-
     def __len__(self) -> int:
         return len(self.index)
 

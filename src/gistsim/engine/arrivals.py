@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gistsim.engine.kendall import phi, piece_mh
+from gistsim.engine.kendall import piece_mh
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.streams import Draws, as_draws, owners
 
@@ -324,15 +324,3 @@ def sample_arrivals(
     if len(large):
         parts.append(_quadrature(rng, large, n0, group, genotype, durations, b, d, m_start, rates, mutation))
     return Arrivals.concat(parts) if parts else Arrivals.empty()
-
-
-def supply_terms(durations: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``m_start`` (P+1, C) and ``supply_piece`` (P, C) for :func:`sample_arrivals`."""
-    n_pieces = len(durations)
-    m_start = np.ones((n_pieces + 1,) + b.shape[1:])
-    supply = np.empty(b.shape)
-    for k in range(n_pieces):
-        r = b[k] - d[k]
-        supply[k] = b[k] * m_start[k] * phi(r, durations[k])
-        m_start[k + 1] = m_start[k] * np.exp(r * durations[k])
-    return m_start, supply

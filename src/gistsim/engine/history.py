@@ -10,7 +10,8 @@ same rules as during treatment:
   it holds at least ``(1 - SIZE_TOLERANCE)`` of its target.
 * A founder lineage that dies out is replaced by a new founder (the lesion we observe is one whose
   founder lineage survived), and its clock restarts.
-* Lesions that need different times share one engine step by time scaling (:class:`ScaledRates`).
+* Lesions that need different times share one engine step by time scaling: a homogeneous
+  process with rates (c·b, c·d) over t has the law of rates (b, d) over c·t, mutation included.
 """
 
 from __future__ import annotations

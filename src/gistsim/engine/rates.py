@@ -48,47 +48,6 @@ class GenotypeRates:
         return self.birth_per_day[:, genotype], self.death_per_day[:, genotype]
 
 
-@dataclass
-class GroupGenotypeRates:
-    """Rates per group and genotype: ``birth_per_day[piece, group, genotype]``."""
-
-    birth_per_day: np.ndarray
-    """Shape (n_pieces, n_groups, n_genotypes)."""
-    death_per_day: np.ndarray
-    """Shape (n_pieces, n_groups, n_genotypes)."""
-
-    def __post_init__(self) -> None:
-        self.birth_per_day = check_nonnegative("birth_per_day", self.birth_per_day)
-        self.death_per_day = check_nonnegative("death_per_day", self.death_per_day)
-        if self.birth_per_day.ndim != 3 or self.birth_per_day.shape != self.death_per_day.shape:
-            raise ValueError(
-                f"birth_per_day {self.birth_per_day.shape} and death_per_day {self.death_per_day.shape} "
-                "must both have shape (n_pieces, n_groups, n_genotypes)"
-            )
-
-    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.birth_per_day[:, group, genotype], self.death_per_day[:, group, genotype]
-
-
-@dataclass
-class ScaledRates:
-    """Another rate model with each group's rates multiplied by ``scale[group]``.
-
-    A homogeneous birth–death process with rates (c·b, c·d) over a time t has the law of the same
-    process with rates (b, d) over c·t, mutation included; so scaling lets groups advance by
-    different times within one step of common length.
-    """
-
-    base: RateModel
-    scale: np.ndarray
-    """Non-negative factor per group."""
-
-    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        b, d = self.base.rates(group, genotype)
-        c = self.scale[group]
-        return b * c, d * c
-
-
 @dataclass(frozen=True)
 class MutationModel:
     """Secondary mutations: which genotype each mutation leads to, and how often it happens."""
