@@ -85,7 +85,7 @@ def test_an_arm_does_not_change_another_arm():
     [
         ({"population": "nowhere"}, "built-in populations: advanced-first-line, liver-recurrence"),
         ({"arms": [{"name": "x", "strategy": "standard-sequence"}] * 2}, "arm names must be unique"),
-        ({"randomise_at": "surgery"}, r"randomise_at: Input should be 'start' or 'focal_progression'"),
+        ({"randomise_at": "surgery"}, r"randomise_at: Input should be 'start', 'focal_progression' or 'landmark'"),
         ({"arms": [{"name": "x", "strategy": "nothing"}]}, "built-in strategies"),
         ({"patients": 0}, "patients: Input should be greater than 0"),
     ],
@@ -120,7 +120,11 @@ def test_per_line_pfs_and_ttp_columns(serial):
     # Line 1 from day 0: progression at 300 starts line 2; line 2 ends at death (500, no progression).
     ev = [(0.0, "line_start", "imatinib_400mg_daily"), (300.0, "progression", "imatinib_400mg_daily"),
           (300.0, "line_start", "imatinib_800mg_daily"), (500.0, "death", "")]  # fmt: skip
-    row = _per_line(ev, death=500.0, end=500.0)
+    import numpy as np
+
+    # Readings: PR at day 84 and PD at 300 on line 1; SD at 384 on line 2.
+    row = _per_line(ev, 500.0, 500.0, np.array([1, 3, 2]), np.array([84.0, 300.0, 384.0]))
+    assert (row["line1_best_response"], row["line2_best_response"]) == ("PR", "SD")
     assert (row["line1_pfs_days"], row["line1_pfs_event"], row["line1_ttp_event"]) == (300.0, True, True)
     assert row["line2_regimen"] == "imatinib_800mg_daily"
     assert (row["line2_pfs_days"], row["line2_pfs_event"]) == (200.0, True)  # death ends PFS

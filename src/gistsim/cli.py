@@ -176,5 +176,89 @@ def analyze(
     console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
 
 
+@app.command()
+def validate(
+    out: Path = typer.Option(Path("out/validation"), help="Folder for validation.html, validation.json and the trials."),
+    workers: int = typer.Option(2, min=1, help="Worker processes (a local Dask cluster when > 1)."),
+    scale: float = typer.Option(1.0, min=0.01, max=10.0, help="Patients as a multiple of each target trial's size."),
+    parameter_set: str = typer.Option("calibrated", help="calibrated (the shipped defaults) or priors (prior medians)."),
+) -> None:
+    """Run every calibration-target trial and compare simulated with published, side by side."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gistsim.calibration.report import headline
+    from gistsim.calibration.validate import run_validation
+
+    if parameter_set not in ("calibrated", "priors"):
+        console.print(f"[red]--parameter-set = {parameter_set!r}: accepted values: calibrated, priors[/red]")
+        raise typer.Exit(2)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
+                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"trial {name}", total=total)
+            bar.update(tasks[name], completed=done)
+
+        try:
+            outcomes, paths = run_validation(out, workers=workers, scale=scale, parameter_set=parameter_set,
+                                             progress=progress)  # fmt: skip
+        except FileExistsError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    table = Table(title=headline(outcomes))
+    for col in ("target", "published", "simulated (95% interval)", "tolerance", "within"):
+        table.add_column(col, justify="right" if col != "target" else "left", no_wrap=col == "target")
+    for o in outcomes:
+        pct = o.unit == "proportion"
+
+        def f(x: float) -> str:
+            if x is None or x != x:
+                return "-"
+            if x == float("inf"):
+                return "NR"
+            return f"{100 * x:.1f}%" if pct else f"{x:.3g}"
+
+        table.add_row(o.name, f(o.published), f"{f(o.simulated)} ({f(o.lo)}-{f(o.hi)})",
+                      f"±{100 * o.tolerance:.1f} pts" if pct else f"±{o.tolerance:.3g}",
+                      "[green]yes[/green]" if o.within else "[red]no[/red]")  # fmt: skip
+    console.print(table)
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def calibrate(
+    out: Path = typer.Option(Path("out/calibration"), help="Folder for calibrated.yaml and calibration.json."),
+    seed: int = typer.Option(2026, help="Seed of CMA-ES (the trials keep their own seeds: common random numbers)."),
+    evaluations: int = typer.Option(240, min=2, help="Most candidate parameter sets to evaluate."),
+    popsize: int = typer.Option(10, min=2, help="Candidates per CMA-ES generation."),
+    scale: float = typer.Option(0.06, min=0.005, max=1.0, help="Patients per candidate, as a multiple of each target trial's size."),
+    workers: int = typer.Option(2, min=1, help="Worker processes evaluating candidates in parallel."),
+    quick: bool = typer.Option(False, "--quick", help="A few small evaluations: exercises the whole path in minutes."),
+) -> None:
+    """Fit the uncertain parameters to the published targets (CMA-ES with common random numbers)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gistsim.calibration.fit import calibrate as run_calibration
+
+    if quick:
+        evaluations, popsize, scale = min(evaluations, 4), 2, 0.01
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} candidates"),
+                  TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+        task = bar.add_task("calibrating", total=evaluations, best="-")
+        result = run_calibration(
+            out, seed=seed, scale=scale, max_evaluations=evaluations, popsize=popsize, workers=workers,
+            progress=lambda k, _, best: bar.update(task, completed=k, best=f"{best:.3f}"),
+        )  # fmt: skip
+    console.print(f"{result.evaluations} candidates; best objective {result.best_objective:.3f} "
+                  f"(distance {result.best_distance:.3f})")  # fmt: skip
+    for k, v in result.best.items():
+        console.print(f"  {k} = {v:.4g}")
+    console.print(f"wrote {out / 'calibrated.yaml'} (ship it as src/gistsim/data/calibrated.yaml) and "
+                  f"{out / 'calibration.json'}")  # fmt: skip
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

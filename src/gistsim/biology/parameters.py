@@ -86,6 +86,7 @@ class EvolutionParameters(ParameterSet):
     birth_rate_per_day: Parameter
     net_growth_rate_per_day: Parameter
     cells_per_cm3: Parameter
+    kinetics_iiv_sigma_log: Parameter
 
     def _draw(self, rng: np.random.Generator) -> None:
         # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.
@@ -99,11 +100,19 @@ class EvolutionParameters(ParameterSet):
         return self.birth_rate_per_day.value - self.net_growth_rate_per_day.value
 
 
-@lru_cache(maxsize=1)
-def _default() -> EvolutionParameters:
-    return EvolutionParameters.model_validate(load_yaml("evolution.yaml"))
+@lru_cache(maxsize=2)
+def _default(calibrated: bool) -> EvolutionParameters:
+    from gistsim._calibrated import apply_values, group_values
+
+    params = EvolutionParameters.model_validate(load_yaml("evolution.yaml"))
+    if calibrated:
+        apply_values(params, group_values("evolution"))
+    return params
 
 
-def default_evolution() -> EvolutionParameters:
-    """The shipped parameter set (a fresh copy each call, safe to modify)."""
-    return _default().model_copy(deep=True)
+def default_evolution(*, calibrated: bool = True) -> EvolutionParameters:
+    """The shipped parameter set (a fresh copy each call, safe to modify).
+
+    ``calibrated=False`` gives the medians of the priors, before calibration.
+    """
+    return _default(calibrated).model_copy(deep=True)

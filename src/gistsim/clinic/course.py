@@ -28,7 +28,7 @@ from gistsim.clinic import imaging
 from gistsim.clinic.death import death_probability
 from gistsim.clinic.parameters import ClinicParameters
 from gistsim.clinic.decisions import decide, toxicity
-from gistsim.clinic.reading import Reader
+from gistsim.clinic.reading import PD, Reader
 from gistsim.clinic.strategy import ORGANS, Strategy
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.rates import MutationModel, RateModel
@@ -79,6 +79,9 @@ class Cohort:
     """Clones; lesion ids index the lesion arrays, groups are patient indices."""
     pk: object
     """Per-patient pharmacokinetic parameters, as the treatment model wants them."""
+    kinetics_scale: np.ndarray | None = None
+    """Per patient, a factor on its tumour's untreated birth and death rates (the pace of its
+    disease; ``None``: 1 for everyone). It leaves d/b, hence the pre-treatment history, unchanged."""
 
     @property
     def n_patients(self) -> int:
@@ -103,6 +106,10 @@ class Records:
     restart, stop, dose_reduction, discontinuation, death, perioperative_death."""
     death_day: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Day of death, +inf if alive at the horizon."""
+    secondary_at_progression: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Number of different secondary KIT mutations found at the first progression, sampling every
+    lesion (a clone counts from ``clinic.pathology.secondary_detection_fraction`` of its lesion's
+    viable cells); -1 without progression."""
     lesion_patient: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     lesion_organ: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -180,7 +187,7 @@ def simulate_course(
         resected_residual=np.zeros(n, dtype=bool),
         stopped_once=np.zeros(n, dtype=bool),
     )
-    rec = Records(death_day=np.full(n, np.inf))
+    rec = Records(death_day=np.full(n, np.inf), secondary_at_progression=np.full(n, -1, dtype=np.int64))
     reader = Reader(n)
     pats = np.arange(n)
     rec.add_event(pats, 0.0, "line_start", [names[r] for r in first])
@@ -221,7 +228,8 @@ def simulate_course(
         regimen = np.where(on, st.regimen, -1)
         off_days = np.clip(st.off_until - day, 0.0, dt)
         structures = treatment.step_rates(
-            regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death
+            regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
+            group_scale=cohort.kinetics_scale,
         )
         before = viable_per_lesion()
         burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
@@ -237,7 +245,7 @@ def simulate_course(
         # Death over the interval.
         burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
         age = cohort.age_years + day / 365.25
-        p_death = death_probability(age, burden_before, burden_after, dt, clinic.death)
+        p_death = death_probability(age, burden_before, burden_after, dt, clinic.death, density)
         dies = st.alive & (draws.random(np.arange(n)) < p_death)
         if dies.any():
             when = day + draws.random(np.flatnonzero(dies)) * dt
@@ -249,6 +257,10 @@ def simulate_course(
         reading = reader.read(lesion_patient, measured, hu)
         reading.recist[~st.alive] = -1
         reading.choi[~st.alive] = -1
+        first_pd = (reading.recist == PD) & (rec.secondary_at_progression < 0)
+        if first_pd.any():
+            found = secondary_found(table, clinic.pathology.secondary_detection_fraction.value, n)
+            rec.secondary_at_progression[first_pd] = found[first_pd]
         decide(
             day, reading, measured, hu, strategy, names, st, rec, reader, table, lesion_patient, lesion_organ,
             clinic, draws,
@@ -260,6 +272,26 @@ def simulate_course(
     rec.lesion_patient = lesion_patient
     rec.lesion_organ = lesion_organ
     return rec
+
+
+def secondary_found(table: CloneTable, fraction: float, n_patients: int) -> np.ndarray:
+    """Per patient, how many different secondary KIT mutations sampling every lesion finds."""
+    from gistsim.biology.genotypes import default_registry
+
+    mask = default_registry().secondary_mask.astype(np.int64)
+    out = np.zeros(n_patients, dtype=np.int64)
+    if len(table) == 0:
+        return out
+    ids, tot = table.lesion_totals()
+    lesion_total = np.zeros(int(table.lesion.max()) + 1)
+    lesion_total[ids] = tot
+    share = table.count / np.maximum(lesion_total[table.lesion], 1.0)
+    hit = (share >= fraction) & (table.count > 0) & (mask[table.genotype] != 0)
+    bits = np.zeros(n_patients, dtype=np.int64)
+    np.bitwise_or.at(bits, table.group[hit], mask[table.genotype[hit]])
+    for k in range(int(mask.max()).bit_length()):
+        out += (bits >> k) & 1
+    return out
 
 
 def _advance_by_structure(table: CloneTable, structures, mutation: MutationModel, draws) -> CloneTable:

@@ -27,9 +27,17 @@ def death_probability(
     cells_end: np.ndarray,
     dt_days: float,
     params: DeathParameters,
+    cells_per_cm3: float | None = None,
 ) -> np.ndarray:
-    """P(death within an interval of ``dt_days``), with the burden hazard averaged over its ends."""
+    """P(death within an interval of ``dt_days``), with the burden hazard averaged over its ends.
+
+    With ``cells_per_cm3``, a viable tumour volume above ``lethal_volume_cm3`` at the end of the
+    interval is certain death.
+    """
     h = background_hazard_per_year(age_years, params) + 0.5 * (
         burden_hazard_per_year(cells_start, params) + burden_hazard_per_year(cells_end, params)
     )
-    return -np.expm1(-h * dt_days / _DAYS_PER_YEAR)
+    p = -np.expm1(-h * dt_days / _DAYS_PER_YEAR)
+    if cells_per_cm3 is not None:
+        p = np.where(np.asarray(cells_end, dtype=float) / cells_per_cm3 > params.lethal_volume_cm3.value, 1.0, p)
+    return p

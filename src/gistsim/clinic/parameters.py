@@ -17,6 +17,10 @@ class ImagingParameters(ParameterSet):
     necrotic_hu: Parameter
 
 
+class PathologyParameters(ParameterSet):
+    secondary_detection_fraction: Parameter
+
+
 class SurgeryParameters(ParameterSet):
     r0_probability: Parameter
     residual_fraction: Parameter
@@ -39,23 +43,30 @@ class DeathParameters(ParameterSet):
     burden_hazard_per_year_at_reference: Parameter
     burden_reference_cells: Parameter
     burden_exponent: Parameter
+    lethal_volume_cm3: Parameter
 
 
 class ClinicParameters(ParameterSet):
     """Everything the clinic layer needs besides drugs and potency."""
 
     imaging: ImagingParameters
+    pathology: PathologyParameters
     surgery: SurgeryParameters
     seeding: SeedingParameters
     toxicity: ToxicityParameters
     death: DeathParameters
 
 
-@lru_cache(maxsize=1)
-def _default() -> ClinicParameters:
-    return ClinicParameters.model_validate(load_yaml("clinic.yaml"))
+@lru_cache(maxsize=2)
+def _default(calibrated: bool) -> ClinicParameters:
+    from gistsim._calibrated import apply_values, group_values
+
+    params = ClinicParameters.model_validate(load_yaml("clinic.yaml"))
+    if calibrated:
+        apply_values(params, group_values("clinic"))
+    return params
 
 
-def default_clinic() -> ClinicParameters:
-    """The shipped clinic parameters (a fresh copy, safe to modify)."""
-    return _default().model_copy(deep=True)
+def default_clinic(*, calibrated: bool = True) -> ClinicParameters:
+    """The shipped clinic parameters (a fresh copy, safe to modify); ``calibrated=False``: prior medians."""
+    return _default(calibrated).model_copy(deep=True)

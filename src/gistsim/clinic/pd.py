@@ -59,6 +59,9 @@ class DrugRates:
         EC50s, Hill exponents and Emax (default: the shipped median set).
     n_pieces
         Number of pieces when ``conc_ng_ml`` is ``None``.
+    group_scale
+        Optional factor per group on the untreated birth and death rates (a patient's pace of
+        disease); the drug's kill is not scaled.
     """
 
     def __init__(
@@ -70,8 +73,10 @@ class DrugRates:
         drug: str | Sequence[str | None] | None = None,
         potency: Potency | None = None,
         n_pieces: int = 1,
+        group_scale: np.ndarray | None = None,
     ) -> None:
         self.potency = potency or default_potency()
+        self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)
         n_geno = self.potency.registry.n_genotypes
         self.birth_rate_per_day = self._per_genotype("birth_rate_per_day", birth_rate_per_day, n_geno)
         self.death_rate_per_day = self._per_genotype("death_rate_per_day", death_rate_per_day, n_geno)
@@ -144,5 +149,9 @@ class DrugRates:
         genotype = np.asarray(genotype)
         shape = (self.n_pieces, len(genotype))
         birth = np.broadcast_to(self.birth_rate_per_day[genotype], shape).copy()
-        death = self.death_rate_per_day[genotype] + self.kill_per_day(group, genotype)
-        return birth, death
+        death = self.death_rate_per_day[genotype]
+        if self.group_scale is not None:
+            s = self.group_scale[np.asarray(group)]
+            birth = birth * s
+            death = death * s
+        return birth, death + self.kill_per_day(group, genotype)

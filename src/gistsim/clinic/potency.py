@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from gistsim._data import load_yaml
 from gistsim.biology.genotypes import GenotypeRegistry, default_registry
@@ -27,6 +27,9 @@ class PotencyParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
     emax_per_day: Parameter
     hill: dict[str, Parameter]
+    ec50_scale: dict[str, Parameter] = Field(default_factory=dict)
+    """Per drug, a factor on all its EC50s: how far the clinical potency of the drug as a whole
+    stands from the in-vitro-derived values (free fraction in plasma, §3c); 1 when absent."""
     ec50_ng_ml: dict[str, dict[str, Parameter]]
 
     def check_against(self, registry: GenotypeRegistry) -> None:
@@ -55,6 +58,7 @@ class PotencyParameters(BaseModel):
         new = self.model_copy(deep=True)
         pars = [new.emax_per_day, *new.hill.values()]
         pars += [p for table in new.ec50_ng_ml.values() for p in table.values()]
+        pars += list(new.ec50_scale.values())
         for par in pars:
             par.value = float(par.prior.sample(rng))
         return new
@@ -107,14 +111,20 @@ def build_potency(params: PotencyParameters, registry: GenotypeRegistry | None =
         for k, sec in enumerate(reg.secondary):
             carries = (mask >> k) & 1 == 1
             out = np.where(carries, np.maximum(out, table[sec.name].value), out)
-        ec50[i] = out
+        scale = params.ec50_scale.get(drug)
+        ec50[i] = out * (scale.value if scale is not None else 1.0)
     hill = np.array([params.hill[d].value for d in drugs])
     return Potency(drugs, ec50, hill, params.emax_per_day.value, reg, params)
 
 
-@lru_cache(maxsize=1)
-def _default_parameters() -> PotencyParameters:
-    return PotencyParameters.model_validate(load_yaml("potency.yaml"))
+@lru_cache(maxsize=2)
+def _default_parameters(calibrated: bool = True) -> PotencyParameters:
+    from gistsim._calibrated import apply_values, group_values
+
+    params = PotencyParameters.model_validate(load_yaml("potency.yaml"))
+    if calibrated:
+        apply_values(params, group_values("potency"))
+    return params
 
 
 @lru_cache(maxsize=1)
@@ -123,9 +133,9 @@ def default_potency() -> Potency:
     return build_potency(_default_parameters().model_copy(deep=True))
 
 
-def default_potency_parameters() -> PotencyParameters:
-    """The shipped parameter file (a fresh copy, safe to modify)."""
-    return _default_parameters().model_copy(deep=True)
+def default_potency_parameters(*, calibrated: bool = True) -> PotencyParameters:
+    """The shipped parameter file (a fresh copy, safe to modify); ``calibrated=False``: prior medians."""
+    return _default_parameters(calibrated).model_copy(deep=True)
 
 
 def sample_potency(rng: np.random.Generator) -> Potency:

@@ -94,6 +94,8 @@ class Treatment:
         pk: dict[str, drugs.PKParameters],
         birth_per_day: np.ndarray,
         death_per_day: np.ndarray,
+        *,
+        group_scale: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, DrugRates]]:
         """For one interval of ``dt_days``: ``(patients, durations, rates)`` per piece structure.
 
@@ -140,9 +142,10 @@ class Treatment:
                     drugs_here[p] = drug_of[p]
             if any(d is not None for d in drugs_here):
                 rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
-                                  conc_ng_ml=conc, drug=drugs_here, potency=self.potency)  # fmt: skip
+                                  conc_ng_ml=conc, drug=drugs_here, potency=self.potency,
+                                  group_scale=group_scale)  # fmt: skip
             else:
                 rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
-                                  potency=self.potency, n_pieces=len(durations))  # fmt: skip
+                                  potency=self.potency, n_pieces=len(durations), group_scale=group_scale)  # fmt: skip
             out.append((who, durations, rates))
         return out

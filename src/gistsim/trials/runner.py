@@ -27,18 +27,18 @@ import numpy as np
 
 from gistsim import __version__
 from gistsim.biology.genotypes import default_registry
-from gistsim.biology.parameters import default_evolution
+from gistsim.clinic import drugs
 from gistsim.clinic.cohort import sample_cohort
 from gistsim.clinic.course import Records, simulate_course
-from gistsim.clinic.parameters import default_clinic
-from gistsim.clinic.reading import RESPONSE_NAMES
-from gistsim.clinic.treatment import Treatment
+from gistsim.clinic.reading import PD, RESPONSE_NAMES
 from gistsim.engine.rates import MutationModel
-from gistsim.streams import PatientStreams
+from gistsim.model import Model
+from gistsim.streams import PatientStreams, as_draws
 from gistsim.trials.spec import Trial, load_population
 
-#: Stream families: baselines and courses draw from different seeds for the same patient.
-_BASELINE, _COURSE = 1, 2
+#: Stream families: baselines, courses and the pace of disease draw from different seeds for the
+#: same patient (so adding the pace left every baseline as it was).
+_BASELINE, _COURSE, _PACE = 1, 2, 3
 _BEST = {"CR": 0, "PR": 1, "SD": 2, "PD": 3, "NED": 2, "NE": 4}
 
 
@@ -62,8 +62,7 @@ def metadata(trial: Trial) -> dict[str, object]:
         "trial": {**trial.model_dump(), "arms": [a.name for a in trial.arms],
                   "arm_strategies": {a.name: a.strategy for a in trial.arms}},  # fmt: skip
         "parameters": {
-            "evolution": default_evolution().values(),
-            "clinic": default_clinic().values(),
+            **trial_model(trial).record(),
             "population": load_population(trial.population).model_dump(),
         },
         "analysis": {
@@ -75,19 +74,28 @@ def metadata(trial: Trial) -> dict[str, object]:
     }
 
 
+def trial_model(trial: Trial) -> Model:
+    """The parameters a trial runs with: its parameter set with its own values over it."""
+    return Model.build(trial.parameter_set, trial.parameters)
+
+
 def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     """Simulate one block under every arm; one row per patient per arm."""
     trial = Trial.model_validate_json(trial_json)
     first = block * trial.block_size
     n = min(trial.block_size, trial.patients - first)
     ids = np.arange(first, first + n)
-    registry, evolution, clinic, treatment = default_registry(), default_evolution(), default_clinic(), Treatment()
+    model = trial_model(trial)
+    registry, evolution, clinic, treatment = default_registry(), model.evolution, model.clinic, model.treatment()
     g = registry.n_genotypes
     mutation = MutationModel.from_registry(registry, evolution.mutation_rate_per_bp_per_division.value)
     cohort = sample_cohort(
         n, load_population(trial.population).to_spec(), registry=registry, evolution=evolution,
         mutation=mutation, pk_sampler=treatment.sample_pk, rng=PatientStreams.from_ids(trial.seed * 10 + _BASELINE, ids),
     )  # fmt: skip
+    sigma = evolution.kinetics_iiv_sigma_log.value
+    z = as_draws(PatientStreams.from_ids(trial.seed * 10 + _PACE, ids)).standard_normal(np.arange(n))
+    cohort.kinetics_scale = np.exp(sigma * z - sigma**2 / 2)  # mean 1
     course_kw = dict(
         treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
         untreated_birth=np.full(g, evolution.birth_rate_per_day.value),
@@ -96,26 +104,40 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     )  # fmt: skip
     arms = trial.arms
     rows: list[dict[str, object]] = []
-    first_rec = simulate_course(cohort, arms[0].load(), rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids), **course_kw)
-    origin, randomised = _randomisation(first_rec, n, trial.randomise_at)
-    rows += _rows(first_rec, np.arange(n), ids, cohort, arms[0].name, origin, randomised)
+    strategies = [a.load() for a in arms]
+    first_rec = simulate_course(cohort, strategies[0], rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids), **course_kw)
+    landmark = None if trial.landmark_years is None else trial.landmark_years * 365.25
+    origin, randomised = _randomisation(first_rec, n, trial.randomise_at, landmark)
+    rows += _rows(first_rec, np.arange(n), ids, cohort, arms[0].name, strategies[0], origin, randomised)
     chosen = np.flatnonzero(randomised) if trial.randomise_at != "start" else np.arange(n)
-    for arm in arms[1:]:
+    for arm, strategy in zip(arms[1:], strategies[1:]):
         if len(chosen) < n:  # the others' courses are identical in every arm
             rows += [dict(r, arm=arm.name) for r in rows[:n] if not randomised[r["_k"]]]
         if len(chosen):
             sub = _subcohort(cohort, chosen)
-            rec = simulate_course(sub, arm.load(), rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids[chosen]), **course_kw)
-            rows += _rows(rec, chosen, ids[chosen], sub, arm.name, origin[chosen], randomised[chosen])
+            rec = simulate_course(sub, strategy, rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids[chosen]), **course_kw)
+            rows += _rows(rec, chosen, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
     for r in rows:
         r.pop("_k", None)
     return rows
 
 
-def _randomisation(rec: Records, n: int, at: str) -> tuple[np.ndarray, np.ndarray]:
+def _randomisation(rec: Records, n: int, at: str, landmark_days: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Time origin and randomised flag per patient (from the first arm)."""
     if at == "start":
         return np.zeros(n), np.ones(n, dtype=bool)
+    if at == "landmark":
+        days = np.asarray(rec.visit_day)
+        later = days[days >= landmark_days - 1e-6]
+        if not len(later):
+            return np.zeros(n), np.zeros(n, dtype=bool)
+        day = float(later[0])
+        # Eligible as in BFR14: alive, free of progression and still on the first regimen.
+        ineligible = np.zeros(n, dtype=bool)
+        for p, d, kind, _ in rec.events:
+            if d <= day + 1e-9 and (kind == "progression" or (kind == "line_start" and d > 0)):
+                ineligible[p] = True
+        return np.full(n, day), (rec.death_day > day) & ~ineligible
     origin, randomised = np.zeros(n), np.zeros(n, dtype=bool)
     seen = np.zeros(n, dtype=bool)
     for p, day, kind, detail in sorted(rec.events, key=lambda e: (e[1], e[0])):
@@ -126,14 +148,16 @@ def _randomisation(rec: Records, n: int, at: str) -> tuple[np.ndarray, np.ndarra
     return origin, randomised
 
 
-def _rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, origin: np.ndarray,
+def _rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, strategy, origin: np.ndarray,
           randomised: np.ndarray) -> list[dict[str, object]]:  # fmt: skip
     """Outcomes per patient of ``rec`` (patients 0..len-1 of its cohort)."""
     events: dict[int, list[tuple[float, str, str]]] = {}
     for p, d, kind, s in rec.events:
         events.setdefault(p, []).append((d, kind, s))
     recist = np.vstack(rec.recist[1:]) if len(rec.recist) > 1 else np.zeros((0, len(ids)), int)
+    days = np.asarray(rec.visit_day[1:])
     horizon = rec.visit_day[-1]
+    troughs = _first_troughs(cohort, strategy)
     out = []
     for j in range(len(ids)):
         ev = sorted(events.get(j, []))
@@ -142,21 +166,20 @@ def _rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, or
         end = min(death, horizon)
         prog = [d for d, kind, s in ev if kind == "progression" and d > t0]
         pfs_end = min(prog[0] if prog else np.inf, death)
-        days = np.asarray(rec.visit_day[1:])
-        seen = [RESPONSE_NAMES[r] for r, d in zip(recist[:, j], days) if r >= 0 and d > t0]
-        best = min(seen, key=lambda r: _BEST[r]) if seen else "NE"
         les = cohort.lesion_patient == j
         out.append({
             "_k": int(local[j]), "patient_id": int(ids[j]), "arm": arm, "randomised": bool(randomised[j]),
             "driver": str(cohort.driver[j]), "age_years": float(cohort.age_years[j]),
             "n_lesions": int(les.sum()),
-            "best_response": "SD" if best == "NED" else best,
+            "best_response": best_response(recist[:, j], days, t0, np.inf),
+            "trough_ng_ml": float(troughs[j]),
+            "secondary_at_progression": int(rec.secondary_at_progression[j]),
             "pfs_days": float(min(pfs_end, end) - t0), "pfs_event": bool(pfs_end <= end),
             "os_days": float(end - t0), "os_event": bool(death <= horizon),
             "surgeries": int(sum(kind == "surgery" for _, kind, _ in ev)),
             "lines_received": int(sum(kind == "line_start" for _, kind, _ in ev)),
             "time_origin_day": t0,
-            **_per_line(ev, death, end),
+            **_per_line(ev, death, end, recist[:, j], days),
             "events_json": json.dumps([[round(d - t0, 3), kind, s] for d, kind, s in ev]),
         })  # fmt: skip
     return out
@@ -166,8 +189,37 @@ def _rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, or
 MAX_LINES = 5
 
 
-def _per_line(ev: list[tuple[float, str, str]], death: float, end: float) -> dict[str, object]:
-    """Per line (from its start): regimen, PFS (progression or death) and TTP (death censors).
+def best_response(codes: np.ndarray, days: np.ndarray, start: float, stop: float) -> str:
+    """RECIST best overall response over the readings after ``start`` up to ``stop``, ending at
+    the first PD (which counts only when nothing better came before it); NE without a reading."""
+    best = None
+    for r, d in zip(codes, days):
+        if not (start < d <= stop) or r < 0 or r == 4:  # 4: NE
+            continue
+        name = "SD" if RESPONSE_NAMES[r] == "NED" else RESPONSE_NAMES[r]
+        if best is None or _BEST[name] < _BEST[best]:
+            best = name
+        if r == PD:
+            break
+    return best or "NE"
+
+
+def _first_troughs(cohort, strategy) -> np.ndarray:
+    """Steady-state trough of each patient's first regimen under ``strategy``."""
+    out = np.full(cohort.n_patients, np.nan)
+    first = [strategy.first_regimen(str(d)) for d in cohort.driver]
+    for name in set(first):
+        reg = drugs.regimen(name)
+        if reg.drug not in cohort.pk:
+            continue
+        mine = np.asarray(first) == name
+        out[mine] = drugs.steady_state_trough(reg, cohort.pk[reg.drug])[mine]
+    return out
+
+
+def _per_line(ev: list[tuple[float, str, str]], death: float, end: float, codes: np.ndarray,
+              days: np.ndarray) -> dict[str, object]:  # fmt: skip
+    """Per line (from its start): regimen, best response, PFS (progression or death), TTP (death censors).
 
     A line ends at the next line's start; a line that ends without progression (intolerance,
     focal switch) is censored there. Focal progressions count as progressions.
@@ -185,11 +237,12 @@ def _per_line(ev: list[tuple[float, str, str]], death: float, end: float) -> dic
             pfs_end = min(p, death, stop, end)
             out |= {
                 f"{key}_regimen": regimen, f"{key}_start_day": float(t0),
+                f"{key}_best_response": best_response(codes, days, t0, stop),
                 f"{key}_pfs_days": float(pfs_end - t0), f"{key}_pfs_event": bool(p <= stop or death <= stop),
                 f"{key}_ttp_days": float(ttp_end - t0), f"{key}_ttp_event": bool(p <= min(stop, death)),
             }  # fmt: skip
         else:
-            out |= {f"{key}_regimen": None, f"{key}_start_day": None, f"{key}_pfs_days": None,
+            out |= {f"{key}_regimen": None, f"{key}_start_day": None, f"{key}_best_response": None, f"{key}_pfs_days": None,
                     f"{key}_pfs_event": None, f"{key}_ttp_days": None, f"{key}_ttp_event": None}  # fmt: skip
     return out
 
@@ -215,6 +268,7 @@ def _subcohort(cohort, chosen: np.ndarray):
         lesion_patient=new_of[cohort.lesion_patient[keep_les]], lesion_organ=cohort.lesion_organ[keep_les],
         lesion_site=[cohort.lesion_site[i] for i in keep_les], clones=clones,
         pk={d: _subset(p, chosen) for d, p in cohort.pk.items()},
+        kinetics_scale=None if cohort.kinetics_scale is None else cohort.kinetics_scale[chosen],
     )  # fmt: skip
 
 
@@ -227,11 +281,12 @@ def schema():
         ("age_years", pa.float64()), ("n_lesions", pa.int64()), ("best_response", pa.string()),
         ("pfs_days", pa.float64()), ("pfs_event", pa.bool_()), ("os_days", pa.float64()), ("os_event", pa.bool_()),
         ("surgeries", pa.int32()), ("lines_received", pa.int32()), ("time_origin_day", pa.float64()),
+        ("trough_ng_ml", pa.float64()), ("secondary_at_progression", pa.int32()),
     ]  # fmt: skip
     for k in range(1, MAX_LINES + 1):
         fields += [
             (f"line{k}_regimen", pa.string()), (f"line{k}_start_day", pa.float64()),
-            (f"line{k}_pfs_days", pa.float64()), (f"line{k}_pfs_event", pa.bool_()),
+            (f"line{k}_best_response", pa.string()), (f"line{k}_pfs_days", pa.float64()), (f"line{k}_pfs_event", pa.bool_()),
             (f"line{k}_ttp_days", pa.float64()), (f"line{k}_ttp_event", pa.bool_()),
         ]  # fmt: skip
     fields.append(("events_json", pa.string()))

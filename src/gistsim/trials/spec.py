@@ -78,9 +78,17 @@ class Trial(BaseModel):
     block_size: PositiveInt = 500
     horizon_years: PositiveFloat = 10.0
     visit_days: PositiveFloat = 84.0
-    randomise_at: Literal["start", "focal_progression"] = "start"
+    randomise_at: Literal["start", "focal_progression", "landmark"] = "start"
     """``start``: every patient is compared from day 0. ``focal_progression``: patients whose first
-    progression is focal are compared from that day (the arms must treat patients alike before it)."""
+    progression is focal are compared from that day. ``landmark``: patients alive and free of
+    progression at the first visit on or after ``landmark_years`` are compared from that visit
+    (BFR14). The arms must treat patients alike before the time of randomisation."""
+    landmark_years: PositiveFloat | None = None
+    """Required with ``randomise_at: landmark``."""
+    parameter_set: Literal["calibrated", "priors"] = "calibrated"
+    """``calibrated``: the shipped defaults; ``priors``: the medians of the priors."""
+    parameters: dict[str, float] = Field(default_factory=dict)
+    """Values set over the parameter set, by dotted name (e.g. ``evolution.birth_rate_per_day``)."""
     arms: list[Arm] = Field(min_length=1)
     rmst_horizon_years: PositiveFloat = 5.0
 
@@ -89,6 +97,18 @@ class Trial(BaseModel):
         names = [a.name for a in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arm names must be unique; got {names}")
+        if (self.randomise_at == "landmark") != (self.landmark_years is not None):
+            raise ValueError(
+                f"randomise_at = {self.randomise_at!r} with landmark_years = {self.landmark_years!r}: "
+                "landmark_years is required with randomise_at 'landmark' and accepted only with it"
+            )
+        if self.parameters:
+            from gistsim.model import Model
+
+            try:
+                Model.build(self.parameter_set, self.parameters)
+            except KeyError as err:
+                raise ValueError(f"parameters: {err.args[0]}") from None
         for arm in self.arms:
             arm.load()
         load_population(self.population)

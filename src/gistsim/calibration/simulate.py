@@ -1,0 +1,107 @@
+"""Running the target trials and scoring every target: shared by validation and fitting."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from gistsim.calibration.statistics import derive, evaluate
+from gistsim.calibration.targets import Target
+from gistsim.trials.spec import Trial, load_trial
+
+
+@dataclass
+class Outcome:
+    """One target against its simulated value (the rows of ``validation.json``)."""
+
+    name: str
+    trial: str
+    statistic: str
+    unit: str
+    published: float
+    simulated: float
+    lo: float
+    hi: float
+    n: int
+    tolerance: float
+    tolerance_basis: str
+    within: bool
+    source: str
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        for k in ("simulated", "lo", "hi"):
+            if not math.isfinite(d[k]):
+                d[k] = None  # JSON has no NaN or infinity: not computable / not reached
+        return d
+
+
+def target_trials(targets: Iterable[Target], *, scale: float = 1.0, parameter_set: str = "calibrated",
+                  parameters: dict[str, float] | None = None, block_size: int | None = None) -> dict[str, Trial]:  # fmt: skip
+    """The trials the targets need, ``scale`` × their patients, with the given parameters (and
+    blocks of at most ``block_size`` patients, which bounds a worker's memory)."""
+    out: dict[str, Trial] = {}
+    for t in targets:
+        if t.trial in out:
+            continue
+        base = load_trial(t.trial)
+        update = {"patients": max(base.block_size // 10, round(base.patients * scale)),
+                  "parameter_set": parameter_set, "parameters": dict(parameters or {})}  # fmt: skip
+        update["block_size"] = min(block_size or base.block_size, base.block_size, update["patients"])
+        out[t.trial] = Trial.model_validate({**base.model_dump(), **update})
+    return out
+
+
+def run_in_process(trial: Trial, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """All rows of ``trial``, block by block in this process (no files)."""
+    from gistsim.trials.runner import run_block
+
+    spec = trial.model_dump_json()
+    rows: list[dict[str, object]] = []
+    n_blocks = -(-trial.patients // trial.block_size)
+    for b in range(n_blocks):
+        rows += run_block(spec, b)
+        if progress:
+            progress(min(trial.block_size, trial.patients - b * trial.block_size))
+    return pd.DataFrame(rows)
+
+
+def score(targets: Iterable[Target], frames: dict[str, pd.DataFrame], trials: dict[str, Trial]) -> list[Outcome]:
+    """Every target's simulated value, interval and verdict."""
+    derived = {name: derive(df, trials[name].visit_days) for name, df in frames.items()}
+    out = []
+    for t in targets:
+        v = evaluate(derived[t.trial], t)
+        within = math.isfinite(v.value) and abs(v.value - t.published) <= t.tolerance + 1e-12
+        reason = ""
+        if not within:
+            if not math.isfinite(v.value):
+                reason = "not reached in the simulated follow-up" if v.n else "no simulated patient qualifies"
+            else:
+                side = "above" if v.value > t.published else "below"
+                reason = f"simulated {side} the band by {abs(v.value - t.published) - t.tolerance:.3g}"
+        out.append(Outcome(t.name, t.trial, t.statistic, "proportion" if t.is_rate else
+                           ("ratio" if t.statistic == "hazard_ratio" else (t.unit if t.statistic != "mean" else "ng/mL")),
+                           t.published, v.value, v.lo, v.hi, v.n, t.tolerance, t.tolerance_basis, within, t.source,
+                           reason))  # fmt: skip
+    return out
+
+
+def distance(outcomes: Iterable[Outcome], targets: Iterable[Target]) -> float:
+    """Fitting distance: mean over fitted targets of min((sim − pub)/tol, 5)², a missing value 25.
+
+    Scaled by the tolerance so that every target weighs by how precisely it is known; capped so
+    that one target the model cannot reach does not dominate the rest.
+    """
+    fit = {t.name for t in targets if t.fit}
+    terms = []
+    for o in outcomes:
+        if o.name not in fit:
+            continue
+        z = (o.simulated - o.published) / o.tolerance if math.isfinite(o.simulated) else 5.0
+        terms.append(min(abs(z), 5.0) ** 2)
+    return float(sum(terms) / max(len(terms), 1))

@@ -1,0 +1,124 @@
+"""Validation and calibration end to end (small), landmark randomisation, new result columns."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gistsim.calibration.fit import FITTED, to_value, to_z
+from gistsim.calibration.targets import builtin_targets
+from gistsim.calibration.validate import run_validation
+from gistsim.cli import app
+from gistsim.clinic.course import secondary_found
+from gistsim.clinic.reading import CR, NE, PD, PR, SD
+from gistsim.engine.clones import CloneTable
+from gistsim.model import Model
+from gistsim.trials.runner import best_response, run_block
+from gistsim.trials.spec import load_trial
+
+
+def test_best_response_ends_at_the_first_progression():
+    days = np.array([84.0, 168.0, 252.0, 336.0])
+    assert best_response(np.array([SD, PR, PD, CR]), days, 0.0, np.inf) == "PR"
+    assert best_response(np.array([PD, PR, PR, CR]), days, 0.0, np.inf) == "PD"
+    assert best_response(np.array([NE, -1, SD, PD]), days, 0.0, np.inf) == "SD"
+    assert best_response(np.array([PR, PR, SD, CR]), days, 168.0, np.inf) == "CR"  # a later line's window
+    assert best_response(np.array([PR, SD, SD, SD]), days, 0.0, 84.0) == "PR"
+    assert best_response(np.array([-1, -1, -1, -1]), days, 0.0, np.inf) == "NE"
+
+
+def test_secondary_mutations_found_count_distinct_mutations_above_the_detection_share():
+    from gistsim.biology.genotypes import default_registry
+
+    reg = default_registry()
+    a, b = reg.secondary[0].name, reg.secondary[1].name
+    codes = [reg.code("KIT_exon11"), reg.code("KIT_exon11", [a]), reg.code("KIT_exon11", [b]),
+             reg.code("KIT_exon11", [a, b])]  # fmt: skip
+    # Patient 0: lesion 0 has a at 20% (found) and b at 5% (missed); lesion 1 has a+b at 50% (found: 2 mutations).
+    # Patient 1: only a at 1% (missed).
+    table = CloneTable.from_arrays(
+        lesion=np.array([0, 0, 0, 1, 1, 2, 2]), group=np.array([0, 0, 0, 0, 0, 1, 1]),
+        genotype=np.array([codes[0], codes[1], codes[2], codes[0], codes[3], codes[0], codes[1]]),
+        count=np.array([75, 20, 5, 50, 50, 99, 1]), n_genotypes=reg.n_genotypes,
+    )  # fmt: skip
+    np.testing.assert_array_equal(secondary_found(table, 0.15, 2), [2, 0])
+    np.testing.assert_array_equal(secondary_found(table, 0.01, 2), [2, 1])
+
+
+def test_landmark_randomisation_starts_at_the_first_visit_after_the_landmark():
+    trial = load_trial("bfr14-1y").model_copy(update={"patients": 60, "block_size": 60})
+    df = pd.DataFrame(run_block(trial.model_dump_json(), 0))
+    rand = df[df.randomised]
+    assert len(rand) > 0 and (rand.time_origin_day == 420.0).all()  # visits every 84 days: first >= 365.25
+    # Nobody randomised had progressed before the landmark, and the arms differ only after it.
+    for _, row in rand[rand.arm == "stop"].iterrows():
+        ev = json.loads(row.events_json)
+        assert not any(kind == "progression" and d <= 0 for d, kind, _ in ev)
+        assert any(kind == "stop" and abs(d) < 1e-6 for d, kind, _ in ev)
+    assert set(df[~df.randomised].arm) == {"continue", "stop"}
+
+
+def test_trial_parameters_are_validated_and_used():
+    base = load_trial("bfr14-1y").model_dump()
+    with pytest.raises(ValueError, match="parameter 'evolution.nope': 'nope' is not a field of evolution; accepted values: birth_rate"):
+        load_trial({**base, "parameters": {"evolution.nope": 1.0}})
+    with pytest.raises(ValueError, match="landmark_years is required"):
+        load_trial({**base, "landmark_years": None})
+    t = load_trial({**base, "patients": 20, "block_size": 20, "parameters": {"clinic.death.burden_exponent": 0.7}})
+    from gistsim.trials.runner import metadata
+
+    assert metadata(t)["parameters"]["clinic"]["death"]["burden_exponent"] == 0.7
+
+
+def test_z_scale_round_trips_and_spans_the_prior():
+    for path in FITTED:
+        v = Model.build("priors").value(path)
+        assert to_value(path, to_z(path, v)) == pytest.approx(v)
+        prior = Model.build("priors").parameter(path).prior
+        if prior.kind == "uniform":
+            assert to_value(path, -3) == pytest.approx(prior.low) and to_value(path, 3) == pytest.approx(prior.high)
+
+
+@pytest.fixture(scope="module")
+def validation(tmp_path_factory):
+    out = tmp_path_factory.mktemp("validation")
+    outcomes, paths = run_validation(out, scale=0.01)
+    return out, outcomes
+
+
+def test_validation_writes_every_target_with_the_required_fields(validation):
+    out, outcomes = validation
+    doc = json.loads((out / "validation.json").read_text())
+    assert [d["name"] for d in doc] == [t.name for t in builtin_targets()]
+    for d in doc:
+        assert {"name", "published", "simulated", "lo", "hi", "tolerance", "within"} <= set(d)
+        assert isinstance(d["within"], bool) and d["tolerance"] > 0
+        if not d["within"]:
+            assert d["reason"]
+    html = (out / "validation.html").read_text()
+    assert "targets" in html and html.count("<img") >= 5 and "data:image/png;base64," in html
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+def test_validation_refuses_blocks_of_another_run(validation, tmp_path):
+    out, _ = validation
+    with pytest.raises(FileExistsError, match="different run"):
+        run_validation(out, scale=0.02)
+
+
+def test_calibrate_quick_writes_a_shippable_parameter_file(tmp_path):
+    result = CliRunner().invoke(app, ["calibrate", "--quick", "--workers", "1", "--out", str(tmp_path), "--evaluations", "2"])
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load((tmp_path / "calibrated.yaml").read_text())
+    assert set(doc["values"]) == set(FITTED)
+    prov = doc["provenance"]
+    assert {"method", "seed", "date", "version", "evaluations", "targets"} <= set(prov)
+    assert prov["evaluations"] == 2 and len(prov["targets"]) >= 30
+    Model.build("priors", doc["values"])  # every fitted name is a real parameter
+    for path, v in doc["values"].items():
+        assert abs(to_z(path, v)) <= 3 + 1e-6
+    hist = json.loads((tmp_path / "calibration.json").read_text())["history"]
+    assert len(hist) == 2 and all(np.isfinite(h["objective"]) for h in hist)

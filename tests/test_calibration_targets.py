@@ -1,0 +1,123 @@
+"""Calibration targets: the shipped file, tolerances from the studies' own precision, statistics."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from gistsim.calibration.statistics import derive, evaluate
+from gistsim.calibration.targets import Target, builtin_targets
+from gistsim.trials.spec import load_trial
+
+
+def test_builtin_targets_cover_the_issue_and_name_real_trials_and_arms():
+    targets = builtin_targets()
+    names = {t.name for t in targets}
+    assert len(names) == len(targets) >= 40
+    # One target at least per study family the issue lists.
+    for key in ("eortc62005-400-CR", "s0033-400-median-PFS", "eortc62005-400-10y-OS", "s0033-exon9-ORR-800",
+                "eortc62005-early-progression", "bfr14-1y-stop-progressed", "bfr14-3y-stop-2y-PFS",
+                "zalcberg2005-median-PFS", "demetri2006-sunitinib-median-TTP", "grid-regorafenib-median-PFS",
+                "invictus-ripretinib-median-PFS", "dematteo2007-focal-median-PFS", "imatinib-400-mean-trough",
+                "liegl2008-secondary-share", "liegl2008-several-different"):  # fmt: skip
+        assert key in names
+    for t in targets:
+        assert t.arm in [a.name for a in load_trial(t.trial).arms]
+
+
+def test_tolerance_is_the_default_or_the_studys_wilson_interval_whichever_is_wider():
+    t = Target(name="x", trial="bfr14-1y", arm="stop", statistic="proportion", column="c", values=[True],
+               published=26 / 32, n=32, source="s")  # fmt: skip
+    ci = stats.binomtest(26, 32).proportion_ci(method="wilson")
+    assert t.tolerance == pytest.approx(max(26 / 32 - ci.low, ci.high - 26 / 32), rel=1e-4)  # z = 1.96 vs 1.95996
+    big = t.model_copy(update={"n": 100_000})
+    assert big.tolerance == 0.05
+
+
+def test_tolerance_for_times_uses_the_reported_ci_or_fifteen_percent():
+    t = Target(name="x", trial="later-lines", arm="full-sequence", statistic="median", endpoint="line3_ttp",
+               unit="weeks", published=27.3, ci=(16.0, 32.1), source="s")  # fmt: skip
+    assert t.tolerance == pytest.approx(27.3 - 16.0)
+    assert t.model_copy(update={"ci": None}).tolerance == pytest.approx(0.15 * 27.3)
+
+
+def test_target_needs_what_its_statistic_needs():
+    with pytest.raises(ValueError, match="needs endpoint"):
+        Target(name="x", trial="t", arm="a", statistic="median", published=1.0, source="s")
+    with pytest.raises(ValueError, match="exactly one of values, at_least"):
+        Target(name="x", trial="t", arm="a", statistic="proportion", column="c", published=0.5, source="s")
+
+
+def _rows(n, rng, **extra):
+    """Minimal result rows for the statistics (no lines beyond the first)."""
+    days = rng.exponential(300.0, n)
+    df = pd.DataFrame({
+        "arm": "a", "patient_id": np.arange(n), "pfs_days": days, "pfs_event": True, "os_days": days * 2,
+        "os_event": True, "time_origin_day": 0.0, "line1_ttp_days": days, "line1_ttp_event": True,
+        "trough_ng_ml": rng.lognormal(7, 0.5, n), "secondary_at_progression": -1, "best_response": "SD",
+        "events_json": "[]",
+    })  # fmt: skip
+    for k, v in extra.items():
+        df[k] = v
+    return df
+
+
+def test_median_and_landmark_match_the_exponential_law_within_sampling_error():
+    # alpha = 0.01 two-sided: |estimate - truth| < 2.58 standard errors (delta method).
+    rng = np.random.default_rng(7)
+    n = 4000
+    df = derive(_rows(n, rng), 84.0)
+    med = evaluate(df, Target(name="m", trial="t", arm="a", statistic="median", endpoint="pfs", unit="days",
+                              published=0.0, source="s"))  # fmt: skip
+    truth = 300 * math.log(2)
+    assert abs(med.value - truth) < 2.58 * truth / math.sqrt(n)  # SE of the exponential median: m / sqrt(n)
+    assert med.lo < med.value < med.hi
+    s = evaluate(df, Target(name="s", trial="t", arm="a", statistic="survival_at", endpoint="os", at=600,
+                            unit="days", published=0.0, source="s"))  # fmt: skip
+    p = math.exp(-1.0)  # os = 2 * pfs: S(600) = exp(-600 / 600)
+    assert abs(s.value - p) < 2.58 * math.sqrt(p * (1 - p) / n)
+    q = evaluate(df, Target(name="q", trial="t", arm="a", statistic="progressed_by", endpoint="ttp", at=300,
+                            unit="days", published=0.0, source="s"))  # fmt: skip
+    assert abs(q.value - (1 - math.exp(-1))) < 2.58 * math.sqrt(p * (1 - p) / n)
+
+
+def test_proportion_excludes_and_filters():
+    rng = np.random.default_rng(1)
+    df = _rows(10, rng, best_response=["CR", "PR", "PR", "SD", "PD", "NE", "NE", "SD", "SD", "PR"])
+    df["driver"] = ["x"] * 5 + ["y"] * 5
+    t = Target(name="p", trial="t", arm="a", statistic="proportion", column="best_response", values=["CR", "PR"],
+               exclude=["NE"], published=0.5, source="s")  # fmt: skip
+    assert evaluate(derive(df, 84.0), t).value == pytest.approx(4 / 8)
+    only_y = t.model_copy(update={"where": {"driver": ["y"]}})
+    assert evaluate(derive(df, 84.0), only_y).value == pytest.approx(1 / 3)
+
+
+def test_status_at_surgery_and_rechallenge_from_the_events():
+    rng = np.random.default_rng(2)
+    events = [
+        [[0, "line_start", "x"], [200, "residual_resection", ""], [200, "surgery", ""], [500, "progression", "x"]],
+        [[0, "line_start", "x"], [300, "progression", "focal"], [300, "focal_progression", "4"]],
+        [[0, "line_start", "x"], [300, "progression", "focal"], [300, "focal_progression", "1,2"],
+         [400, "progression", "x"]],
+        [[0, "line_start", "x"], [420, "stop", "x"], [600, "progression", "off_drug"], [600, "restart", "x"]],
+        [[0, "line_start", "x"], [420, "stop", "x"], [600, "progression", "off_drug"], [600, "restart", "x"],
+         [684, "progression", "x"]],
+    ]  # fmt: skip
+    df = _rows(5, rng, events_json=[json.dumps(e) for e in events], os_days=1000.0, os_event=False)
+    d = derive(df, 84.0)
+    assert list(d.surgery_status) == ["responsive", "focal", "multifocal", "none", "none"]
+    assert d.surgery_pfs_days[0] == 300 and d.surgery_pfs_event[0]
+    assert d.surgery_pfs_days[1] == 700 and not d.surgery_pfs_event[1]
+    assert d.surgery_pfs_days[2] == 100 and d.surgery_pfs_event[2]
+    assert list(d.restarted) == [False, False, False, True, True]
+    assert list(d.rechallenge_control) == [False, False, False, True, False]
+
+
+def test_trough_quartiles_split_each_arm_in_four():
+    rng = np.random.default_rng(3)
+    d = derive(_rows(400, rng), 84.0)
+    assert sorted(d.trough_quartile.value_counts().tolist()) == [100, 100, 100, 100]
+    assert d.loc[d.trough_quartile == 1, "trough_ng_ml"].max() <= d.loc[d.trough_quartile == 2, "trough_ng_ml"].min()

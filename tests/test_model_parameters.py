@@ -1,0 +1,62 @@
+"""Parameter sets: shipped calibrated defaults over the priors' medians, overrides by dotted name."""
+
+import numpy as np
+import pytest
+
+from gistsim._calibrated import shipped
+from gistsim._data import load_yaml
+from gistsim.biology.parameters import default_evolution
+from gistsim.clinic.parameters import default_clinic
+from gistsim.clinic.pd import DrugRates
+from gistsim.model import Model
+
+
+def test_priors_are_the_data_files_and_calibrated_puts_the_shipped_values_over_them():
+    raw = load_yaml("evolution.yaml")
+    priors = Model.build("priors")
+    assert priors.value("evolution.birth_rate_per_day") == raw["birth_rate_per_day"]["value"]
+    cal = Model.build("calibrated")
+    for path, value in shipped()["values"].items():
+        assert cal.value(path) == pytest.approx(value)
+    for path in ("evolution.net_growth_rate_per_day", "clinic.imaging.scar_fraction"):
+        expected = shipped()["values"].get(path, priors.value(path))
+        assert cal.value(path) == pytest.approx(expected)
+    # The module defaults are the calibrated set; calibrated=False gives the medians.
+    assert default_evolution().birth_rate_per_day.value == cal.value("evolution.birth_rate_per_day")
+    assert default_clinic(calibrated=False).imaging.scar_fraction.value == priors.value("clinic.imaging.scar_fraction")
+
+
+def test_overrides_set_values_keep_priors_and_are_recorded():
+    m = Model.build("priors", {"evolution.birth_rate_per_day": 0.07, "potency.emax_per_day": 0.05})
+    assert m.value("evolution.birth_rate_per_day") == 0.07
+    assert m.potency.emax_per_day == 0.05
+    assert m.parameter("evolution.birth_rate_per_day").prior.kind == "lognormal"
+    rec = m.record()
+    assert rec["overrides"] == {"evolution.birth_rate_per_day": 0.07, "potency.emax_per_day": 0.05}
+    assert rec["evolution"]["birth_rate_per_day"] == 0.07
+    assert Model.build("priors").value("evolution.birth_rate_per_day") != 0.07  # no leak into the cache
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [("clinic.imaging.foo", "'foo' is not a field of clinic.imaging; accepted values: detection_limit_mm"),
+     ("biology.x", "a name starts with one of evolution, clinic, potency"),
+     ("clinic.imaging", "names a group")],
+)  # fmt: skip
+def test_unknown_names_are_errors_naming_the_accepted_ones(path, message):
+    with pytest.raises(KeyError, match=message):
+        Model.build(overrides={path: 1.0})
+
+
+def test_pace_factor_scales_untreated_rates_but_not_the_drug_kill():
+    kw = dict(birth_rate_per_day=0.04, death_rate_per_day=0.03, conc_ng_ml=np.full((1, 2), 1000.0),
+              drug="imatinib")  # fmt: skip
+    plain = DrugRates(**kw)
+    scaled = DrugRates(**kw, group_scale=np.array([1.0, 2.0]))
+    g = np.array([0, 1])
+    geno = np.array([0, 0])
+    b0, d0 = plain.rates(g, geno)
+    b1, d1 = scaled.rates(g, geno)
+    kill = plain.kill_per_day(g, geno)
+    np.testing.assert_allclose(b1, b0 * [1.0, 2.0])
+    np.testing.assert_allclose(d1 - kill, (d0 - kill) * [1.0, 2.0])
