@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo engine-demo test verify bench clean
+.PHONY: demo engine-demo test verify validate calibrate bench clean
 
 $(VENV)/.stamp-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ test: $(VENV)/.stamp-dev
 
 verify: $(VENV)/.stamp-dev
 	$(PY) -m gistsim.verification --level full
+
+# Every calibration-target trial with the shipped defaults: out/validation/validation.html and .json.
+validate: $(VENV)/.stamp-base
+	$(VENV)/bin/gistsim validate --out out/validation --workers 2
+
+# Refit the uncertain parameters (CMA-ES); ship out/calibration/calibrated.yaml as src/gistsim/data/calibrated.yaml.
+calibrate: $(VENV)/.stamp-base
+	$(VENV)/bin/gistsim calibrate --out out/calibration --workers 2
 
 bench: $(VENV)/.stamp-bench
 	$(PY) benchmarks/engine.py

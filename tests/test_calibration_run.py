@@ -85,12 +85,12 @@ def test_z_scale_round_trips_and_spans_the_prior():
 @pytest.fixture(scope="module")
 def validation(tmp_path_factory):
     out = tmp_path_factory.mktemp("validation")
-    outcomes, paths = run_validation(out, scale=0.01)
+    outcomes, _ = run_validation(out, scale=0.01)
     return out, outcomes
 
 
 def test_validation_writes_every_target_with_the_required_fields(validation):
-    out, outcomes = validation
+    out, _ = validation
     doc = json.loads((out / "validation.json").read_text())
     assert [d["name"] for d in doc] == [t.name for t in builtin_targets()]
     for d in doc:

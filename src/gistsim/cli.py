@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -210,17 +211,16 @@ def validate(
     table = Table(title=headline(outcomes))
     for col in ("target", "published", "simulated (95% interval)", "tolerance", "within"):
         table.add_column(col, justify="right" if col != "target" else "left", no_wrap=col == "target")
+    def f(x: float, pct: bool) -> str:
+        if x is None or math.isnan(x):
+            return "-"
+        if x == float("inf"):
+            return "NR"  # a median not reached
+        return f"{100 * x:.1f}%" if pct else f"{x:.3g}"
+
     for o in outcomes:
         pct = o.unit == "proportion"
-
-        def f(x: float) -> str:
-            if x is None or x != x:
-                return "-"
-            if x == float("inf"):
-                return "NR"
-            return f"{100 * x:.1f}%" if pct else f"{x:.3g}"
-
-        table.add_row(o.name, f(o.published), f"{f(o.simulated)} ({f(o.lo)}-{f(o.hi)})",
+        table.add_row(o.name, f(o.published, pct), f"{f(o.simulated, pct)} ({f(o.lo, pct)}-{f(o.hi, pct)})",
                       f"±{100 * o.tolerance:.1f} pts" if pct else f"±{o.tolerance:.3g}",
                       "[green]yes[/green]" if o.within else "[red]no[/red]")  # fmt: skip
     console.print(table)

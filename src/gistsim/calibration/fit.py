@@ -47,6 +47,7 @@ FITTED = (
     "clinic.imaging.scar_fraction",
     "clinic.death.burden_hazard_per_year_at_reference",
     "clinic.death.burden_exponent",
+    "clinic.death.lethal_volume_cm3",
 )
 PRIOR_WEIGHT = 0.02
 Z_BOUND = 3.0
@@ -127,14 +128,20 @@ def calibrate(
                 history.append({"values": c, "objective": obj, "distance": d, "within": k})
             if progress:
                 progress(len(history), max_evaluations, min(h["objective"] for h in history))
+            # The best so far is on disk after every generation: an interrupted run keeps it.
+            _write(out, _result(history), seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=x0)
     finally:
         if client is not None:
             client.close()
             cluster.close()
-    best = min(history, key=lambda h: h["objective"])
-    result = Calibration(best["values"], best["objective"], best["distance"], len(history), history)
+    result = _result(history)
     _write(out, result, seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=x0)
     return result
+
+
+def _result(history: list[dict[str, object]]) -> Calibration:
+    best = min(history, key=lambda h: h["objective"])
+    return Calibration(best["values"], best["objective"], best["distance"], len(history), history)
 
 
 def _write(out: Path, result: Calibration, **settings) -> None:

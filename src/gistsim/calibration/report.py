@@ -20,7 +20,7 @@ import pandas as pd
 from gistsim.calibration.simulate import Outcome
 from gistsim.calibration.statistics import _endpoint, derive, select
 from gistsim.calibration.targets import UNIT_DAYS, Target
-from gistsim.trials.report import DISCLAIMER, _CSS, _png, _write_atomic
+from gistsim.trials.report import _CSS, DISCLAIMER, _png, _write_atomic
 
 
 def write_validation(out: Path, outcomes: list[Outcome], targets: list[Target], frames: dict[str, pd.DataFrame],

@@ -34,7 +34,7 @@ def derive(df: pd.DataFrame, visit_days: float) -> pd.DataFrame:
     df["progressed"] = df["line1_ttp_event"].fillna(False).astype(bool)
     df["secondary_found"] = df["secondary_at_progression"] >= 1
     df["trough_quartile"] = 0
-    for _, idx in df.groupby("arm").groups.items():
+    for idx in df.groupby("arm").groups.values():
         t = df.loc[idx, "trough_ng_ml"]
         ok = t.notna()
         if ok.sum() >= 4:

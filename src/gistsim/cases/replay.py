@@ -15,17 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
+from gistsim._calibrated import shipped
 from gistsim.biology.genotypes import default_registry
 from gistsim.biology.parameters import default_evolution
 from gistsim.cases.match import DAYS_PER_MONTH, CaseMatch, match_course
 from gistsim.cases.schema import Case, load_case
-from gistsim.clinic.cohort import sample_cohort
+from gistsim.clinic.cohort import draw_pace, sample_cohort
 from gistsim.clinic.course import simulate_course
 from gistsim.clinic.parameters import default_clinic
 from gistsim.clinic.patient import PatientCourse
 from gistsim.clinic.strategy import load_strategy
 from gistsim.clinic.treatment import Treatment
 from gistsim.engine.rates import MutationModel
+from gistsim.streams import as_draws
 
 #: Months allowed from the start of treatment to the first CR when sizing the horizon.
 MONTHS_TO_CR = 36.0
@@ -61,6 +63,7 @@ class ReplayResult:
             "horizon_months": self.horizon_months,
             "elapsed_s": round(self.elapsed_s, 1),
             "months_counted_from": "start of imatinib",
+            "parameter_set": shipped()["name"],
         }
         if self.matches:
             m = asdict(self.matches[0])
@@ -109,6 +112,7 @@ def replay_case(
         cohort = sample_cohort(
             n, spec, registry=registry, evolution=evolution, mutation=mutation, pk_sampler=treatment.sample_pk, rng=rng
         )
+        cohort.kinetics_scale = draw_pace(n, evolution.kinetics_iiv_sigma_log.value, as_draws(rng))
         rec = simulate_course(
             cohort, strategy, treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
             untreated_birth=birth, untreated_death=death, horizon_days=horizon_days,

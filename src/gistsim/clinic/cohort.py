@@ -156,3 +156,10 @@ def build_cohort(
         clones=history.clones,
         pk=pk,
     )
+
+
+def draw_pace(n: int, sigma_log: float, draws) -> np.ndarray:
+    """Each patient's pace of disease: a lognormal factor with mean 1 on its untreated birth and
+    death rates (``draws``: :class:`gistsim.streams.Draws`, one standard normal per patient)."""
+    z = draws.standard_normal(np.arange(n))
+    return np.exp(sigma_log * z - sigma_log**2 / 2)

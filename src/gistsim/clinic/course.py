@@ -26,8 +26,8 @@ import numpy as np
 from gistsim.biology.parameters import EvolutionParameters
 from gistsim.clinic import imaging
 from gistsim.clinic.death import death_probability
-from gistsim.clinic.parameters import ClinicParameters
 from gistsim.clinic.decisions import decide, toxicity
+from gistsim.clinic.parameters import ClinicParameters
 from gistsim.clinic.reading import PD, Reader
 from gistsim.clinic.strategy import ORGANS, Strategy
 from gistsim.engine.clones import CloneTable

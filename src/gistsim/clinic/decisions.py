@@ -97,6 +97,8 @@ def decide(
             rec.add_event(np.array([p]), day, cause, names[st.regimen[p]])
             # The sequence follows the line's nominal regimen, not a toxicity-reduced dose.
             nxt = strategy.next_regimen(names[st.nominal[p]], other_drug=not pd[p], driver=str(st.driver[p]))
+            if nxt is None and pd[p] and strategy.beyond_last == "continue":
+                continue  # treatment beyond progression: same regimen, same line, new baseline
             st.regimen[p] = names.index(nxt) if nxt is not None else -1
             st.nominal[p] = st.regimen[p]
             st.line[p] += 1

@@ -164,7 +164,7 @@ class Reader:
         choi[off] = NE
         # Per-lesion progression over each lesion's own nadir, for focal-resection rules.
         nadir = self.lesion_nadir[:n_l]
-        progressing = seen & (~known | ((size - nadir >= np.maximum(PD_ABSOLUTE_MM, PD_FRACTION * nadir) - _EPS)))
+        progressing = seen & (~known | (size - nadir >= np.maximum(PD_ABSOLUTE_MM, PD_FRACTION * nadir) - _EPS))
         self.lesion_nadir[:n_l] = np.where(known, np.minimum(nadir, size), nadir)
         on = self.has_baseline
         self.nadir_sum = np.where(on, np.minimum(self.nadir_sum, tsum), self.nadir_sum)

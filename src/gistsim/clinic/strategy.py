@@ -14,7 +14,8 @@ What a strategy can say (DESIGN §4):
   case), ``continue`` the regimen without surgery, or ``switch`` to ``switch_to``;
 * ``residual_resection``: at best response, resect all remaining visible lesions if few enough
   and all resectable;
-* ``stop``: stop the drug after N years without progression and restart it on progression (BFR14).
+* ``stop``: stop the drug after N years without progression and restart it on progression (BFR14);
+* ``beyond_last``: at progression on the last regimen, stop it (best supportive care) or continue it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from gistsim.biology.genotypes import default_registry
 from gistsim.validation import builtin_documents, load_document, validate
@@ -118,6 +127,10 @@ class Strategy(BaseModel):
     focal_progression: FocalProgression | None = None
     residual_resection: ResidualResection | None = None
     stop: StopRule | None = None
+    beyond_last: Literal["stop", "continue"] = "stop"
+    """At progression on the last regimen of the sequence: ``stop`` (best supportive care) or
+    ``continue`` it (treatment beyond progression, common practice once no line is left: stopping
+    a TKI lets its still-sensitive clones regrow)."""
 
     @field_validator("start")
     @classmethod

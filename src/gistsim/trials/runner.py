@@ -28,7 +28,7 @@ import numpy as np
 from gistsim import __version__
 from gistsim.biology.genotypes import default_registry
 from gistsim.clinic import drugs
-from gistsim.clinic.cohort import sample_cohort
+from gistsim.clinic.cohort import draw_pace, sample_cohort
 from gistsim.clinic.course import Records, simulate_course
 from gistsim.clinic.reading import PD, RESPONSE_NAMES
 from gistsim.engine.rates import MutationModel
@@ -93,9 +93,8 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
         n, load_population(trial.population).to_spec(), registry=registry, evolution=evolution,
         mutation=mutation, pk_sampler=treatment.sample_pk, rng=PatientStreams.from_ids(trial.seed * 10 + _BASELINE, ids),
     )  # fmt: skip
-    sigma = evolution.kinetics_iiv_sigma_log.value
-    z = as_draws(PatientStreams.from_ids(trial.seed * 10 + _PACE, ids)).standard_normal(np.arange(n))
-    cohort.kinetics_scale = np.exp(sigma * z - sigma**2 / 2)  # mean 1
+    pace_draws = as_draws(PatientStreams.from_ids(trial.seed * 10 + _PACE, ids))
+    cohort.kinetics_scale = draw_pace(n, evolution.kinetics_iiv_sigma_log.value, pace_draws)
     course_kw = dict(
         treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
         untreated_birth=np.full(g, evolution.birth_rate_per_day.value),
