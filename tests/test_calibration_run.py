@@ -122,3 +122,21 @@ def test_calibrate_quick_writes_a_shippable_parameter_file(tmp_path):
         assert abs(to_z(path, v)) <= 3 + 1e-6
     hist = json.loads((tmp_path / "calibration.json").read_text())["history"]
     assert len(hist) == 2 and all(np.isfinite(h["objective"]) for h in hist)
+
+
+@pytest.mark.parametrize("beyond", ["stop", "continue"])
+def test_beyond_last_continues_the_last_regimen_or_stops(tmp_path, beyond):
+    (tmp_path / "s.yaml").write_text(f"name: only-imatinib\nstart: imatinib_400mg_daily\nbeyond_last: {beyond}\n")
+    (tmp_path / "p.yaml").write_text(
+        "name: wt\ndriver_probabilities: {wild_type: 1}\nage_years: {low: 50, high: 60}\n"
+        "lesion_organs: {liver: 1}\nlesion_count: {low: 2, high: 3}\nlesion_diameter_mm: {low: 30, high: 50}\n"
+    )
+    spec = {"name": "t", "population": str(tmp_path / "p.yaml"), "patients": 30, "block_size": 30, "seed": 3,
+            "horizon_years": 3, "arms": [{"name": "a", "strategy": str(tmp_path / "s.yaml")}]}  # fmt: skip
+    df = pd.DataFrame(run_block(load_trial(spec).model_dump_json(), 0))
+    progressed = df.line1_ttp_event.astype(bool)
+    assert progressed.sum() >= 5  # wild type progresses on imatinib
+    if beyond == "stop":
+        assert (df.loc[progressed, "line2_regimen"] == "best_supportive_care").all()
+    else:
+        assert df.line2_regimen.isna().all() and (df.lines_received == 1).all()

@@ -84,6 +84,8 @@ def score(targets: Iterable[Target], frames: dict[str, pd.DataFrame], trials: di
             else:
                 side = "above" if v.value > t.published else "below"
                 reason = f"simulated {side} the band by {abs(v.value - t.published) - t.tolerance:.3g}"
+            if t.note:
+                reason += f". {t.note}"
         out.append(Outcome(t.name, t.trial, t.statistic, "proportion" if t.is_rate else
                            ("ratio" if t.statistic == "hazard_ratio" else (t.unit if t.statistic != "mean" else "ng/mL")),
                            t.published, v.value, v.lo, v.hi, v.n, t.tolerance, t.tolerance_basis, within, t.source,

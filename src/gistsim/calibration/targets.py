@@ -56,6 +56,8 @@ class Target(BaseModel):
     n: PositiveInt | None = None
     ci: tuple[float, float] | None = None
     fit: bool = True
+    note: str = ""
+    """Why the model may miss this target (shown with the verdict when it is outside)."""
 
     @model_validator(mode="after")
     def _needs(self) -> Target:
