@@ -2,7 +2,7 @@
 
 A parameter is named by its path, e.g. ``evolution.birth_rate_per_day``,
 ``clinic.imaging.scar_fraction`` or ``potency.emax_per_day``. The shipped defaults are the
-values of ``evolution.yaml``, ``clinic.yaml`` and ``potency.yaml`` (the medians of the priors)
+values of ``evolution.yaml``, ``clinic.yaml`` and ``potency.yaml`` (the defaults before calibration)
 with the calibrated values of ``calibrated.yaml`` put over them; their priors stay as they are.
 """
 
@@ -21,7 +21,7 @@ GROUPS = ("evolution", "clinic", "potency")
 def shipped() -> dict:
     """``{"name", "provenance", "values"}`` of the shipped calibration (no file: the priors)."""
     if not resources.files("gistsim.data").joinpath("calibrated.yaml").is_file():
-        return {"name": "prior-medians", "provenance": {}, "values": {}}
+        return {"name": "uncalibrated", "provenance": {}, "values": {}}
     raw = load_yaml("calibrated.yaml")
     return {"name": str(raw["name"]), "provenance": dict(raw.get("provenance", {})), "values": dict(raw["values"])}
 

@@ -182,7 +182,7 @@ def validate(
     out: Path = typer.Option(Path("out/validation"), help="Folder for validation.html, validation.json and the trials."),
     workers: int = typer.Option(2, min=1, help="Worker processes (a local Dask cluster when > 1)."),
     scale: float = typer.Option(1.0, min=0.01, max=10.0, help="Patients as a multiple of each target trial's size."),
-    parameter_set: str = typer.Option("calibrated", help="calibrated (the shipped defaults) or priors (prior medians)."),
+    parameter_set: str = typer.Option("calibrated", help="calibrated (the shipped defaults) or priors (the uncalibrated values of the data files)."),
 ) -> None:
     """Run every calibration-target trial and compare simulated with published, side by side."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

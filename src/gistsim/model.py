@@ -1,7 +1,7 @@
 """Every parameter one simulation uses, under one name: evolution, clinic and potency.
 
-``Model.build("calibrated")`` is the shipped default (prior medians with the calibrated values of
-``data/calibrated.yaml`` over them); ``Model.build("priors")`` the prior medians alone. Both take
+``Model.build("calibrated")`` is the shipped default (the data files' values with the calibrated values of
+``data/calibrated.yaml`` over them); ``Model.build("priors")`` the data files' values alone (uncalibrated). Both take
 ``overrides``: dotted names (``evolution.birth_rate_per_day``, ``clinic.imaging.scar_fraction``,
 ``potency.emax_per_day``) → values, which is how calibration tries candidate values and how a trial
 spec sets its own. :meth:`Model.record` is what result files keep of it.
@@ -36,7 +36,7 @@ class Model:
         cal = base == "calibrated"
         model = cls(
             default_evolution(calibrated=cal), default_clinic(calibrated=cal),
-            default_potency_parameters(calibrated=cal), shipped()["name"] if cal else "prior-medians",
+            default_potency_parameters(calibrated=cal), shipped()["name"] if cal else "uncalibrated",
         )  # fmt: skip
         if overrides:
             model = model.with_values(overrides)

@@ -113,6 +113,6 @@ def _default(calibrated: bool) -> EvolutionParameters:
 def default_evolution(*, calibrated: bool = True) -> EvolutionParameters:
     """The shipped parameter set (a fresh copy each call, safe to modify).
 
-    ``calibrated=False`` gives the medians of the priors, before calibration.
+    ``calibrated=False`` gives the data file's values, before calibration.
     """
     return _default(calibrated).model_copy(deep=True)

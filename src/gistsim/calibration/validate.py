@@ -42,7 +42,7 @@ def run_validation(
     outcomes = score(targets, frames, trials)
     cal = shipped()
     header = {
-        "parameter set": cal["name"] if parameter_set == "calibrated" else "prior medians",
+        "parameter set": cal["name"] if parameter_set == "calibrated" else "uncalibrated (data files)",
         "calibration": ", ".join(f"{k}: {v}" for k, v in cal["provenance"].items()
                                  if k in ("method", "seed", "date", "evaluations", "version")) or "none",
         "gistsim version": __version__, "patients": f"{scale:g} × each trial's size",

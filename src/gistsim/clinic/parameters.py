@@ -68,5 +68,5 @@ def _default(calibrated: bool) -> ClinicParameters:
 
 
 def default_clinic(*, calibrated: bool = True) -> ClinicParameters:
-    """The shipped clinic parameters (a fresh copy, safe to modify); ``calibrated=False``: prior medians."""
+    """The shipped clinic parameters (a fresh copy, safe to modify); ``calibrated=False``: the values before calibration."""
     return _default(calibrated).model_copy(deep=True)

@@ -134,7 +134,7 @@ def default_potency() -> Potency:
 
 
 def default_potency_parameters(*, calibrated: bool = True) -> PotencyParameters:
-    """The shipped parameter file (a fresh copy, safe to modify); ``calibrated=False``: prior medians."""
+    """The shipped parameter file (a fresh copy, safe to modify); ``calibrated=False``: the values before calibration."""
     return _default_parameters(calibrated).model_copy(deep=True)
 
 

@@ -94,7 +94,7 @@ class Trial(BaseModel):
     landmark_years: PositiveFloat | None = None
     """Required with ``randomise_at: landmark``."""
     parameter_set: Literal["calibrated", "priors"] = "calibrated"
-    """``calibrated``: the shipped defaults; ``priors``: the medians of the priors."""
+    """``calibrated``: the shipped defaults; ``priors``: the data files' values before calibration."""
     parameters: dict[str, float] = Field(default_factory=dict)
     """Values set over the parameter set, by dotted name (e.g. ``evolution.birth_rate_per_day``)."""
     arms: list[Arm] = Field(min_length=1)
