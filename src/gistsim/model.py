@@ -79,7 +79,7 @@ class Model:
         return Treatment(potency=self.potency)
 
     def record(self) -> dict[str, object]:
-        """Name, provenance, overrides and the values used (EC50s only where overridden)."""
+        """Name, provenance, overrides and every value used."""
         return {
             "parameter_set": self.name,
             "provenance": shipped()["provenance"] if self.name == shipped()["name"] else {},
@@ -87,5 +87,8 @@ class Model:
             "evolution": self.evolution.values(),
             "clinic": self.clinic.values(),
             "potency": {"emax_per_day": self.potency_parameters.emax_per_day.value,
-                        "hill": {d: p.value for d, p in self.potency_parameters.hill.items()}},
+                        "hill": {d: p.value for d, p in self.potency_parameters.hill.items()},
+                        "ec50_scale": {d: p.value for d, p in self.potency_parameters.ec50_scale.items()},
+                        "ec50_ng_ml": {d: {r: p.value for r, p in t.items()}
+                                       for d, t in self.potency_parameters.ec50_ng_ml.items()}},
         }  # fmt: skip

@@ -63,14 +63,17 @@ def _check_same(folder: Path, trial) -> None:
     old = meta["trial"]
     new = trial.model_dump()
     keys = ("patients", "seed", "block_size", "parameter_set", "parameters")
-    if any(old.get(k) != new.get(k) for k in keys) or meta["parameters"].get("parameter_set") != _set_name(trial):
+    record = json.loads(json.dumps(_record(trial)))  # as stored: JSON types
+    same_values = all(meta["parameters"].get(k) == record[k] for k in ("evolution", "clinic", "potency"))
+    if any(old.get(k) != new.get(k) for k in keys) or meta["parameters"].get("parameter_set") != record["parameter_set"] \
+            or not same_values:
         raise FileExistsError(
             f"{folder} holds blocks of a different run of {trial.name} (another size, seed or parameter set); "
             "choose another --out or remove that folder"
         )
 
 
-def _set_name(trial) -> str:
+def _record(trial) -> dict:
     from gistsim.trials.runner import trial_model
 
-    return trial_model(trial).name
+    return trial_model(trial).record()
