@@ -241,7 +241,9 @@ def simulate_course(
         half_life = clinic.imaging.necrosis_half_life_days.value
         st.necrotic = imaging.resorb(st.necrotic, dt, half_life) + (1 - scar) * imaging.resorb(lost, dt / 2, half_life)
         st.scar += scar * lost
-        lesion_patient, lesion_organ = _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, draws)
+        lesion_patient, lesion_organ = _seed(
+            table, lesion_patient, lesion_organ, before, after, dt, clinic, st, draws, density
+        )
         # Death over the interval.
         burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
         age = cohort.age_years + day / 365.25
@@ -324,13 +326,17 @@ def _kill(patients: np.ndarray, day: np.ndarray | float, kind: str, st: _State, 
         table.compact()
 
 
-def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rng):
+def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rng, density):
     """New lesions founded by single cells, ∝ tumour cells × time; founder genotype ∝ clone size."""
     rate = clinic.seeding.rate_per_cell_per_day.value
     n = len(st.alive)
     cell_days = np.bincount(lesion_patient[: len(before)], weights=0.5 * (before + after) * dt, minlength=n)
     k = rng.poisson(np.arange(n), rate * cell_days)
     k[~st.alive] = 0
+    # A patient past the lethal volume dies in this interval: its seeds would never be seen, and
+    # with fast growth their number (∝ cells × days) could exhaust memory.
+    burden = np.bincount(lesion_patient[: len(after)], weights=after, minlength=n)
+    k[burden > clinic.death.lethal_volume_cm3.value * density] = 0
     if not k.any() or len(table) == 0:
         return lesion_patient, lesion_organ
     pats = np.repeat(np.arange(n), k)
