@@ -52,6 +52,14 @@ def get_parameter(model, path: str, prefix: str = ""):
     return item
 
 
+def load_group(model_cls, filename: str, group: str, calibrated: bool):
+    """A data file validated as ``model_cls``, with the shipped calibrated values of ``group`` over it."""
+    params = model_cls.model_validate(load_yaml(filename))
+    if calibrated:
+        apply_values(params, group_values(group), group)
+    return params
+
+
 def apply_values(model, values: dict[str, float], prefix: str = "") -> None:
     """Set ``values`` (paths relative to ``model``) in place."""
     for path, v in values.items():

@@ -12,8 +12,6 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
-from gistsim._data import load_yaml
-
 
 class LogNormalPrior(BaseModel):
     """log(X) ~ Normal(log(median), sigma_log)."""
@@ -102,12 +100,9 @@ class EvolutionParameters(ParameterSet):
 
 @lru_cache(maxsize=2)
 def _default(calibrated: bool) -> EvolutionParameters:
-    from gistsim._calibrated import apply_values, group_values
+    from gistsim._calibrated import load_group
 
-    params = EvolutionParameters.model_validate(load_yaml("evolution.yaml"))
-    if calibrated:
-        apply_values(params, group_values("evolution"))
-    return params
+    return load_group(EvolutionParameters, "evolution.yaml", "evolution", calibrated)
 
 
 def default_evolution(*, calibrated: bool = True) -> EvolutionParameters:

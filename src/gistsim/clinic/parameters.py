@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from gistsim._data import load_yaml
 from gistsim.biology.parameters import Parameter, ParameterSet
 
 
@@ -59,12 +58,9 @@ class ClinicParameters(ParameterSet):
 
 @lru_cache(maxsize=2)
 def _default(calibrated: bool) -> ClinicParameters:
-    from gistsim._calibrated import apply_values, group_values
+    from gistsim._calibrated import load_group
 
-    params = ClinicParameters.model_validate(load_yaml("clinic.yaml"))
-    if calibrated:
-        apply_values(params, group_values("clinic"))
-    return params
+    return load_group(ClinicParameters, "clinic.yaml", "clinic", calibrated)
 
 
 def default_clinic(*, calibrated: bool = True) -> ClinicParameters:

@@ -14,7 +14,6 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from gistsim._data import load_yaml
 from gistsim.biology.genotypes import GenotypeRegistry, default_registry
 from gistsim.biology.parameters import Parameter
 from gistsim.clinic.drugs import drug_names, standard_regimen, steady_state_average, typical_pk
@@ -119,12 +118,9 @@ def build_potency(params: PotencyParameters, registry: GenotypeRegistry | None =
 
 @lru_cache(maxsize=2)
 def _default_parameters(calibrated: bool = True) -> PotencyParameters:
-    from gistsim._calibrated import apply_values, group_values
+    from gistsim._calibrated import load_group
 
-    params = PotencyParameters.model_validate(load_yaml("potency.yaml"))
-    if calibrated:
-        apply_values(params, group_values("potency"))
-    return params
+    return load_group(PotencyParameters, "potency.yaml", "potency", calibrated)
 
 
 @lru_cache(maxsize=1)
