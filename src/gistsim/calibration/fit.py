@@ -21,6 +21,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -63,15 +64,20 @@ def _bounds() -> list[list[float]]:
     return [[p[0] for p in pairs], [p[1] for p in pairs]]
 
 
+@cache
+def _prior(path: str):
+    return Model.build("priors").parameter(path).prior
+
+
 def to_value(path: str, z: float) -> float:
-    prior = Model.build("priors").parameter(path).prior
+    prior = _prior(path)
     if prior.kind == "lognormal":
         return float(prior.median * math.exp(prior.sigma_log * z))
     return float(prior.low + (prior.high - prior.low) * (z + Z_BOUND) / (2 * Z_BOUND))
 
 
 def to_z(path: str, value: float) -> float:
-    prior = Model.build("priors").parameter(path).prior
+    prior = _prior(path)
     if prior.kind == "lognormal":
         return float(math.log(value / prior.median) / prior.sigma_log)
     return float(2 * Z_BOUND * (value - prior.low) / (prior.high - prior.low) - Z_BOUND)

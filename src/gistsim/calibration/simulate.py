@@ -86,11 +86,16 @@ def score(targets: Iterable[Target], frames: dict[str, pd.DataFrame], trials: di
                 reason = f"simulated {side} the band by {abs(v.value - t.published) - t.tolerance:.3g}"
             if t.note:
                 reason += f". {t.note}"
-        out.append(Outcome(t.name, t.trial, t.statistic, "proportion" if t.is_rate else
-                           ("ratio" if t.statistic == "hazard_ratio" else (t.unit if t.statistic != "mean" else "ng/mL")),
-                           t.published, v.value, v.lo, v.hi, v.n, t.tolerance, t.tolerance_basis, within, t.source,
-                           reason))  # fmt: skip
+        out.append(Outcome(t.name, t.trial, t.statistic, _unit(t), t.published, v.value, v.lo, v.hi, v.n,
+                           t.tolerance, t.tolerance_basis, within, t.source, reason))  # fmt: skip
     return out
+
+
+def _unit(t: Target) -> str:
+    """What an outcome's numbers are: a proportion, a ratio, ng/mL or a time unit."""
+    if t.is_rate:
+        return "proportion"
+    return {"hazard_ratio": "ratio", "mean": "ng/mL"}.get(t.statistic, t.unit)
 
 
 def distance(outcomes: Iterable[Outcome], targets: Iterable[Target]) -> float:

@@ -7,7 +7,6 @@ line); :func:`evaluate` computes one target on a trial's rows.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -15,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gistsim.calibration.targets import UNIT_DAYS, Target
+from gistsim.calibration.targets import UNIT_DAYS, Target, wilson_interval
+from gistsim.trials.figures import parse_events
 
 
 @dataclass
@@ -39,7 +39,7 @@ def derive(df: pd.DataFrame, visit_days: float) -> pd.DataFrame:
         ok = t.notna()
         if ok.sum() >= 4:
             df.loc[t[ok].index, "trough_quartile"] = pd.qcut(t[ok], 4, labels=False).astype(int) + 1
-    derived = [_from_events(json.loads(e), o, ev, visit_days) for e, o, ev in
+    derived = [_from_events(parse_events(e), o, ev, visit_days) for e, o, ev in
                zip(df["events_json"], df["os_days"], df["os_event"])]  # fmt: skip
     for key in ("surgery_status", "surgery_pfs_days", "surgery_pfs_event", "surgery_os_days", "surgery_os_event",
                 "restarted", "rechallenge_control"):  # fmt: skip
@@ -47,7 +47,7 @@ def derive(df: pd.DataFrame, visit_days: float) -> pd.DataFrame:
     return df
 
 
-def _from_events(events: list, os_days: float, os_event: bool, visit_days: float) -> dict[str, object]:
+def _from_events(events: list[tuple[float, str, str]], os_days: float, os_event: bool, visit_days: float) -> dict[str, object]:
     """Status at the first operation and times from it; re-challenge control after a restart."""
     out: dict[str, object] = {"surgery_status": "none", "surgery_pfs_days": np.nan, "surgery_pfs_event": False,
                               "surgery_os_days": np.nan, "surgery_os_event": False, "restarted": False,
@@ -153,8 +153,6 @@ def evaluate(df: pd.DataFrame, target: Target) -> Value:
     return Value(s, lo, hi, len(days))
 
 
-def _wilson(k: int, n: int, z: float = 1.96) -> Value:
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Value(p, max(0.0, centre - half), min(1.0, centre + half), n)
+def _wilson(k: int, n: int) -> Value:
+    lo, hi = wilson_interval(k / n, n)
+    return Value(k / n, max(0.0, lo), min(1.0, hi), n)

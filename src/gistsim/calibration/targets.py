@@ -91,7 +91,8 @@ class Target(BaseModel):
         if self.ci is not None:
             study = max(p - self.ci[0], self.ci[1] - p)
         elif self.n is not None and self.is_rate:
-            study = _wilson_half_width(p, self.n)
+            lo, hi = wilson_interval(p, self.n)
+            study = max(p - lo, hi - p)
         elif self.n is not None:
             study = p * math.expm1(1.96 / math.sqrt(self.n))
         return max(base, study)
@@ -105,11 +106,11 @@ class Target(BaseModel):
         return "default"
 
 
-def _wilson_half_width(p: float, n: int, z: float = 1.96) -> float:
-    """Half of the larger side of the Wilson 95% interval of a proportion p observed in n."""
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson 95% interval of a proportion p observed in n."""
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(p - (centre - half), centre + half - p)
+    return centre - half, centre + half
 
 
 class TargetFile(BaseModel):

@@ -52,11 +52,13 @@ class TreatmentModel(Protocol):
         pk: object,
         birth_per_day: np.ndarray,
         death_per_day: np.ndarray,
-    ) -> tuple[np.ndarray, RateModel]:
-        """Piece durations and a rate model (groups = patients) for one interval.
+        *,
+        group_scale: np.ndarray | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray, RateModel]]:
+        """``(patients, piece durations, rate model)`` per piece structure for one interval.
 
         ``regimen[i] = -1`` means no drug; ``off_days[i]`` days at the start of the interval are
-        off drug (surgical recovery).
+        off drug (surgical recovery); ``group_scale[i]`` multiplies patient i's untreated rates.
         """
         ...
 

@@ -30,7 +30,7 @@ from gistsim.biology.genotypes import default_registry
 from gistsim.clinic import drugs
 from gistsim.clinic.cohort import draw_pace, sample_cohort
 from gistsim.clinic.course import Records, simulate_course
-from gistsim.clinic.reading import PD, RESPONSE_NAMES
+from gistsim.clinic.reading import NE, PD, RESPONSE_NAMES
 from gistsim.engine.rates import MutationModel
 from gistsim.model import Model
 from gistsim.streams import PatientStreams, as_draws
@@ -193,7 +193,7 @@ def best_response(codes: np.ndarray, days: np.ndarray, start: float, stop: float
     the first PD (which counts only when nothing better came before it); NE without a reading."""
     best = None
     for r, d in zip(codes, days):
-        if not (start < d <= stop) or r < 0 or r == 4:  # 4: NE
+        if not (start < d <= stop) or r < 0 or r == NE:
             continue
         name = "SD" if RESPONSE_NAMES[r] == "NED" else RESPONSE_NAMES[r]
         if best is None or _BEST[name] < _BEST[best]:
