@@ -85,6 +85,7 @@ class EvolutionParameters(ParameterSet):
     net_growth_rate_per_day: Parameter
     cells_per_cm3: Parameter
     kinetics_iiv_sigma_log: Parameter
+    growth_half_volume_cm3: Parameter
 
     def _draw(self, rng: np.random.Generator) -> None:
         # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.

@@ -54,11 +54,13 @@ class TreatmentModel(Protocol):
         death_per_day: np.ndarray,
         *,
         group_scale: np.ndarray | None = None,
+        group_growth: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, RateModel]]:
         """``(patients, piece durations, rate model)`` per piece structure for one interval.
 
         ``regimen[i] = -1`` means no drug; ``off_days[i]`` days at the start of the interval are
-        off drug (surgical recovery); ``group_scale[i]`` multiplies patient i's untreated rates.
+        off drug (surgical recovery); ``group_scale[i]`` multiplies patient i's untreated rates;
+        ``group_growth[i]`` multiplies patient i's untreated net growth (see :func:`growth_factor`).
         """
         ...
 
@@ -229,20 +231,22 @@ def simulate_course(
         on = st.alive & (st.regimen >= 0) & ~st.stopped
         regimen = np.where(on, st.regimen, -1)
         off_days = np.clip(st.off_until - day, 0.0, dt)
+        before = viable_per_lesion()
+        burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
         structures = treatment.step_rates(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
             group_scale=cohort.kinetics_scale,
+            group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
         )
-        before = viable_per_lesion()
-        burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
         table = _advance_by_structure(table, structures, mutation, draws)
         after = viable_per_lesion()
-        # Cells lost become dead tissue: a scar share stays, the rest resorbs (from mid-interval).
+        # Cells lost become dead tissue: a scar share resorbs slowly, the rest faster (from mid-interval).
         lost = np.maximum(before - after, 0.0)
         scar = clinic.imaging.scar_fraction.value
         half_life = clinic.imaging.necrosis_half_life_days.value
+        scar_half_life = clinic.imaging.scar_half_life_days.value
         st.necrotic = imaging.resorb(st.necrotic, dt, half_life) + (1 - scar) * imaging.resorb(lost, dt / 2, half_life)
-        st.scar += scar * lost
+        st.scar = imaging.resorb(st.scar, dt, scar_half_life) + scar * imaging.resorb(lost, dt / 2, scar_half_life)
         lesion_patient, lesion_organ = _seed(
             table, lesion_patient, lesion_organ, before, after, dt, clinic, st, draws, density
         )
@@ -296,6 +300,17 @@ def secondary_found(table: CloneTable, fraction: float, n_patients: int) -> np.n
     for k in range(int(mask.max()).bit_length()):
         out += (bits >> k) & 1
     return out
+
+
+def growth_factor(viable_cm3: np.ndarray, half_volume_cm3: float) -> np.ndarray:
+    """Factor on the untreated net growth of a patient with ``viable_cm3`` of viable tumour.
+
+    ``1 / (1 + V / V½)``: growth slows as the burden grows (Gompertz-like deceleration; Laird, Br J
+    Cancer 1964;18:490; Norton, Cancer Res 1988;48:7067), evaluated at each step's start, so rates
+    stay constant within a step (DESIGN §3). It is what lets resistant disease grow fast while small
+    (progression after 1–2 years) and slowly once large (years of survival after progression).
+    """
+    return 1.0 / (1.0 + np.asarray(viable_cm3, dtype=float) / half_volume_cm3)
 
 
 def _advance_by_structure(table: CloneTable, structures, mutation: MutationModel, draws) -> CloneTable:

@@ -12,6 +12,7 @@ class ImagingParameters(ParameterSet):
     detection_limit_mm: Parameter
     necrosis_half_life_days: Parameter
     scar_fraction: Parameter
+    scar_half_life_days: Parameter
     viable_hu: Parameter
     necrotic_hu: Parameter
 

@@ -62,6 +62,11 @@ class DrugRates:
     group_scale
         Optional factor per group on the untreated birth and death rates (a patient's pace of
         disease); the drug's kill is not scaled.
+    group_growth
+        Optional factor in [0, 1] per group on the untreated net growth (birth − death), taken
+        out of the birth rate: growth slowing as the tumour burden grows (see
+        :func:`gistsim.clinic.course.growth_factor`). The death rate, hence the turnover that
+        feeds mutation, is unchanged.
     """
 
     def __init__(
@@ -74,9 +79,11 @@ class DrugRates:
         potency: Potency | None = None,
         n_pieces: int = 1,
         group_scale: np.ndarray | None = None,
+        group_growth: np.ndarray | None = None,
     ) -> None:
         self.potency = potency or default_potency()
         self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)
+        self.group_growth = None if group_growth is None else check_nonnegative("group_growth", group_growth)
         n_geno = self.potency.registry.n_genotypes
         self.birth_rate_per_day = self._per_genotype("birth_rate_per_day", birth_rate_per_day, n_geno)
         self.death_rate_per_day = self._per_genotype("death_rate_per_day", death_rate_per_day, n_geno)
@@ -150,6 +157,9 @@ class DrugRates:
         shape = (self.n_pieces, len(genotype))
         birth = np.broadcast_to(self.birth_rate_per_day[genotype], shape).copy()
         death = self.death_rate_per_day[genotype]
+        if self.group_growth is not None:
+            g = self.group_growth[np.asarray(group)]
+            birth = np.maximum(death + (birth - death) * g, 0.0)
         if self.group_scale is not None:
             s = self.group_scale[np.asarray(group)]
             birth = birth * s
