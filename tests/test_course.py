@@ -223,3 +223,16 @@ def test_with_patient_streams_a_course_does_not_depend_on_the_other_patients(str
         np.testing.assert_allclose([r[k] for r in block.target_sum_mm[:v]], [r[0] for r in alone.target_sum_mm])
         assert [r[k] for r in block.recist[:v]] == [r[0] for r in alone.recist]
         assert all(r[k] == -1 for r in block.recist[v:])  # dead in the block from then on
+
+
+def test_complete_responses_accrue_as_the_scar_shrinks():
+    # Sensitive lesions on imatinib, no mutation: every viable cell dies within years. With a
+    # remnant that never shrinks (half-life 1e9 days) a 3-4 cm lesion keeps ~1 cm of scar and
+    # cannot vanish; with a 6-month half-life the remnants fall below the detection limit (CR).
+    coh = cohort(6, [40.0, 30.0])
+    quick = run(coh, "standard-sequence", years=8.0, imaging__measurement_cv=0.0,
+                imaging__scar_half_life_days=180.0, **NO_DEATH)  # fmt: skip
+    never = run(coh, "standard-sequence", years=8.0, imaging__measurement_cv=0.0,
+                imaging__scar_half_life_days=1e9, **NO_DEATH)  # fmt: skip
+    assert (np.vstack(quick.recist[1:]) == CR).any(axis=0).all()
+    assert not (np.vstack(never.recist[1:]) == CR).any()

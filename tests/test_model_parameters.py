@@ -7,6 +7,7 @@ from gistsim._calibrated import shipped
 from gistsim._data import load_yaml
 from gistsim.biology.parameters import default_evolution
 from gistsim.clinic.parameters import default_clinic
+from gistsim.clinic.course import growth_factor
 from gistsim.clinic.pd import DrugRates
 from gistsim.model import Model
 
@@ -60,3 +61,23 @@ def test_pace_factor_scales_untreated_rates_but_not_the_drug_kill():
     kill = plain.kill_per_day(g, geno)
     np.testing.assert_allclose(b1, b0 * [1.0, 2.0])
     np.testing.assert_allclose(d1 - kill, (d0 - kill) * [1.0, 2.0])
+
+
+def test_growth_factor_slows_net_growth_through_birth_and_leaves_death_and_kill():
+    kw = dict(birth_rate_per_day=0.06, death_rate_per_day=0.04, conc_ng_ml=np.full((1, 3), 1000.0),
+              drug="imatinib")  # fmt: skip
+    g = np.array([0, 1, 2])
+    geno = np.zeros(3, dtype=np.int64)
+    factor = growth_factor(np.array([0.0, 500.0, 1500.0]), 500.0)
+    np.testing.assert_allclose(factor, [1.0, 0.5, 0.25])
+    plain, slowed = DrugRates(**kw), DrugRates(**kw, group_growth=factor)
+    b0, d0 = plain.rates(g, geno)
+    b1, d1 = slowed.rates(g, geno)
+    np.testing.assert_array_equal(d1, d0)
+    np.testing.assert_allclose(b1, 0.04 + 0.02 * factor[None, :])
+    # With the pace factor as well: the pace scales the slowed untreated rates.
+    paced = DrugRates(**kw, group_growth=factor, group_scale=np.array([2.0, 2.0, 2.0]))
+    b2, d2 = paced.rates(g, geno)
+    kill = plain.kill_per_day(g, geno)
+    np.testing.assert_allclose(b2, 2 * (0.04 + 0.02 * factor[None, :]))
+    np.testing.assert_allclose(d2 - kill, 2 * (d0 - kill))
