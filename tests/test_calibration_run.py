@@ -143,3 +143,15 @@ def test_beyond_last_continues_the_last_regimen_or_stops(tmp_path, beyond):
         second = df[df.line2_regimen.notna()]
         assert len(second) < progressed.sum()
         assert all('"discontinuation"' in e for e in second.events_json)
+
+
+def test_calibration_can_start_from_the_shipped_set_and_rejects_other_starts():
+    from gistsim.calibration.fit import FITTED, start_values
+    from gistsim.model import Model
+
+    shipped = start_values("calibrated")
+    assert set(shipped) == set(FITTED)
+    assert shipped["evolution.birth_rate_per_day"] == Model.build("calibrated").value("evolution.birth_rate_per_day")
+    result = CliRunner().invoke(app, ["calibrate", "--quick", "--start", "latest", "--out", "unused"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code != 0 and "accepted values: priors, calibrated" in result.output

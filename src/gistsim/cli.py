@@ -236,13 +236,21 @@ def calibrate(
     popsize: int = typer.Option(10, min=2, help="Candidates per CMA-ES generation."),
     scale: float = typer.Option(0.06, min=0.005, max=1.0, help="Patients per candidate, as a multiple of each target trial's size."),
     workers: int = typer.Option(2, min=1, help="Worker processes evaluating candidates in parallel."),
+    start: str = typer.Option("priors", help="Where the search starts: 'priors' (the data files' values) or "
+                              "'calibrated' (the shipped set, to refine it)."),
+    sigma0: float = typer.Option(0.8, min=0.01, max=3.0, help="Initial CMA-ES step, in prior standard deviations."),
     quick: bool = typer.Option(False, "--quick", help="A few small evaluations: exercises the whole path in minutes."),
 ) -> None:
     """Fit the uncertain parameters to the published targets (CMA-ES with common random numbers)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gistsim.calibration.fit import calibrate as run_calibration
+    from gistsim.calibration.fit import start_values
 
+    try:
+        start_at = start_values(start)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--start") from exc
     if quick:
         evaluations, popsize, scale = min(evaluations, 4), 2, 0.01
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} candidates"),
@@ -250,7 +258,7 @@ def calibrate(
         task = bar.add_task("calibrating", total=evaluations, best="-")
         result = run_calibration(
             out, seed=seed, scale=scale, max_evaluations=evaluations, popsize=popsize, workers=workers,
-            progress=lambda k, _, best: bar.update(task, completed=k, best=f"{best:.3f}"),
+            start=start_at, sigma0=sigma0, progress=lambda k, _, best: bar.update(task, completed=k, best=f"{best:.3f}"),
         )  # fmt: skip
     console.print(f"{result.evaluations} candidates; best objective {result.best_objective:.3f} "
                   f"(distance {result.best_distance:.3f})")  # fmt: skip

@@ -71,6 +71,14 @@ def _prior(path: str):
     return Model.build("priors").parameter(path).prior
 
 
+def start_values(kind: str) -> dict[str, float]:
+    """The fitted parameters' values in the data files (``priors``) or the shipped set (``calibrated``)."""
+    if kind not in ("priors", "calibrated"):
+        raise ValueError(f"start = {kind!r} is not accepted; accepted values: priors, calibrated")
+    model = Model.build(kind)
+    return {k: model.value(k) for k in FITTED}
+
+
 def to_value(path: str, z: float) -> float:
     prior = _prior(path)
     if prior.kind == "lognormal":
