@@ -44,7 +44,6 @@ MAX_SPAN = 2.0
 THINNING_BELOW = 20.0
 #: (clone, mutation) pairs expecting more surviving arrivals than this draw them per node, not per lineage.
 AGGREGATE_ABOVE = 16.0
-_CHUNK = 200_000
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(GL_NODES)
 
@@ -169,6 +168,36 @@ def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.n
     return {k: np.concatenate(v) for k, v in zip(("piece", "x", "w"), (pieces, x, w))}
 
 
+def _value_profiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of ``values`` with identical bits share a profile: (first column of each, profile of each).
+
+    A 1-d hash of each column is sorted instead of the columns themselves (row-unique is slow); a
+    hash collision is caught by comparing every column with its profile's first column bit for bit,
+    and then the exact (slow) row-unique is used.
+    """
+    bits = np.ascontiguousarray(values).view(np.uint64)
+    h = np.full(bits.shape[1], 0xCBF29CE484222325, dtype=np.uint64)
+    for row in bits:
+        h ^= row
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    if not (bits[:, first[inv]] == bits).all():
+        _, first, inv = np.unique(bits.T, axis=0, return_index=True, return_inverse=True)
+    return first, inv.ravel()
+
+
+def _grid_buckets(n_sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct columns of ``n_sub`` (P, n) and the bucket of each column, via lexsort on P rows."""
+    order = np.lexsort(n_sub[::-1])
+    s = n_sub[:, order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (s[:, 1:] != s[:, :-1]).any(axis=0)
+    bucket = np.empty(len(order), dtype=np.int64)
+    bucket[order] = np.cumsum(new) - 1
+    return s[:, new].T, bucket
+
+
 def _quadrature(
     rng: Draws,
     rows: np.ndarray,
@@ -182,69 +211,66 @@ def _quadrature(
     rates: RateModel,
     mutation: MutationModel,
 ) -> Arrivals:
-    """Arrivals for clones with a large supply; Λ computed once per (group, genotype) profile."""
-    n_geno, n_mut = mutation.mutant_of.shape
-    prof_key, first, inv = np.unique(group[rows] * n_geno + genotype[rows], return_index=True, return_inverse=True)
-    prof_rows = rows[first]
-    # Pairs (profile, mutation k) that can happen.
-    prof_of_pair, k_of_pair = np.nonzero(mutation.mutant_of[genotype[prof_rows]] >= 0)
-    if len(prof_of_pair) == 0:
+    """Arrivals for clones with a large supply; Λ computed once per distinct rate profile.
+
+    Λ of a (clone, mutation) pair per initial cell depends only on the numbers (b, d of the source
+    and of the mutant per piece, u_k); pairs with bit-identical numbers are integrated once. The
+    same numbers give the same floating-point result whichever other pairs are in the batch, so a
+    patient's draws do not depend on who else is in it.
+    """
+    targets = mutation.mutant_of[genotype[rows]]
+    ci, ki = np.nonzero(targets >= 0)
+    if len(ci) == 0:
         return Arrivals.empty()
-    pair_src_row = prof_rows[prof_of_pair]
-    target = mutation.mutant_of[genotype[pair_src_row], k_of_pair]
-    bt, dt = rates.rates(group[pair_src_row], target)
-    bs, ds = b[:, pair_src_row], d[:, pair_src_row]
-    # Sub-intervals short enough for every exponential and survival curve of the pair. Each pair
-    # gets its own grid (pairs with the same grid are computed together), so a patient's numbers
-    # never depend on other patients' rates.
+    src = rows[ci]
+    target = targets[ci, ki]
+    bt, dt = rates.rates(group[src], target)
+    u = mutation.rate_per_division[ki]
+    first, prof = _value_profiles(np.vstack([b[:, src], d[:, src], bt, dt, u[None, :]]))
+    # The profiles' numbers (columns of the pairs that first showed each profile).
+    p_src, bt, dt, u = src[first], bt[:, first], dt[:, first], u[first]
+    bs, ds = b[:, p_src], d[:, p_src]
+    # Sub-intervals short enough for every exponential and survival curve of the profile. The
+    # grid follows from the profile's own rates, so a patient's numbers never depend on other
+    # patients' rates; profiles with the same grid are computed together.
     span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt)
     n_sub = np.maximum(1, np.ceil(durations[:, None] * span / MAX_SPAN)).astype(np.int64)
-    grids, bucket = np.unique(n_sub.T, axis=0, return_inverse=True)
-    bucket = bucket.ravel()
-    pair_of = np.full((len(prof_key), n_mut), -1)
-    pair_of[prof_of_pair, k_of_pair] = np.arange(len(pair_src_row))
-    clone_pairs = pair_of[inv]
+    grids, bucket = _grid_buckets(n_sub)
+    pair_bucket = bucket[prof]
     parts = []
     for g, subs in enumerate(grids):
         cols = np.flatnonzero(bucket == g)
         integrand, geo = _pair_integrand(
-            _quadrature_grid(durations, subs), cols, pair_src_row, durations, bs, ds, bt, dt, m_start,
-            mutation.rate_per_division[k_of_pair],
+            _quadrature_grid(durations, subs), durations, bs[:, cols], ds[:, cols], bt[:, cols], dt[:, cols],
+            m_start[:, p_src[cols]], u[cols],
         )
-        # Per clone: Λ_k = n0 × Λ(profile, k), for the pairs of this grid (local columns).
-        local = np.full(len(pair_src_row), -1)
+        local = np.full(len(first), -1)
         local[cols] = np.arange(len(cols))
-        mine = np.where(clone_pairs >= 0, local[np.maximum(clone_pairs, 0)], -1)
-        ci, ki = np.nonzero(mine >= 0)
-        if len(ci) == 0:
-            continue
-        pair = mine[ci, ki]
-        lam = n0[rows[ci]] * integrand.sum(axis=0)[pair]
+        pi = np.flatnonzero(pair_bucket == g) if len(grids) > 1 else np.arange(len(src))
+        pair = local[prof[pi]]
+        lam = n0[src[pi]] * integrand.sum(axis=0)[pair]
+        tgt = target[pi]
         # Pairs expecting many arrivals draw them node by node: Poisson counts per node and one
         # negative binomial for the summed geometric sizes (cost independent of the number of
         # lineages); the others draw the total count, then a node and a size per lineage.
         heavy = lam > AGGREGATE_ABOVE
         if heavy.any():
             h = np.flatnonzero(heavy)
-            parts.append(_by_node(rng, rows[ci[h]], n0[rows[ci[h]]], pair[h], integrand, geo, target[cols], group))
+            parts.append(_by_node(rng, src[pi[h]], n0[src[pi[h]]], pair[h], integrand, geo, tgt[h], group))
         light = np.flatnonzero(~heavy)
-        counts = rng.poisson(group[rows[ci[light]]], lam[light])
+        counts = rng.poisson(group[src[pi[light]]], lam[light])
         hit = counts > 0
         if hit.any():
             sel = light[hit]
-            parts.append(
-                _by_lineage(rng, rows[ci[sel]], counts[hit], pair[sel], integrand, geo, target[cols], group)
-            )
+            parts.append(_by_lineage(rng, src[pi[sel]], counts[hit], pair[sel], integrand, geo, tgt[sel], group))
     return Arrivals.concat(parts) if parts else Arrivals.empty()
 
 
-def _pair_integrand(grid, cols, pair_src_row, durations, bs, ds, bt, dt, m_start, rate_of_pair):
-    """Per node and pair: the quadrature term of Λ (per initial cell) and 1/(1 + H) at the node."""
+def _pair_integrand(grid, durations, bs, ds, bt, dt, m_start, rate):
+    """Per node and profile: the quadrature term of Λ (per initial cell) and 1/(1 + H) at the node."""
     j, x = grid["piece"], grid["x"]
-    src = pair_src_row[cols]
-    bs, ds, bt, dt = bs[:, cols], ds[:, cols], bt[:, cols], dt[:, cols]
-    src_intensity = bs[j] * m_start[j][:, src] * np.exp((bs[j] - ds[j]) * x[:, None])
-    suf_m = np.ones((len(durations) + 1, len(cols)))
+    src_intensity = bs[j] * m_start[j] * np.exp((bs[j] - ds[j]) * x[:, None])
+    suf_m = np.ones((len(durations) + 1, bs.shape[1]))
     suf_h = np.zeros_like(suf_m)
     for k in range(len(durations) - 1, -1, -1):
         mk, hk = piece_mh(bt[k], dt[k], durations[k])
@@ -254,7 +280,7 @@ def _pair_integrand(grid, cols, pair_src_row, durations, bs, ds, bt, dt, m_start
     m2, h2 = suf_m[j + 1], suf_h[j + 1]
     geo = 1.0 / (1.0 + h1 * m2 + h2)
     p = np.minimum(m1 * m2 * geo, 1.0)
-    return grid["w"][:, None] * src_intensity * p * rate_of_pair[cols][None, :], geo
+    return grid["w"][:, None] * src_intensity * p * rate[None, :], geo
 
 
 def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
@@ -266,30 +292,29 @@ def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> A
     hit = k > 0
     if hit.any():
         size[hit] += rng.negative_binomial(owner[hit], k[hit], geo.T[pair][hit])
-    return Arrivals(src_rows, target[pair].astype(np.int32), k.sum(axis=1), size.sum(axis=1))
+    return Arrivals(src_rows, target.astype(np.int32), k.sum(axis=1), size.sum(axis=1))
 
 
 def _by_lineage(rng: Draws, src_rows, reps, pair_of_row, integrand, geo, target, group) -> Arrivals:
     """A node per lineage ∝ its share of Λ, and a geometric size with that node's parameter."""
     n_nodes = integrand.shape[0]
-    cum_t = np.ascontiguousarray(np.cumsum(integrand, axis=0).T)
-    cum_t /= np.where(cum_t[:, -1:] > 0, cum_t[:, -1:], 1.0)
+    cum = np.cumsum(integrand, axis=0)
+    cum /= np.where(cum[-1:] > 0, cum[-1:], 1.0)
     with np.errstate(divide="ignore"):  # geo = 1 (a mutant that cannot divide): size 1
         log_q = np.log(1.0 - geo)
     pair = np.repeat(pair_of_row, reps)
-    owner = np.repeat(group[src_rows], reps)
+    owner = np.repeat(group[src_rows], reps) if rng.per_patient else owners(rng, None, len(pair))
     u = rng.random(owner)
-    node = np.empty(len(pair), dtype=np.int64)
-    # Chunks bound the (lineages × nodes) comparison array (they draw nothing).
-    for lo in range(0, len(pair), _CHUNK):
-        sl = slice(lo, lo + _CHUNK)
-        node[sl] = (cum_t[pair[sl]] <= u[sl, None]).sum(axis=1)
-    node = np.minimum(node, n_nodes - 1)
+    # node = #{j < last : cum_j ≤ u}, one node (one 1-d gather) at a time: a (lineages × nodes)
+    # gather and a row sum cost three times more.
+    node = np.zeros(len(pair), dtype=np.min_scalar_type(n_nodes))
+    for j in range(n_nodes - 1):
+        node += cum[j].take(pair) <= u
     size = geometric_by_inversion(rng, log_q[node, pair], owner)
     # Lineages of one (clone, mutation) are contiguous: sum them.
     starts = np.concatenate([[0], np.cumsum(reps)[:-1]])
     total = np.add.reduceat(size, starts).astype(np.int64)
-    return Arrivals(src_rows, target[pair_of_row].astype(np.int32), reps.astype(np.int64), total)
+    return Arrivals(src_rows, target.astype(np.int32), reps.astype(np.int64), total)
 
 
 def sample_arrivals(
