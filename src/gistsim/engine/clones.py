@@ -97,29 +97,50 @@ class CloneTable:
         return self
 
     def add_cells(self, lesion: np.ndarray, group: np.ndarray, genotype: np.ndarray, count: np.ndarray) -> None:
-        """Add cells of given (lesion, genotype): to the existing clone, or as a new clone."""
+        """Add cells of given (lesion, genotype): to the existing clone, or as a new clone.
+
+        Rows with no cells are ignored. New clones are merged into the sorted table at their
+        places (one pass over the table), not appended and re-sorted.
+        """
+        count = np.asarray(count, dtype=np.int64)
+        some = count > 0
+        if not some.all():
+            lesion, group, genotype, count = lesion[some], group[some], genotype[some], count[some]
         if len(count) == 0:
             return
         key = lesion * self.n_genotypes + genotype
-        ukey, inv = np.unique(key, return_inverse=True)
-        ucount = np.bincount(inv, weights=count, minlength=len(ukey)).astype(np.int64)
-        first = np.zeros(len(ukey), dtype=np.int64)
-        first[inv[::-1]] = np.arange(len(key))[::-1]
+        # Rows of one key share lesion, group and genotype, so any row can stand for its key: the
+        # sort need not be stable.
+        order = np.argsort(key)
+        key = key[order]
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        starts = np.flatnonzero(first)
+        ukey, row = key[starts], order[starts]
+        ucount = np.add.reduceat(count[order], starts)
         own = self.key
         pos = np.searchsorted(own, ukey)
         found = pos < len(own)
         found[found] = own[pos[found]] == ukey[found]
-        np.add.at(self.count, pos[found], ucount[found])
+        self.count[pos[found]] += ucount[found]  # keys are unique: no repeated positions
         new = ~found
-        if new.any():
-            idx = first[new]
-            self.lesion = np.concatenate([self.lesion, lesion[idx]])
-            self.group = np.concatenate([self.group, group[idx]])
-            self.genotype = np.concatenate([self.genotype, genotype[idx].astype(np.int32)])
-            self.count = np.concatenate([self.count, ucount[new]])
-            order = np.argsort(self.key, kind="stable")
-            self.lesion, self.group = self.lesion[order], self.group[order]
-            self.genotype, self.count = self.genotype[order], self.count[order]
+        if not new.any():
+            return
+        at = pos[new] + np.arange(int(new.sum()))  # rows of the new clones in the merged table
+        old = np.ones(len(own) + len(at), dtype=bool)
+        old[at] = False
+        row = row[new]
+        for name, values in (
+            ("lesion", lesion[row]),
+            ("group", group[row]),
+            ("genotype", genotype[row]),
+            ("count", ucount[new]),
+        ):
+            current = getattr(self, name)
+            merged = np.empty(len(old), dtype=current.dtype)
+            merged[old] = current
+            merged[at] = values
+            setattr(self, name, merged)
 
     def lesion_totals(self) -> tuple[np.ndarray, np.ndarray]:
         """(lesion ids, total cells per lesion), lesions in increasing id order."""
