@@ -99,8 +99,7 @@ class CloneTable:
     def add_cells(self, lesion: np.ndarray, group: np.ndarray, genotype: np.ndarray, count: np.ndarray) -> None:
         """Add cells of given (lesion, genotype): to the existing clone, or as a new clone.
 
-        Rows with no cells are ignored. New clones are merged into the sorted table at their
-        places (one pass over the table), not appended and re-sorted.
+        Rows with no cells are ignored.
         """
         count = np.asarray(count, dtype=np.int64)
         some = count > 0
@@ -108,39 +107,21 @@ class CloneTable:
             lesion, group, genotype, count = lesion[some], group[some], genotype[some], count[some]
         if len(count) == 0:
             return
-        key = lesion * self.n_genotypes + genotype
-        # Rows of one key share lesion, group and genotype, so any row can stand for its key: the
-        # sort need not be stable.
-        order = np.argsort(key)
+        key = np.concatenate([self.key, lesion * self.n_genotypes + genotype])
+        # The table is one sorted run and the additions come in a few nearly sorted runs, which a
+        # stable sort (timsort) merges in about linear time: no full re-sort.
+        order = np.argsort(key, kind="stable")
         key = key[order]
         first = np.ones(len(key), dtype=bool)
         first[1:] = key[1:] != key[:-1]
         starts = np.flatnonzero(first)
-        ukey, row = key[starts], order[starts]
-        ucount = np.add.reduceat(count[order], starts)
-        own = self.key
-        pos = np.searchsorted(own, ukey)
-        found = pos < len(own)
-        found[found] = own[pos[found]] == ukey[found]
-        self.count[pos[found]] += ucount[found]  # keys are unique: no repeated positions
-        new = ~found
-        if not new.any():
-            return
-        at = pos[new] + np.arange(int(new.sum()))  # rows of the new clones in the merged table
-        old = np.ones(len(own) + len(at), dtype=bool)
-        old[at] = False
-        row = row[new]
-        for name, values in (
-            ("lesion", lesion[row]),
-            ("group", group[row]),
-            ("genotype", genotype[row]),
-            ("count", ucount[new]),
-        ):
-            current = getattr(self, name)
-            merged = np.empty(len(old), dtype=current.dtype)
-            merged[old] = current
-            merged[at] = values
-            setattr(self, name, merged)
+        # Rows of one key share lesion, group and genotype; the first is the table's own clone
+        # where there is one (the sort is stable).
+        row = order[starts]
+        self.count = np.add.reduceat(np.concatenate([self.count, count])[order], starts)
+        self.lesion = np.concatenate([self.lesion, lesion]).take(row)
+        self.group = np.concatenate([self.group, group]).take(row)
+        self.genotype = np.concatenate([self.genotype, np.asarray(genotype, dtype=np.int32)]).take(row)
 
     def lesion_totals(self) -> tuple[np.ndarray, np.ndarray]:
         """(lesion ids, total cells per lesion), lesions in increasing id order."""
