@@ -87,25 +87,29 @@ def _survival_from(
     piece: np.ndarray, offset: np.ndarray, durations: np.ndarray, bt: np.ndarray, dt: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """For lineages founded at (piece, offset) with rates bt, dt (P, A): P(alive at T) and 1/(1+H)."""
-    cols = np.arange(bt.shape[1])
-    b_here, d_here = bt[piece, cols], dt[piece, cols]
-    m, h = piece_mh(b_here, d_here, durations[piece] - offset)
-    for k in range(len(durations)):
-        later = piece < k
-        if later.any():
-            mk, hk = piece_mh(bt[k], dt[k], durations[k])
-            h = np.where(later, h * mk + hk, h)
-            m = np.where(later, m * mk, m)
-    return np.minimum(m / (1.0 + h), 1.0), 1.0 / (1.0 + h)
+    if len(durations) == 1:
+        m, h = piece_mh(bt[0], dt[0], durations[0] - offset)
+    else:
+        cols = np.arange(bt.shape[1])
+        m, h = piece_mh(bt[piece, cols], dt[piece, cols], durations[piece] - offset)
+        for k in range(1, len(durations)):
+            later = piece < k
+            if later.any():
+                mk, hk = piece_mh(bt[k], dt[k], durations[k])
+                h = np.where(later, h * mk + hk, h)
+                m = np.where(later, m * mk, m)
+    q = 1.0 / (1.0 + h)
+    return np.minimum(m * q, 1.0), q
 
 
-def _sample_in_piece(d: Draws, r: np.ndarray, length: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Offsets in [0, length] with density ∝ exp(r·x) (inverse CDF)."""
-    u = d.random(owner)
+def _offset_in_piece(u: np.ndarray, r: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Offsets in [0, length] with density ∝ exp(r·x), by inverting the CDF at the uniforms ``u``."""
     rl = r * length
-    small = np.abs(rl) < 1e-8
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(small, u * length, np.log1p(u * np.expm1(rl)) / np.where(small, 1.0, r))
+        x = np.log1p(u * np.expm1(rl)) / r
+    small = np.abs(rl) < 1e-8
+    if small.any():
+        x = np.where(small, u * length, x)
     return np.clip(x, 0.0, length)
 
 
@@ -128,30 +132,40 @@ def _thinning(
     draws its mutation k ∝ u_k and is kept only if the clone can acquire k and the lineage is
     alive at the step's end. Drawing k from one shared table is cheaper than a per-genotype one.
     """
-    n_cand = rng.poisson(group[rows], bound)
+    n_cand = rng.poisson(rng.owners_at(group, rows), bound)
     if not n_cand.any():
         return Arrivals.empty()
     src = np.repeat(rows, n_cand)
-    # Piece ∝ its share of ∫ b·M, then the offset within it ∝ exp(r x).
-    # One uniform per candidate whatever the number of pieces, so that a patient's stream advances
-    # the same way when its step is cut into more pieces for the sake of other patients.
-    cum = np.cumsum(supply_piece[:, src], axis=0)
-    piece = np.minimum((rng.random(group[src]) * cum[-1] > cum).sum(axis=0), len(durations) - 1)
-    offset = _sample_in_piece(rng, (b[piece, src] - d[piece, src]), durations[piece], group[src])
+    owner = rng.owners_at(group, src)
+    # Three uniforms per candidate (mutation, piece, offset), drawn before candidates that cannot
+    # happen are dropped, and one for the piece whatever the number of pieces: a patient's stream
+    # then advances the same way when its step is cut into more pieces for the sake of others.
+    u_mut, u_piece, u_offset = rng.random(owner), rng.random(owner), rng.random(owner)
     cum_u = np.cumsum(mutation.rate_per_division)
-    k = np.searchsorted(cum_u, rng.random(group[src]) * cum_u[-1], side="right")
+    k = np.searchsorted(cum_u, u_mut * cum_u[-1], side="right")
     target = mutation.mutant_of[genotype[src], np.minimum(k, len(cum_u) - 1)]
     possible = target >= 0
-    src, piece, offset, target = src[possible], piece[possible], offset[possible], target[possible]
+    if not possible.all():
+        src, target, u_piece, u_offset = src[possible], target[possible], u_piece[possible], u_offset[possible]
+    # Piece ∝ its share of ∫ b·M, then the offset within it ∝ exp(r x).
+    if len(durations) == 1:
+        piece = np.zeros(len(src), dtype=np.int64)
+        r = b[0].take(src) - d[0].take(src)
+    else:
+        cum = np.cumsum(supply_piece[:, src], axis=0)
+        piece = np.minimum((u_piece * cum[-1] > cum).sum(axis=0), len(durations) - 1)
+        r = b[piece, src] - d[piece, src]
+    offset = _offset_in_piece(u_offset, r, durations[piece])
     bt, dt = rates.rates(group[src], target)
     p, g = _survival_from(piece, offset, durations, bt, dt)
-    keep = rng.random(group[src]) < p
-    if not keep.any():
+    keep = np.flatnonzero(rng.random(rng.owners_at(group, src)) < p)
+    if len(keep) == 0:
         return Arrivals.empty()
     with np.errstate(divide="ignore"):  # g = 1 (a mutant that cannot divide): log 0 = -inf, size 1
         log_q = np.log1p(-g[keep])
-    size = geometric_by_inversion(rng, log_q, group[src[keep]])
-    return Arrivals(src[keep], target[keep].astype(np.int32), np.ones(len(size), np.int64), size)
+    src = src[keep]
+    size = geometric_by_inversion(rng, log_q, rng.owners_at(group, src))
+    return Arrivals(src, target[keep].astype(np.int32), np.ones(len(size), np.int64), size)
 
 
 def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.ndarray]:

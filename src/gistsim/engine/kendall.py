@@ -44,9 +44,12 @@ def phi(r: np.ndarray, t: np.ndarray) -> np.ndarray:
     r = np.asarray(r, dtype=float)
     t = np.asarray(t, dtype=float)
     rt = r * t
-    small = np.abs(rt) < 1e-8
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(small, t * (1.0 + 0.5 * rt), np.expm1(rt) / np.where(small, 1.0, r))
+        out = np.expm1(rt) / r
+    # The series only where it is needed (most rates are far from r = 0).
+    small = np.abs(rt) < 1e-8
+    if small.any():
+        out = np.where(small, t * (1.0 + 0.5 * rt), out)
     return out
 
 
