@@ -152,7 +152,7 @@ def _thinning(
         piece = np.zeros(len(src), dtype=np.int64)
         r = b[0].take(src) - d[0].take(src)
     else:
-        cum = np.cumsum(supply_piece[:, src], axis=0)
+        cum = np.cumsum(supply_piece.take(src, axis=1), axis=0)
         piece = np.minimum((u_piece * cum[-1] > cum).sum(axis=0), len(durations) - 1)
         r = b[piece, src] - d[piece, src]
     offset = _offset_in_piece(u_offset, r, durations[piece])
@@ -182,23 +182,58 @@ def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.n
     return {k: np.concatenate(v) for k, v in zip(("piece", "x", "w"), (pieces, x, w))}
 
 
-def _value_profiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Columns of ``values`` with identical bits share a profile: (first column of each, profile of each).
-
-    A 1-d hash of each column is sorted instead of the columns themselves (row-unique is slow); a
-    hash collision is caught by comparing every column with its profile's first column bit for bit,
-    and then the exact (slow) row-unique is used.
-    """
-    bits = np.ascontiguousarray(values).view(np.uint64)
-    h = np.full(bits.shape[1], 0xCBF29CE484222325, dtype=np.uint64)
+def _hash_columns(bits: np.ndarray, h: np.ndarray | None = None) -> np.ndarray:
+    """A 64-bit hash of each column of ``bits`` (uint64, shape (rows, n)), continuing from ``h``."""
+    h = np.full(bits.shape[1], 0xCBF29CE484222325, dtype=np.uint64) if h is None else h.copy()
     for row in bits:
         h ^= row
         h *= np.uint64(0x9E3779B97F4A7C15)
         h ^= h >> np.uint64(29)
-    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-    if not (bits[:, first[inv]] == bits).all():
-        _, first, inv = np.unique(bits.T, axis=0, return_index=True, return_inverse=True)
-    return first, inv.ravel()
+    return h
+
+
+def _pair_profiles(
+    src_rates: np.ndarray, pair_rates: np.ndarray, ci: np.ndarray, ki: np.ndarray, n_mut: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (clone ci, mutation ki) with bit-identical numbers share a profile.
+
+    ``src_rates`` (2P, clones) holds each clone's b and d per piece, ``pair_rates`` (2P, pairs) the
+    mutant's. Returns (a pair showing each profile, the profile of each pair).
+
+    Clones are deduplicated first, on a hash of their own rates and of the set of (k, mutant rates)
+    of their pairs; a pair's profile is then (clone profile, k), so only the clones are sorted. Every
+    pair is compared bit for bit with its profile's pair; a hash collision falls back to the exact
+    (slow) row-unique over the pairs' numbers.
+    """
+    n_clones = src_rates.shape[1]
+    src_bits = np.ascontiguousarray(src_rates).view(np.uint64)
+    pair_bits = np.ascontiguousarray(pair_rates).view(np.uint64)
+    pair_hash = _hash_columns(pair_bits, ki.astype(np.uint64))
+    # The set of a clone's pairs: the sum of their hashes (pairs of one clone are contiguous).
+    starts = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]])
+    own = np.zeros(n_clones, dtype=np.uint64)
+    own[ci[starts]] = np.add.reduceat(pair_hash, starts)
+    _, first_clone, clone_prof = np.unique(_hash_columns(src_bits, own), return_index=True, return_inverse=True)
+    clone_prof = clone_prof.ravel()
+    # Profiles of pairs: (clone profile, k), numbered densely without a sort.
+    pair_of = np.full(n_clones * n_mut, -1, dtype=np.int64)
+    pair_of[ci * n_mut + ki] = np.arange(len(ci))
+    key = clone_prof[ci] * n_mut + ki
+    present = np.zeros((len(first_clone)) * n_mut, dtype=bool)
+    present[key] = True
+    keys = np.flatnonzero(present)
+    number = np.cumsum(present) - 1
+    first = pair_of[first_clone[keys // n_mut] * n_mut + keys % n_mut]
+    prof = number[key]
+    rep = first[prof]
+    # Row by row with 1-d takes: fancy indexing along the second axis costs several times more.
+    rep_clone = first_clone[clone_prof]
+    if (rep >= 0).all() and all((row.take(rep_clone) == row).all() for row in src_bits):
+        if all((row.take(rep) == row).all() for row in pair_bits):
+            return first, prof
+    values = np.vstack([src_bits[:, ci], pair_bits, ki[None, :].astype(np.uint64)])
+    _, first, prof = np.unique(values.T, axis=0, return_index=True, return_inverse=True)
+    return first, prof.ravel()
 
 
 def _grid_buckets(n_sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,17 +268,21 @@ def _quadrature(
     patient's draws do not depend on who else is in it.
     """
     targets = mutation.mutant_of[genotype[rows]]
-    ci, ki = np.nonzero(targets >= 0)
-    if len(ci) == 0:
+    n_mut = targets.shape[1]
+    flat = np.flatnonzero(targets >= 0)
+    if len(flat) == 0:
         return Arrivals.empty()
+    # (clone, mutation) pairs in row-major order. Here and below, take(axis=1) instead of [:, idx]:
+    # fancy indexing along the second axis is several times slower.
+    ci, ki = flat // n_mut, flat % n_mut
     src = rows[ci]
-    target = targets[ci, ki]
+    target = targets.ravel()[flat]
     bt, dt = rates.rates(group[src], target)
     u = mutation.rate_per_division[ki]
-    first, prof = _value_profiles(np.vstack([b[:, src], d[:, src], bt, dt, u[None, :]]))
+    first, prof = _pair_profiles(np.vstack([b.take(rows, axis=1), d.take(rows, axis=1)]), np.vstack([bt, dt]), ci, ki, n_mut)
     # The profiles' numbers (columns of the pairs that first showed each profile).
-    p_src, bt, dt, u = src[first], bt[:, first], dt[:, first], u[first]
-    bs, ds = b[:, p_src], d[:, p_src]
+    p_src, bt, dt, u = src[first], bt.take(first, axis=1), dt.take(first, axis=1), u[first]
+    bs, ds = b.take(p_src, axis=1), d.take(p_src, axis=1)
     # Sub-intervals short enough for every exponential and survival curve of the profile. The
     # grid follows from the profile's own rates, so a patient's numbers never depend on other
     # patients' rates; profiles with the same grid are computed together.
@@ -255,8 +294,8 @@ def _quadrature(
     for g, subs in enumerate(grids):
         cols = np.flatnonzero(bucket == g)
         integrand, geo = _pair_integrand(
-            _quadrature_grid(durations, subs), durations, bs[:, cols], ds[:, cols], bt[:, cols], dt[:, cols],
-            m_start[:, p_src[cols]], u[cols],
+            _quadrature_grid(durations, subs), durations, *(a.take(cols, axis=1) for a in (bs, ds, bt, dt)),
+            m_start.take(p_src[cols], axis=1), u[cols],
         )
         local = np.full(len(first), -1)
         local[cols] = np.arange(len(cols))
@@ -299,7 +338,7 @@ def _pair_integrand(grid, durations, bs, ds, bt, dt, m_start, rate):
 
 def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
     """Poisson arrivals per quadrature node; each node's sizes summed as k + NegBinomial(k, g)."""
-    lam = n0[:, None] * integrand[:, pair].T  # (pairs, nodes)
+    lam = n0[:, None] * integrand.take(pair, axis=1).T  # (pairs, nodes)
     owner = np.broadcast_to(group[src_rows][:, None], lam.shape)
     k = rng.poisson(owner, lam)
     size = k.astype(np.int64)

@@ -33,10 +33,10 @@ BERRY_ESSEEN_C = 0.4748
 NORMAL_LIMIT_MAX_KOLMOGOROV = 1e-3
 
 #: Clones of at most this many cells draw their surviving lineages cell by cell (see :func:`sample_exact`).
-CELL_BY_CELL_MAX = 16
+CELL_BY_CELL_MAX = 8
 
 #: Up to this many surviving lineages draw their sizes lineage by lineage (see :func:`sample_exact`).
-LINEAGE_BY_LINEAGE_MAX = 16
+LINEAGE_BY_LINEAGE_MAX = 8
 
 
 def phi(r: np.ndarray, t: np.ndarray) -> np.ndarray:
