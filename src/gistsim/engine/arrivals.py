@@ -228,9 +228,9 @@ def _pair_profiles(
     rep = first[prof]
     # Row by row with 1-d takes: fancy indexing along the second axis costs several times more.
     rep_clone = first_clone[clone_prof]
-    if (rep >= 0).all() and all((row.take(rep_clone) == row).all() for row in src_bits):
-        if all((row.take(rep) == row).all() for row in pair_bits):
-            return first, prof
+    same_src = all((row.take(rep_clone) == row).all() for row in src_bits)
+    if same_src and (rep >= 0).all() and all((row.take(rep) == row).all() for row in pair_bits):
+        return first, prof
     values = np.vstack([src_bits[:, ci], pair_bits, ki[None, :].astype(np.uint64)])
     _, first, prof = np.unique(values.T, axis=0, return_index=True, return_inverse=True)
     return first, prof.ravel()
@@ -279,43 +279,46 @@ def _quadrature(
     target = targets.ravel()[flat]
     bt, dt = rates.rates(group[src], target)
     u = mutation.rate_per_division[ki]
-    first, prof = _pair_profiles(np.vstack([b.take(rows, axis=1), d.take(rows, axis=1)]), np.vstack([bt, dt]), ci, ki, n_mut)
+    src_rates = np.vstack([b.take(rows, axis=1), d.take(rows, axis=1)])
+    first, prof = _pair_profiles(src_rates, np.vstack([bt, dt]), ci, ki, n_mut)
     # The profiles' numbers (columns of the pairs that first showed each profile).
-    p_src, bt, dt, u = src[first], bt.take(first, axis=1), dt.take(first, axis=1), u[first]
-    bs, ds = b.take(p_src, axis=1), d.take(p_src, axis=1)
+    prof_src, bt, dt, u = src[first], bt.take(first, axis=1), dt.take(first, axis=1), u[first]
+    bs, ds = b.take(prof_src, axis=1), d.take(prof_src, axis=1)
     # Sub-intervals short enough for every exponential and survival curve of the profile. The
     # grid follows from the profile's own rates, so a patient's numbers never depend on other
     # patients' rates; profiles with the same grid are computed together.
     span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt)
     n_sub = np.maximum(1, np.ceil(durations[:, None] * span / MAX_SPAN)).astype(np.int64)
     grids, bucket = _grid_buckets(n_sub)
-    pair_bucket = bucket[prof]
+    pair_bucket = bucket[prof] if len(grids) > 1 else None
     parts = []
     for g, subs in enumerate(grids):
         cols = np.flatnonzero(bucket == g)
         integrand, geo = _pair_integrand(
             _quadrature_grid(durations, subs), durations, *(a.take(cols, axis=1) for a in (bs, ds, bt, dt)),
-            m_start.take(p_src[cols], axis=1), u[cols],
+            m_start.take(prof_src[cols], axis=1), u[cols],
         )
-        local = np.full(len(first), -1)
-        local[cols] = np.arange(len(cols))
-        pi = np.flatnonzero(pair_bucket == g) if len(grids) > 1 else np.arange(len(src))
-        pair = local[prof[pi]]
-        lam = n0[src[pi]] * integrand.sum(axis=0)[pair]
-        tgt = target[pi]
+        if len(grids) == 1:  # cols are all the profiles, in order
+            pair, p_src, p_tgt = prof, src, target
+        else:
+            local = np.full(len(first), -1)
+            local[cols] = np.arange(len(cols))
+            pi = np.flatnonzero(pair_bucket == g)
+            pair, p_src, p_tgt = local[prof[pi]], src[pi], target[pi]
+        lam = n0[p_src] * integrand.sum(axis=0)[pair]
         # Pairs expecting many arrivals draw them node by node: Poisson counts per node and one
         # negative binomial for the summed geometric sizes (cost independent of the number of
         # lineages); the others draw the total count, then a node and a size per lineage.
         heavy = lam > AGGREGATE_ABOVE
         if heavy.any():
             h = np.flatnonzero(heavy)
-            parts.append(_by_node(rng, src[pi[h]], n0[src[pi[h]]], pair[h], integrand, geo, tgt[h], group))
-        light = np.flatnonzero(~heavy)
-        counts = rng.poisson(group[src[pi[light]]], lam[light])
-        hit = counts > 0
-        if hit.any():
-            sel = light[hit]
-            parts.append(_by_lineage(rng, src[pi[sel]], counts[hit], pair[sel], integrand, geo, tgt[sel], group))
+            parts.append(_by_node(rng, p_src[h], n0[p_src[h]], pair[h], integrand, geo, p_tgt[h], group))
+            light = np.flatnonzero(~heavy)
+            pair, p_src, p_tgt, lam = pair[light], p_src[light], p_tgt[light], lam[light]
+        counts = rng.poisson(rng.owners_at(group, p_src), lam)
+        hit = np.flatnonzero(counts)
+        if len(hit):
+            parts.append(_by_lineage(rng, p_src[hit], counts[hit], pair[hit], integrand, geo, p_tgt[hit], group))
     return Arrivals.concat(parts) if parts else Arrivals.empty()
 
 

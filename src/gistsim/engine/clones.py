@@ -99,7 +99,8 @@ class CloneTable:
     def add_cells(self, lesion: np.ndarray, group: np.ndarray, genotype: np.ndarray, count: np.ndarray) -> None:
         """Add cells of given (lesion, genotype): to the existing clone, or as a new clone.
 
-        Rows with no cells are ignored.
+        Rows with no cells are ignored, and clones left without cells are dropped (as by
+        :meth:`compact`, in the same pass).
         """
         count = np.asarray(count, dtype=np.int64)
         some = count > 0
@@ -118,7 +119,11 @@ class CloneTable:
         # Rows of one key share lesion, group and genotype; the first is the table's own clone
         # where there is one (the sort is stable).
         row = order[starts]
-        self.count = np.add.reduceat(np.concatenate([self.count, count])[order], starts)
+        total = np.add.reduceat(np.concatenate([self.count, count])[order], starts)
+        alive = total > 0
+        if not alive.all():
+            row, total = row[alive], total[alive]
+        self.count = total
         self.lesion = np.concatenate([self.lesion, lesion]).take(row)
         self.group = np.concatenate([self.group, group]).take(row)
         self.genotype = np.concatenate([self.genotype, np.asarray(genotype, dtype=np.int32)]).take(row)

@@ -11,8 +11,8 @@ The order of one step:
    sizes at the step's start (:mod:`gistsim.engine.arrivals`).
 5. Draw each clone's size at the step's end: exact binomial + negative binomial, or the normal
    limit where its Kolmogorov error is below 1e-3.
-6. Drop clones that died out, and add the mutants to the clone of their genotype in their lesion
-   (creating it if needed).
+6. Add the mutants to the clone of their genotype in their lesion (creating it if needed), and
+   drop clones that died out.
 """
 
 from __future__ import annotations
@@ -104,9 +104,10 @@ def advance(
         draws, n0, table.group, table.genotype, durations, b, d, m_start, supply, rates, mutation
     )
     table.count = sample_total(draws, n0, m, h, table.group)
-    src = arrivals.source
-    lesion, group = table.lesion[src], table.group[src]
-    # Extinct clones go first, so that the mutants are merged into the smaller table.
-    table.compact()
-    table.add_cells(lesion, group, arrivals.genotype, arrivals.size)
+    if (arrivals.size > 0).any():
+        src = arrivals.source
+        # Drops the extinct clones in the same pass.
+        table.add_cells(table.lesion[src], table.group[src], arrivals.genotype, arrivals.size)
+    else:
+        table.compact()
     return StepReport(arrivals, n_clones)
