@@ -46,3 +46,11 @@ def test_add_cells_joins_existing_clone_or_creates_one():
 def test_bad_input_names_field_and_value(kw, message):
     with pytest.raises(ValueError, match=message):
         make(**kw)
+
+
+def test_add_cells_ignores_empty_rows_and_drops_clones_left_without_cells():
+    t = make()
+    t.count[0] = 0  # as after a step in which the clone died out
+    t.add_cells(np.array([3, 5]), np.array([3, 5]), np.array([1, 2]), np.array([2, 0]))
+    assert dict(zip(zip(t.lesion.tolist(), t.genotype.tolist()), t.count.tolist())) == {(3, 1): 2, (3, 2): 11}
+    assert np.all(np.diff(t.key) > 0)

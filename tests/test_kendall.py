@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from gistsim.engine import kendall
+from gistsim.streams import Draws
 
 
 def kendall_1948(b, d, t):
@@ -71,6 +72,26 @@ def test_cell_by_cell_and_lineage_paths_agree():
     m, h = kendall.compose_mh(np.array([30.0]), np.full((1, size), 0.06), np.full((1, size), 0.04))
     a = kendall._sample_cell_by_cell(rng, n, m, h)
     b = kendall._sample_lineages(rng, n, m, h)
+    edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 21)))
+    edges[-1] += 1
+    ca, _ = np.histogram(a, edges)
+    cb, _ = np.histogram(b, edges)
+    keep = (ca + cb) > 0
+    p = stats.chi2_contingency(np.vstack([ca[keep], cb[keep]]))[1]
+    assert p > 0.01
+
+
+def test_lineage_by_lineage_and_negative_binomial_sizes_agree():
+    """Two exact ways to sum K geometric sizes (α = 0.01, χ² on pooled bins), K and H varied."""
+    rng = np.random.default_rng(7)
+    draws = Draws(rng)
+    size = 20_000
+    k = rng.integers(0, kendall.LINEAGE_BY_LINEAGE_MAX + 1, size)
+    q = 1.0 / (1.0 + rng.choice([0.0, 0.3, 4.0], size))
+    owner = np.zeros(size, dtype=np.int64)
+    a = kendall._sizes_lineage_by_lineage(draws, k, q, owner)
+    b = kendall._sizes_negative_binomial(draws, k, q, owner)
+    assert (a >= k).all() and (a[q == 1.0] == k[q == 1.0]).all()
     edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 21)))
     edges[-1] += 1
     ca, _ = np.histogram(a, edges)

@@ -87,3 +87,33 @@ def test_a_sampled_patient_is_the_same_in_any_block():
         return float(c.pk["imatinib"].clearance_l_per_h[k])
 
     assert draw([77]) == draw([3, 77, 9, 150]) == draw([1, 2, 77])
+
+
+class _PatientRates:
+    """Rates that differ between patients (two exposures, by patient id) over a 2-piece schedule."""
+
+    def __init__(self, ids):
+        self.kill = np.where(np.array(ids) % 2 == 0, 0.05, 0.02)  # per group (index in the block)
+
+    def rates(self, group, genotype):
+        birth = BIRTH[0, genotype] * np.ones((2, 1))
+        death = DEATH[0, genotype] + np.outer([1.0, 0.0], self.kill[group]) * (genotype == BASE)
+        return birth, death
+
+
+def test_a_patient_course_with_patient_specific_rates_does_not_depend_on_its_block():
+    """Λ is shared between pairs with identical numbers only: patients with other rates in the
+    block, or with the same rates, leave a patient's course unchanged."""
+
+    def course_2(ids, steps=4):
+        table = patients(ids)
+        streams, rates = PatientStreams.from_ids(42, np.array(ids)), _PatientRates(ids)
+        for _ in range(steps):
+            advance(table, [56.0, 28.0], rates, MUT, rng=streams)
+        pid = np.array(ids)
+        return {(int(pid[g]), int(les % 2), REG.name(int(gt))): int(c)
+                for les, g, gt, c in zip(table.lesion, table.group, table.genotype, table.count)}  # fmt: skip
+
+    alone = course_2([21])
+    for block in ([3, 8, 21, 34, 55], [21, 2, 13], [22, 21]):
+        assert {k: v for k, v in course_2(block).items() if k[0] == 21} == alone

@@ -86,6 +86,10 @@ class Draws:
         out[order] = sorted_out
         return out.reshape(shape)
 
+    def owners_at(self, owner: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """``owner[index]`` for an integer ``index``; one generator needs only the shape: ``index``."""
+        return index if self.streams is None else owner[index]
+
     def random(self, owner: np.ndarray) -> np.ndarray:
         if self.gen is not None:
             return self.gen.random(np.shape(owner))

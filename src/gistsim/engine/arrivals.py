@@ -44,7 +44,6 @@ MAX_SPAN = 2.0
 THINNING_BELOW = 20.0
 #: (clone, mutation) pairs expecting more surviving arrivals than this draw them per node, not per lineage.
 AGGREGATE_ABOVE = 16.0
-_CHUNK = 200_000
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(GL_NODES)
 
@@ -88,25 +87,29 @@ def _survival_from(
     piece: np.ndarray, offset: np.ndarray, durations: np.ndarray, bt: np.ndarray, dt: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """For lineages founded at (piece, offset) with rates bt, dt (P, A): P(alive at T) and 1/(1+H)."""
-    cols = np.arange(bt.shape[1])
-    b_here, d_here = bt[piece, cols], dt[piece, cols]
-    m, h = piece_mh(b_here, d_here, durations[piece] - offset)
-    for k in range(len(durations)):
-        later = piece < k
-        if later.any():
-            mk, hk = piece_mh(bt[k], dt[k], durations[k])
-            h = np.where(later, h * mk + hk, h)
-            m = np.where(later, m * mk, m)
-    return np.minimum(m / (1.0 + h), 1.0), 1.0 / (1.0 + h)
+    if len(durations) == 1:
+        m, h = piece_mh(bt[0], dt[0], durations[0] - offset)
+    else:
+        cols = np.arange(bt.shape[1])
+        m, h = piece_mh(bt[piece, cols], dt[piece, cols], durations[piece] - offset)
+        for k in range(1, len(durations)):
+            later = piece < k
+            if later.any():
+                mk, hk = piece_mh(bt[k], dt[k], durations[k])
+                h = np.where(later, h * mk + hk, h)
+                m = np.where(later, m * mk, m)
+    q = 1.0 / (1.0 + h)
+    return np.minimum(m * q, 1.0), q
 
 
-def _sample_in_piece(d: Draws, r: np.ndarray, length: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Offsets in [0, length] with density ∝ exp(r·x) (inverse CDF)."""
-    u = d.random(owner)
+def _offset_in_piece(u: np.ndarray, r: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Offsets in [0, length] with density ∝ exp(r·x), by inverting the CDF at the uniforms ``u``."""
     rl = r * length
-    small = np.abs(rl) < 1e-8
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(small, u * length, np.log1p(u * np.expm1(rl)) / np.where(small, 1.0, r))
+        x = np.log1p(u * np.expm1(rl)) / r
+    small = np.abs(rl) < 1e-8
+    if small.any():
+        x = np.where(small, u * length, x)
     return np.clip(x, 0.0, length)
 
 
@@ -129,30 +132,40 @@ def _thinning(
     draws its mutation k ∝ u_k and is kept only if the clone can acquire k and the lineage is
     alive at the step's end. Drawing k from one shared table is cheaper than a per-genotype one.
     """
-    n_cand = rng.poisson(group[rows], bound)
+    n_cand = rng.poisson(rng.owners_at(group, rows), bound)
     if not n_cand.any():
         return Arrivals.empty()
     src = np.repeat(rows, n_cand)
-    # Piece ∝ its share of ∫ b·M, then the offset within it ∝ exp(r x).
-    # One uniform per candidate whatever the number of pieces, so that a patient's stream advances
-    # the same way when its step is cut into more pieces for the sake of other patients.
-    cum = np.cumsum(supply_piece[:, src], axis=0)
-    piece = np.minimum((rng.random(group[src]) * cum[-1] > cum).sum(axis=0), len(durations) - 1)
-    offset = _sample_in_piece(rng, (b[piece, src] - d[piece, src]), durations[piece], group[src])
+    owner = rng.owners_at(group, src)
+    # Three uniforms per candidate (mutation, piece, offset), drawn before candidates that cannot
+    # happen are dropped, and one for the piece whatever the number of pieces: a patient's stream
+    # then advances the same way when its step is cut into more pieces for the sake of others.
+    u_mut, u_piece, u_offset = rng.random(owner), rng.random(owner), rng.random(owner)
     cum_u = np.cumsum(mutation.rate_per_division)
-    k = np.searchsorted(cum_u, rng.random(group[src]) * cum_u[-1], side="right")
+    k = np.searchsorted(cum_u, u_mut * cum_u[-1], side="right")
     target = mutation.mutant_of[genotype[src], np.minimum(k, len(cum_u) - 1)]
     possible = target >= 0
-    src, piece, offset, target = src[possible], piece[possible], offset[possible], target[possible]
+    if not possible.all():
+        src, target, u_piece, u_offset = src[possible], target[possible], u_piece[possible], u_offset[possible]
+    # Piece ∝ its share of ∫ b·M, then the offset within it ∝ exp(r x).
+    if len(durations) == 1:
+        piece = np.zeros(len(src), dtype=np.int64)
+        r = b[0].take(src) - d[0].take(src)
+    else:
+        cum = np.cumsum(supply_piece.take(src, axis=1), axis=0)
+        piece = np.minimum((u_piece * cum[-1] > cum).sum(axis=0), len(durations) - 1)
+        r = b[piece, src] - d[piece, src]
+    offset = _offset_in_piece(u_offset, r, durations[piece])
     bt, dt = rates.rates(group[src], target)
     p, g = _survival_from(piece, offset, durations, bt, dt)
-    keep = rng.random(group[src]) < p
-    if not keep.any():
+    keep = np.flatnonzero(rng.random(rng.owners_at(group, src)) < p)
+    if len(keep) == 0:
         return Arrivals.empty()
     with np.errstate(divide="ignore"):  # g = 1 (a mutant that cannot divide): log 0 = -inf, size 1
         log_q = np.log1p(-g[keep])
-    size = geometric_by_inversion(rng, log_q, group[src[keep]])
-    return Arrivals(src[keep], target[keep].astype(np.int32), np.ones(len(size), np.int64), size)
+    src = src[keep]
+    size = geometric_by_inversion(rng, log_q, rng.owners_at(group, src))
+    return Arrivals(src, target[keep].astype(np.int32), np.ones(len(size), np.int64), size)
 
 
 def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.ndarray]:
@@ -169,6 +182,71 @@ def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.n
     return {k: np.concatenate(v) for k, v in zip(("piece", "x", "w"), (pieces, x, w))}
 
 
+def _hash_columns(bits: np.ndarray, h: np.ndarray | None = None) -> np.ndarray:
+    """A 64-bit hash of each column of ``bits`` (uint64, shape (rows, n)), continuing from ``h``."""
+    h = np.full(bits.shape[1], 0xCBF29CE484222325, dtype=np.uint64) if h is None else h.copy()
+    for row in bits:
+        h ^= row
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+    return h
+
+
+def _pair_profiles(
+    src_rates: np.ndarray, pair_rates: np.ndarray, ci: np.ndarray, ki: np.ndarray, n_mut: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (clone ci, mutation ki) with bit-identical numbers share a profile.
+
+    ``src_rates`` (2P, clones) holds each clone's b and d per piece, ``pair_rates`` (2P, pairs) the
+    mutant's. Returns (a pair showing each profile, the profile of each pair).
+
+    Clones are deduplicated first, on a hash of their own rates and of the set of (k, mutant rates)
+    of their pairs; a pair's profile is then (clone profile, k), so only the clones are sorted. Every
+    pair is compared bit for bit with its profile's pair; a hash collision falls back to the exact
+    (slow) row-unique over the pairs' numbers.
+    """
+    n_clones = src_rates.shape[1]
+    src_bits = np.ascontiguousarray(src_rates).view(np.uint64)
+    pair_bits = np.ascontiguousarray(pair_rates).view(np.uint64)
+    pair_hash = _hash_columns(pair_bits, ki.astype(np.uint64))
+    # The set of a clone's pairs: the sum of their hashes (pairs of one clone are contiguous).
+    starts = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]])
+    own = np.zeros(n_clones, dtype=np.uint64)
+    own[ci[starts]] = np.add.reduceat(pair_hash, starts)
+    _, first_clone, clone_prof = np.unique(_hash_columns(src_bits, own), return_index=True, return_inverse=True)
+    clone_prof = clone_prof.ravel()
+    # Profiles of pairs: (clone profile, k), numbered densely without a sort.
+    pair_of = np.full(n_clones * n_mut, -1, dtype=np.int64)
+    pair_of[ci * n_mut + ki] = np.arange(len(ci))
+    key = clone_prof[ci] * n_mut + ki
+    present = np.zeros((len(first_clone)) * n_mut, dtype=bool)
+    present[key] = True
+    keys = np.flatnonzero(present)
+    number = np.cumsum(present) - 1
+    first = pair_of[first_clone[keys // n_mut] * n_mut + keys % n_mut]
+    prof = number[key]
+    rep = first[prof]
+    # Row by row with 1-d takes: fancy indexing along the second axis costs several times more.
+    rep_clone = first_clone[clone_prof]
+    same_src = all((row.take(rep_clone) == row).all() for row in src_bits)
+    if same_src and (rep >= 0).all() and all((row.take(rep) == row).all() for row in pair_bits):
+        return first, prof
+    values = np.vstack([src_bits[:, ci], pair_bits, ki[None, :].astype(np.uint64)])
+    _, first, prof = np.unique(values.T, axis=0, return_index=True, return_inverse=True)
+    return first, prof.ravel()
+
+
+def _grid_buckets(n_sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct columns of ``n_sub`` (P, n) and the bucket of each column, via lexsort on P rows."""
+    order = np.lexsort(n_sub[::-1])
+    s = n_sub[:, order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (s[:, 1:] != s[:, :-1]).any(axis=0)
+    bucket = np.empty(len(order), dtype=np.int64)
+    bucket[order] = np.cumsum(new) - 1
+    return s[:, new].T, bucket
+
+
 def _quadrature(
     rng: Draws,
     rows: np.ndarray,
@@ -182,69 +260,73 @@ def _quadrature(
     rates: RateModel,
     mutation: MutationModel,
 ) -> Arrivals:
-    """Arrivals for clones with a large supply; Λ computed once per (group, genotype) profile."""
-    n_geno, n_mut = mutation.mutant_of.shape
-    prof_key, first, inv = np.unique(group[rows] * n_geno + genotype[rows], return_index=True, return_inverse=True)
-    prof_rows = rows[first]
-    # Pairs (profile, mutation k) that can happen.
-    prof_of_pair, k_of_pair = np.nonzero(mutation.mutant_of[genotype[prof_rows]] >= 0)
-    if len(prof_of_pair) == 0:
+    """Arrivals for clones with a large supply; Λ computed once per distinct rate profile.
+
+    Λ of a (clone, mutation) pair per initial cell depends only on the numbers (b, d of the source
+    and of the mutant per piece, u_k); pairs with bit-identical numbers are integrated once. The
+    same numbers give the same floating-point result whichever other pairs are in the batch, so a
+    patient's draws do not depend on who else is in it.
+    """
+    targets = mutation.mutant_of[genotype[rows]]
+    n_mut = targets.shape[1]
+    flat = np.flatnonzero(targets >= 0)
+    if len(flat) == 0:
         return Arrivals.empty()
-    pair_src_row = prof_rows[prof_of_pair]
-    target = mutation.mutant_of[genotype[pair_src_row], k_of_pair]
-    bt, dt = rates.rates(group[pair_src_row], target)
-    bs, ds = b[:, pair_src_row], d[:, pair_src_row]
-    # Sub-intervals short enough for every exponential and survival curve of the pair. Each pair
-    # gets its own grid (pairs with the same grid are computed together), so a patient's numbers
-    # never depend on other patients' rates.
+    # (clone, mutation) pairs in row-major order. Here and below, take(axis=1) instead of [:, idx]:
+    # fancy indexing along the second axis is several times slower.
+    ci, ki = flat // n_mut, flat % n_mut
+    src = rows[ci]
+    target = targets.ravel()[flat]
+    bt, dt = rates.rates(group[src], target)
+    u = mutation.rate_per_division[ki]
+    src_rates = np.vstack([b.take(rows, axis=1), d.take(rows, axis=1)])
+    first, prof = _pair_profiles(src_rates, np.vstack([bt, dt]), ci, ki, n_mut)
+    # The profiles' numbers (columns of the pairs that first showed each profile).
+    prof_src, bt, dt, u = src[first], bt.take(first, axis=1), dt.take(first, axis=1), u[first]
+    bs, ds = b.take(prof_src, axis=1), d.take(prof_src, axis=1)
+    # Sub-intervals short enough for every exponential and survival curve of the profile. The
+    # grid follows from the profile's own rates, so a patient's numbers never depend on other
+    # patients' rates; profiles with the same grid are computed together.
     span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt)
     n_sub = np.maximum(1, np.ceil(durations[:, None] * span / MAX_SPAN)).astype(np.int64)
-    grids, bucket = np.unique(n_sub.T, axis=0, return_inverse=True)
-    bucket = bucket.ravel()
-    pair_of = np.full((len(prof_key), n_mut), -1)
-    pair_of[prof_of_pair, k_of_pair] = np.arange(len(pair_src_row))
-    clone_pairs = pair_of[inv]
+    grids, bucket = _grid_buckets(n_sub)
+    pair_bucket = bucket[prof] if len(grids) > 1 else None
     parts = []
     for g, subs in enumerate(grids):
         cols = np.flatnonzero(bucket == g)
         integrand, geo = _pair_integrand(
-            _quadrature_grid(durations, subs), cols, pair_src_row, durations, bs, ds, bt, dt, m_start,
-            mutation.rate_per_division[k_of_pair],
+            _quadrature_grid(durations, subs), durations, *(a.take(cols, axis=1) for a in (bs, ds, bt, dt)),
+            m_start.take(prof_src[cols], axis=1), u[cols],
         )
-        # Per clone: Λ_k = n0 × Λ(profile, k), for the pairs of this grid (local columns).
-        local = np.full(len(pair_src_row), -1)
-        local[cols] = np.arange(len(cols))
-        mine = np.where(clone_pairs >= 0, local[np.maximum(clone_pairs, 0)], -1)
-        ci, ki = np.nonzero(mine >= 0)
-        if len(ci) == 0:
-            continue
-        pair = mine[ci, ki]
-        lam = n0[rows[ci]] * integrand.sum(axis=0)[pair]
+        if len(grids) == 1:  # cols are all the profiles, in order
+            pair, p_src, p_tgt = prof, src, target
+        else:
+            local = np.full(len(first), -1)
+            local[cols] = np.arange(len(cols))
+            pi = np.flatnonzero(pair_bucket == g)
+            pair, p_src, p_tgt = local[prof[pi]], src[pi], target[pi]
+        lam = n0[p_src] * integrand.sum(axis=0)[pair]
         # Pairs expecting many arrivals draw them node by node: Poisson counts per node and one
         # negative binomial for the summed geometric sizes (cost independent of the number of
         # lineages); the others draw the total count, then a node and a size per lineage.
         heavy = lam > AGGREGATE_ABOVE
         if heavy.any():
             h = np.flatnonzero(heavy)
-            parts.append(_by_node(rng, rows[ci[h]], n0[rows[ci[h]]], pair[h], integrand, geo, target[cols], group))
-        light = np.flatnonzero(~heavy)
-        counts = rng.poisson(group[rows[ci[light]]], lam[light])
-        hit = counts > 0
-        if hit.any():
-            sel = light[hit]
-            parts.append(
-                _by_lineage(rng, rows[ci[sel]], counts[hit], pair[sel], integrand, geo, target[cols], group)
-            )
+            parts.append(_by_node(rng, p_src[h], n0[p_src[h]], pair[h], integrand, geo, p_tgt[h], group))
+            light = np.flatnonzero(~heavy)
+            pair, p_src, p_tgt, lam = pair[light], p_src[light], p_tgt[light], lam[light]
+        counts = rng.poisson(rng.owners_at(group, p_src), lam)
+        hit = np.flatnonzero(counts)
+        if len(hit):
+            parts.append(_by_lineage(rng, p_src[hit], counts[hit], pair[hit], integrand, geo, p_tgt[hit], group))
     return Arrivals.concat(parts) if parts else Arrivals.empty()
 
 
-def _pair_integrand(grid, cols, pair_src_row, durations, bs, ds, bt, dt, m_start, rate_of_pair):
-    """Per node and pair: the quadrature term of Λ (per initial cell) and 1/(1 + H) at the node."""
+def _pair_integrand(grid, durations, bs, ds, bt, dt, m_start, rate):
+    """Per node and profile: the quadrature term of Λ (per initial cell) and 1/(1 + H) at the node."""
     j, x = grid["piece"], grid["x"]
-    src = pair_src_row[cols]
-    bs, ds, bt, dt = bs[:, cols], ds[:, cols], bt[:, cols], dt[:, cols]
-    src_intensity = bs[j] * m_start[j][:, src] * np.exp((bs[j] - ds[j]) * x[:, None])
-    suf_m = np.ones((len(durations) + 1, len(cols)))
+    src_intensity = bs[j] * m_start[j] * np.exp((bs[j] - ds[j]) * x[:, None])
+    suf_m = np.ones((len(durations) + 1, bs.shape[1]))
     suf_h = np.zeros_like(suf_m)
     for k in range(len(durations) - 1, -1, -1):
         mk, hk = piece_mh(bt[k], dt[k], durations[k])
@@ -254,42 +336,41 @@ def _pair_integrand(grid, cols, pair_src_row, durations, bs, ds, bt, dt, m_start
     m2, h2 = suf_m[j + 1], suf_h[j + 1]
     geo = 1.0 / (1.0 + h1 * m2 + h2)
     p = np.minimum(m1 * m2 * geo, 1.0)
-    return grid["w"][:, None] * src_intensity * p * rate_of_pair[cols][None, :], geo
+    return grid["w"][:, None] * src_intensity * p * rate[None, :], geo
 
 
 def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
     """Poisson arrivals per quadrature node; each node's sizes summed as k + NegBinomial(k, g)."""
-    lam = n0[:, None] * integrand[:, pair].T  # (pairs, nodes)
+    lam = n0[:, None] * integrand.take(pair, axis=1).T  # (pairs, nodes)
     owner = np.broadcast_to(group[src_rows][:, None], lam.shape)
     k = rng.poisson(owner, lam)
     size = k.astype(np.int64)
     hit = k > 0
     if hit.any():
         size[hit] += rng.negative_binomial(owner[hit], k[hit], geo.T[pair][hit])
-    return Arrivals(src_rows, target[pair].astype(np.int32), k.sum(axis=1), size.sum(axis=1))
+    return Arrivals(src_rows, target.astype(np.int32), k.sum(axis=1), size.sum(axis=1))
 
 
 def _by_lineage(rng: Draws, src_rows, reps, pair_of_row, integrand, geo, target, group) -> Arrivals:
     """A node per lineage ∝ its share of Λ, and a geometric size with that node's parameter."""
     n_nodes = integrand.shape[0]
-    cum_t = np.ascontiguousarray(np.cumsum(integrand, axis=0).T)
-    cum_t /= np.where(cum_t[:, -1:] > 0, cum_t[:, -1:], 1.0)
+    cum = np.cumsum(integrand, axis=0)
+    cum /= np.where(cum[-1:] > 0, cum[-1:], 1.0)
     with np.errstate(divide="ignore"):  # geo = 1 (a mutant that cannot divide): size 1
         log_q = np.log(1.0 - geo)
     pair = np.repeat(pair_of_row, reps)
-    owner = np.repeat(group[src_rows], reps)
+    owner = np.repeat(group[src_rows], reps) if rng.per_patient else owners(rng, None, len(pair))
     u = rng.random(owner)
-    node = np.empty(len(pair), dtype=np.int64)
-    # Chunks bound the (lineages × nodes) comparison array (they draw nothing).
-    for lo in range(0, len(pair), _CHUNK):
-        sl = slice(lo, lo + _CHUNK)
-        node[sl] = (cum_t[pair[sl]] <= u[sl, None]).sum(axis=1)
-    node = np.minimum(node, n_nodes - 1)
+    # node = #{j < last : cum_j ≤ u}, one node (one 1-d gather) at a time: a (lineages × nodes)
+    # gather and a row sum cost three times more.
+    node = np.zeros(len(pair), dtype=np.min_scalar_type(n_nodes))
+    for j in range(n_nodes - 1):
+        node += cum[j].take(pair) <= u
     size = geometric_by_inversion(rng, log_q[node, pair], owner)
     # Lineages of one (clone, mutation) are contiguous: sum them.
     starts = np.concatenate([[0], np.cumsum(reps)[:-1]])
     total = np.add.reduceat(size, starts).astype(np.int64)
-    return Arrivals(src_rows, target[pair_of_row].astype(np.int32), reps.astype(np.int64), total)
+    return Arrivals(src_rows, target.astype(np.int32), reps.astype(np.int64), total)
 
 
 def sample_arrivals(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gistsim.streams import as_draws, owners
+from gistsim.streams import Draws, as_draws, owners
 
 #: Berry–Esseen constant for i.i.d. sums (Shevtsova 2011, "On the absolute constants in the
 #: Berry–Esseen type inequalities", Dokl. Math. 83:862): sup|F_n - Φ| ≤ C·ρ/(σ³√n).
@@ -32,8 +32,11 @@ BERRY_ESSEEN_C = 0.4748
 #: more than once, so the approximation is invisible below any sampling noise a user can produce.
 NORMAL_LIMIT_MAX_KOLMOGOROV = 1e-3
 
-#: Clones of at most this many cells are drawn lineage by lineage (see :func:`sample_exact`).
+#: Clones of at most this many cells draw their surviving lineages cell by cell (see :func:`sample_exact`).
 CELL_BY_CELL_MAX = 8
+
+#: Up to this many surviving lineages draw their sizes lineage by lineage (see :func:`sample_exact`).
+LINEAGE_BY_LINEAGE_MAX = 8
 
 
 def phi(r: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -41,9 +44,12 @@ def phi(r: np.ndarray, t: np.ndarray) -> np.ndarray:
     r = np.asarray(r, dtype=float)
     t = np.asarray(t, dtype=float)
     rt = r * t
-    small = np.abs(rt) < 1e-8
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(small, t * (1.0 + 0.5 * rt), np.expm1(rt) / np.where(small, 1.0, r))
+        out = np.expm1(rt) / r
+    # The series only where it is needed (most rates are far from r = 0).
+    small = np.abs(rt) < 1e-8
+    if small.any():
+        out = np.where(small, t * (1.0 + 0.5 * rt), out)
     return out
 
 
@@ -98,48 +104,89 @@ def berry_esseen_bound(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarra
     return np.where(var > 0, out, np.inf)
 
 
+def _alive_cell_by_cell(d: Draws, n: np.ndarray, p: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Surviving lineages of each clone: one uniform per cell, alive with probability ``p``."""
+    cell = np.repeat(np.arange(len(n)), n)
+    alive = d.random(d.owners_at(owner, cell)) < p[cell]
+    return np.bincount(cell[alive], minlength=len(n))
+
+
+def _sizes_lineage_by_lineage(d: Draws, k: np.ndarray, q: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Total cells of ``k`` surviving lineages: a geometric size per lineage, by inversion, summed."""
+    total = np.asarray(k, dtype=np.int64).copy()
+    some = np.flatnonzero(k > 0)
+    if len(some) == 0:
+        return total
+    reps = k[some]
+    lineage = np.repeat(np.arange(len(some)), reps)
+    u = 1.0 - d.random(d.owners_at(owner, some[lineage]))  # in (0, 1], so log u is finite
+    with np.errstate(divide="ignore"):  # q = 1 (H = 0): log 0 = -inf, every lineage has one cell
+        log_1mq = np.log1p(-q[some])
+    extra = np.floor(np.log(u) / log_1mq[lineage])
+    starts = np.cumsum(reps) - reps  # lineages of one clone are contiguous
+    total[some] += np.add.reduceat(extra, starts).astype(np.int64)
+    return total
+
+
+def _sizes_negative_binomial(d: Draws, k: np.ndarray, q: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Total cells of ``k`` surviving lineages: k + NegBinomial(k, q)."""
+    total = np.asarray(k, dtype=np.int64).copy()
+    some = np.flatnonzero(k > 0)
+    if len(some):
+        total[some] += d.negative_binomial(d.owners_at(owner, some), k[some], q[some])
+    return total
+
+
 def _sample_cell_by_cell(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Exact draw by following each cell's lineage: alive with probability m/(1+H), then geometric."""
     d = as_draws(rng)
     owner = owners(d, owner, len(n))
-    clone = np.repeat(np.arange(len(n)), n)
-    alive = d.random(owner[clone]) < survival_probability(m, h)[clone]
-    own = clone[alive]
-    sizes = d.geometric(owner[own], 1.0 / (1.0 + h[own]))
-    return np.bincount(own, weights=sizes, minlength=len(n)).astype(np.int64)
+    k = _alive_cell_by_cell(d, n, survival_probability(m, h), owner)
+    return _sizes_lineage_by_lineage(d, k, 1.0 / (1.0 + h), owner)
 
 
 def sample_exact(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Exact draw of the total descended from ``n`` cells (int64 array).
 
-    Clones of at most :data:`CELL_BY_CELL_MAX` cells follow each cell (a uniform and, if it
-    survives, a geometric), which costs less than numpy's per-element binomial set-up; larger ones
-    draw K ~ Binomial(n, m/(1+H)) surviving lineages and K + NegBinomial(K, 1/(1+H)) cells.
+    K surviving lineages, then their K geometric sizes on {1, 2, …} with mean 1+H. Each stage
+    takes the cheaper of two exact ways: clones of at most :data:`CELL_BY_CELL_MAX` cells draw a
+    uniform per cell, larger ones K ~ Binomial(n, m/(1+H)) (numpy's per-element binomial set-up
+    costs more than a few uniforms); up to :data:`LINEAGE_BY_LINEAGE_MAX` survivors draw a size
+    per lineage by inversion, more draw the sum as K + NegBinomial(K, 1/(1+H)) (gamma and
+    Poisson draws cost more than a few logarithms).
     ``rng``: a Generator, :class:`~gistsim.streams.PatientStreams` or Draws; ``owner``: the
     stream of each clone (needed with per-patient streams).
     """
     d = as_draws(rng)
     owner = owners(d, owner, len(n))
+    p = survival_probability(m, h)
     tiny = n <= CELL_BY_CELL_MAX
-    if tiny.any():
-        out = np.empty(len(n), dtype=np.int64)
-        out[tiny] = _sample_cell_by_cell(d, n[tiny], m[tiny], h[tiny], owner[tiny])
-        rest = ~tiny
-        if rest.any():
-            out[rest] = _sample_lineages(d, n[rest], m[rest], h[rest], owner[rest])
-        return out
-    return _sample_lineages(d, n, m, h, owner)
+    if tiny.all():
+        k = _alive_cell_by_cell(d, n, p, owner)
+    else:
+        k = np.empty(len(n), dtype=np.int64)
+        ti, rest = np.flatnonzero(tiny), np.flatnonzero(~tiny)
+        if len(ti):
+            k[ti] = _alive_cell_by_cell(d, n[ti], p[ti], d.owners_at(owner, ti))
+        k[rest] = d.binomial(d.owners_at(owner, rest), n[rest], p[rest])
+    q = 1.0 / (1.0 + h)
+    few = k <= LINEAGE_BY_LINEAGE_MAX
+    if few.all():
+        return _sizes_lineage_by_lineage(d, k, q, owner)
+    out = np.empty(len(n), dtype=np.int64)
+    fi, many = np.flatnonzero(few), np.flatnonzero(~few)
+    if len(fi):
+        out[fi] = _sizes_lineage_by_lineage(d, k[fi], q[fi], d.owners_at(owner, fi))
+    out[many] = _sizes_negative_binomial(d, k[many], q[many], d.owners_at(owner, many))
+    return out
 
 
 def _sample_lineages(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
+    """Exact draw as K ~ Binomial(n, m/(1+H)) survivors and K + NegBinomial(K, 1/(1+H)) cells."""
     d = as_draws(rng)
     owner = owners(d, owner, len(n))
-    survivors = d.binomial(owner, n, survival_probability(m, h))
-    out = survivors.copy()
-    alive = survivors > 0
-    if alive.any():
-        out[alive] += d.negative_binomial(owner[alive], survivors[alive], 1.0 / (1.0 + h[alive]))
-    return out
+    k = d.binomial(owner, n, survival_probability(m, h))
+    return _sizes_negative_binomial(d, k, 1.0 / (1.0 + h), owner)
 
 
 def sample_normal(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
@@ -173,9 +220,9 @@ def sample_total(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.nda
     if not normal.any():
         return sample_exact(d, n, m, h, owner)
     out = np.empty(np.shape(n), dtype=np.int64)
-    out[normal] = sample_normal(d, n[normal], m[normal], h[normal], owner[normal])
-    ex = ~normal
-    out[ex] = sample_exact(d, n[ex], m[ex], h[ex], owner[ex])
+    ni, ei = np.flatnonzero(normal), np.flatnonzero(~normal)
+    out[ni] = sample_normal(d, n[ni], m[ni], h[ni], d.owners_at(owner, ni))
+    out[ei] = sample_exact(d, n[ei], m[ei], h[ei], d.owners_at(owner, ei))
     return out
 
 

@@ -45,7 +45,7 @@ class GenotypeRates:
             )
 
     def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.birth_per_day[:, genotype], self.death_per_day[:, genotype]
+        return self.birth_per_day.take(genotype, axis=1), self.death_per_day.take(genotype, axis=1)
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,10 @@ def advance(
         draws, n0, table.group, table.genotype, durations, b, d, m_start, supply, rates, mutation
     )
     table.count = sample_total(draws, n0, m, h, table.group)
-    if len(arrivals.size):
+    if (arrivals.size > 0).any():
         src = arrivals.source
+        # Drops the extinct clones in the same pass.
         table.add_cells(table.lesion[src], table.group[src], arrivals.genotype, arrivals.size)
-    table.compact()
+    else:
+        table.compact()
     return StepReport(arrivals, n_clones)
