@@ -99,3 +99,15 @@ def test_lineage_by_lineage_and_negative_binomial_sizes_agree():
     keep = (ca + cb) > 0
     p = stats.chi2_contingency(np.vstack([ca[keep], cb[keep]]))[1]
     assert p > 0.01
+
+
+def test_normal_limit_saturates_instead_of_wrapping_round():
+    # A clone of 5.5e9 cells growing 3.3e9-fold in one step (a draw seen with an extreme pace
+    # factor) would hold ~1.8e19 cells, past int64; the count saturates at MAX_CELLS.
+    from gistsim.engine.kendall import MAX_CELLS, sample_normal
+
+    n = np.array([5_511_830_530, 10])
+    m = np.array([3.27e9, 1.0])
+    h = np.array([7.34e9, 0.5])
+    out = sample_normal(np.random.default_rng(0), n, m, h)
+    assert out[0] == int(MAX_CELLS) and 0 <= out[1] < 100

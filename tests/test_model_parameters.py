@@ -81,3 +81,15 @@ def test_growth_factor_slows_net_growth_through_birth_and_leaves_death_and_kill(
     kill = plain.kill_per_day(g, geno)
     np.testing.assert_allclose(b2, 2 * (0.04 + 0.02 * factor[None, :]))
     np.testing.assert_allclose(d2 - kill, 2 * (d0 - kill))
+
+
+def test_pace_factor_tail_is_clipped_at_three_sigma():
+    from gistsim.clinic.cohort import PACE_Z_MAX, draw_pace
+
+    class Extreme:
+        def standard_normal(self, owner):
+            return np.array([-8.0, 0.0, 8.0])[: len(owner)]
+
+    pace = draw_pace(3, 0.68, Extreme())
+    base = np.exp(-(0.68**2) / 2)
+    np.testing.assert_allclose(pace, base * np.exp(0.68 * np.array([-PACE_Z_MAX, 0.0, PACE_Z_MAX])))

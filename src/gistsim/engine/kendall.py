@@ -32,6 +32,11 @@ BERRY_ESSEEN_C = 0.4748
 #: more than once, so the approximation is invisible below any sampling noise a user can produce.
 NORMAL_LIMIT_MAX_KOLMOGOROV = 1e-3
 
+#: Largest clone size the int64 counts hold; normal-limit draws above it saturate here instead of
+#: wrapping round to negative numbers. 2**62 cells is ~1.5e10 cm³ at 3e8 cells/cm³, a million times
+#: any lethal burden: the clinic has killed the patient long before (clinic.death.lethal_volume_cm3).
+MAX_CELLS = float(2**62)
+
 #: Clones of at most this many cells draw their surviving lineages cell by cell (see :func:`sample_exact`).
 CELL_BY_CELL_MAX = 8
 
@@ -196,7 +201,7 @@ def sample_normal(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.nd
     mean, var, _ = single_cell_moments(m, h)
     z = d.standard_normal(owners(d, owner, nf.size).reshape(nf.shape) if nf.ndim else owners(d, owner, 1)[0])
     x = np.rint(nf * mean + np.sqrt(nf * var) * z)
-    return np.maximum(x, 0.0).astype(np.int64)
+    return np.clip(x, 0.0, MAX_CELLS).astype(np.int64)
 
 
 def use_normal_limit(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
