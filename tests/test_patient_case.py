@@ -24,7 +24,9 @@ def test_simulate_patient_course_and_figures(tmp_path):
         years=3, rng=5,
     )
     n_visits = len(course.visit_day)
-    assert n_visits == int(3 * 365.25 // 84) + 2  # baseline + full visits + the horizon
+    # Baseline + full visits + the visit closing the last interval (the horizon's, or death's).
+    end = min(3 * 365.25, course.death_day)
+    assert n_visits == int(end // 84) + 2
     assert course.measured_mm.shape == (n_visits, len(course.lesion_ids)) == course.true_mm.shape
     assert course.recist[0] == "baseline" and len(course.recist) == n_visits
     assert course.lesion_organ[:2] == ["liver", "peritoneum"]
