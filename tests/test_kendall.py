@@ -8,6 +8,16 @@ from gistsim.engine import kendall
 from gistsim.streams import Draws
 
 
+def two_sample_chi2_p(a, b):
+    """p-value of a χ² test that two integer samples share one law (20 pooled-quantile bins)."""
+    edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 21)))
+    edges[-1] += 1
+    ca, _ = np.histogram(a, edges)
+    cb, _ = np.histogram(b, edges)
+    keep = (ca + cb) > 0
+    return stats.chi2_contingency(np.vstack([ca[keep], cb[keep]]))[1]
+
+
 def kendall_1948(b, d, t):
     """Kendall's textbook form: P(extinct) = d(e^{rt}-1)/(b e^{rt}-d), β = b(e^{rt}-1)/(b e^{rt}-d)."""
     e = np.exp((b - d) * t)
@@ -72,13 +82,7 @@ def test_cell_by_cell_and_lineage_paths_agree():
     m, h = kendall.compose_mh(np.array([30.0]), np.full((1, size), 0.06), np.full((1, size), 0.04))
     a = kendall._sample_cell_by_cell(rng, n, m, h)
     b = kendall._sample_lineages(rng, n, m, h)
-    edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 21)))
-    edges[-1] += 1
-    ca, _ = np.histogram(a, edges)
-    cb, _ = np.histogram(b, edges)
-    keep = (ca + cb) > 0
-    p = stats.chi2_contingency(np.vstack([ca[keep], cb[keep]]))[1]
-    assert p > 0.01
+    assert two_sample_chi2_p(a, b) > 0.01
 
 
 def test_lineage_by_lineage_and_negative_binomial_sizes_agree():
@@ -92,13 +96,7 @@ def test_lineage_by_lineage_and_negative_binomial_sizes_agree():
     a = kendall._sizes_lineage_by_lineage(draws, k, q, owner)
     b = kendall._sizes_negative_binomial(draws, k, q, owner)
     assert (a >= k).all() and (a[q == 1.0] == k[q == 1.0]).all()
-    edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 21)))
-    edges[-1] += 1
-    ca, _ = np.histogram(a, edges)
-    cb, _ = np.histogram(b, edges)
-    keep = (ca + cb) > 0
-    p = stats.chi2_contingency(np.vstack([ca[keep], cb[keep]]))[1]
-    assert p > 0.01
+    assert two_sample_chi2_p(a, b) > 0.01
 
 
 def test_normal_limit_saturates_instead_of_wrapping_round():
