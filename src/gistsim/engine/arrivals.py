@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gistsim.engine.kendall import piece_mh
+from gistsim.engine.kendall import geometric_by_inversion, piece_mh
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.streams import Draws, as_draws, owners
 
@@ -69,18 +69,6 @@ class Arrivals:
     @classmethod
     def concat(cls, parts: list[Arrivals]) -> Arrivals:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("source", "genotype", "lineages", "size")))
-
-
-def geometric_by_inversion(rng, log_q: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
-    """Geometric draws on {1, 2, …} with P(X > k) = q^k, given log q (exact inversion).
-
-    Cheaper than ``Generator.geometric`` when log q is already at hand; q = 0 gives 1.
-    """
-    d = as_draws(rng)
-    u = 1.0 - d.random(owners(d, owner, len(log_q)))  # in (0, 1], so log u is finite
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = np.floor(np.log(u) / log_q)
-    return np.where(log_q < 0, k, 0.0).astype(np.int64) + 1
 
 
 def _survival_from(

@@ -116,6 +116,18 @@ def _alive_cell_by_cell(d: Draws, n: np.ndarray, p: np.ndarray, owner: np.ndarra
     return np.bincount(cell[alive], minlength=len(n))
 
 
+def geometric_by_inversion(rng, log_q: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
+    """Geometric draws on {1, 2, …} with P(X > k) = q^k, given log q (exact inversion).
+
+    Cheaper than ``Generator.geometric`` when log q is already at hand; q = 0 gives 1.
+    """
+    d = as_draws(rng)
+    u = 1.0 - d.random(owners(d, owner, len(log_q)))  # in (0, 1], so log u is finite
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.floor(np.log(u) / log_q)
+    return np.where(log_q < 0, k, 0.0).astype(np.int64) + 1
+
+
 def _sizes_lineage_by_lineage(d: Draws, k: np.ndarray, q: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """Total cells of ``k`` surviving lineages: a geometric size per lineage, by inversion, summed."""
     total = np.asarray(k, dtype=np.int64).copy()
@@ -124,12 +136,11 @@ def _sizes_lineage_by_lineage(d: Draws, k: np.ndarray, q: np.ndarray, owner: np.
         return total
     reps = k[some]
     lineage = np.repeat(np.arange(len(some)), reps)
-    u = 1.0 - d.random(d.owners_at(owner, some[lineage]))  # in (0, 1], so log u is finite
     with np.errstate(divide="ignore"):  # q = 1 (H = 0): log 0 = -inf, every lineage has one cell
         log_1mq = np.log1p(-q[some])
-    extra = np.floor(np.log(u) / log_1mq[lineage])
+    sizes = geometric_by_inversion(d, log_1mq[lineage], d.owners_at(owner, some[lineage]))
     starts = np.cumsum(reps) - reps  # lineages of one clone are contiguous
-    total[some] += np.add.reduceat(extra, starts).astype(np.int64)
+    total[some] = np.add.reduceat(sizes, starts)
     return total
 
 
