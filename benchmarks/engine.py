@@ -77,7 +77,7 @@ def build_issue_mix(n_patients: int, seed: int):
     )
     birth = np.full((1, g), 0.04)
     rates = _treated_rates(reg, birth, np.full((1, g), 0.035))
-    return table, rates, MutationModel.from_registry(reg, 1e-9)
+    return table, rates, MutationModel.from_registry(reg, 1e-9, escape_target_bp=2.0)
 
 
 def build_history_mix(n_patients: int, seed: int):
@@ -88,7 +88,7 @@ def build_history_mix(n_patients: int, seed: int):
     base = reg.code("KIT_exon11")
     birth = np.full((1, g), 0.04)
     death_untreated = np.full((1, g), 0.035)
-    mutation = MutationModel.from_registry(reg, 1e-9)
+    mutation = MutationModel.from_registry(reg, 1e-9, escape_target_bp=2.0)
     lesions_per_patient = rng.integers(2, 7, n_patients)
     n_lesions = int(lesions_per_patient.sum())
     patient = np.repeat(np.arange(n_patients), lesions_per_patient)

@@ -19,7 +19,7 @@ birth = np.full((2, n_geno), 0.04)
 death = np.full((2, n_geno), 0.035)
 death[0, sensitive] = 0.04 + 0.03
 rates = GenotypeRates(birth, death)
-mutation = MutationModel.from_registry(reg, rate_per_bp_per_division=1e-9)
+mutation = MutationModel.from_registry(reg, rate_per_bp_per_division=1e-9, escape_target_bp=2.0)
 
 clones = CloneTable.from_arrays(lesion=[0], genotype=[sensitive], count=[10**10], n_genotypes=n_geno)
 rng = np.random.default_rng(2026)

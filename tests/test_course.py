@@ -52,7 +52,7 @@ def run(coh, strategy, *, years=4.0, seed=1, mutation_rate=0.0, **clinic_changes
         getattr(getattr(clinic, group), name).value = value
     return simulate_course(
         coh, load_strategy(strategy), treatment=TREATMENT, evolution=EVO, clinic=clinic,
-        mutation=MutationModel.from_registry(REG, mutation_rate),
+        mutation=MutationModel.from_registry(REG, mutation_rate, escape_target_bp=2.0),
         untreated_birth=np.full(G, EVO.birth_rate_per_day.value), untreated_death=np.full(G, EVO.death_rate_per_day),
         horizon_days=years * 365.25, rng=np.random.default_rng(seed),
     )
@@ -201,7 +201,7 @@ def test_with_patient_streams_a_course_does_not_depend_on_the_other_patients(str
     def simulate(c, pids):
         return simulate_course(
             c, load_strategy(strategy), treatment=TREATMENT, evolution=EVO, clinic=clinic,
-            mutation=MutationModel.from_registry(REG, 1e-9),
+            mutation=MutationModel.from_registry(REG, 1e-9, escape_target_bp=2.0),
             untreated_birth=np.full(G, EVO.birth_rate_per_day.value),
             untreated_death=np.full(G, EVO.death_rate_per_day), horizon_days=6 * 365.25,
             rng=PatientStreams.from_ids(2026, pids),

@@ -138,7 +138,7 @@ def test_registry_mutants_respect_max_secondary_and_keep_the_driver(
         n_genotypes=reg.n_genotypes,
     )
     rates = GenotypeRates(np.full((1, reg.n_genotypes), 0.04), np.full((1, reg.n_genotypes), 0.035))
-    advance(table, [days], rates, MutationModel.from_registry(reg, 1e-6), rng=np.random.default_rng(seed))
+    advance(table, [days], rates, MutationModel.from_registry(reg, 1e-6, escape_target_bp=2.0), rng=np.random.default_rng(seed))
     assert_well_formed(table)
     assert (reg.n_secondary(table.genotype) <= reg.max_secondary).all()
     assert (reg.driver_of[table.genotype] == reg.driver_of[start[table.lesion]]).all()

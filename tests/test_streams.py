@@ -16,7 +16,7 @@ BIRTH = np.full((1, G), 0.04)
 DEATH = np.full((1, G), 0.035)
 DEATH[0, BASE] = 0.09  # the drug kills the driver-only genotype
 RATES = GenotypeRates(BIRTH, DEATH)
-MUT = MutationModel.from_registry(REG, 1e-8)  # high, so that arrivals (both paths) happen
+MUT = MutationModel.from_registry(REG, 1e-8, escape_target_bp=2.0)  # high, so that arrivals (both paths) happen
 
 
 def patients(ids):

@@ -19,7 +19,7 @@ from gistsim.biology.genotypes import default_registry
 from gistsim.biology.parameters import default_evolution
 from gistsim.biology.volume import cells_to_diameter_mm, diameter_mm_to_cells
 from gistsim.engine.history import sample_history
-from gistsim.engine.rates import GenotypeRates, MutationModel
+from gistsim.engine.rates import GenotypeRates
 from gistsim.engine.step import advance
 
 #: Median net decline of lesions on targeted therapy, per day (Bozic 2013, model_parameters.md §5).
@@ -56,9 +56,9 @@ def run_demo(
     reg = default_registry()
     evo = default_evolution()
     n_geno = reg.n_genotypes
-    birth = np.full((1, n_geno), evo.birth_rate_per_day.value)
+    birth = evo.untreated_birth(reg)[None, :]
     untreated = np.full((1, n_geno), evo.death_rate_per_day)
-    mutation = MutationModel.from_registry(reg, evo.mutation_rate_per_bp_per_division.value)
+    mutation = evo.mutation_model(reg)
     base = reg.code("KIT_exon11")
     density = evo.cells_per_cm3.value
     n_lesions = len(diameters_mm)

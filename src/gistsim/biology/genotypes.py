@@ -35,18 +35,22 @@ class Driver:
 
 @dataclass(frozen=True)
 class SecondaryMutation:
-    """A group of secondary KIT substitutions with the same resistance profile."""
+    """A group of secondary changes with the same resistance profile (KIT mutations, or a bypass)."""
 
     name: str
     """Identifier, e.g. ``"D816"``."""
-    exon: int
-    """KIT exon."""
+    exon: int | None
+    """KIT exon (``None`` for a change outside KIT)."""
     region: str
-    """``"ATP_pocket"`` or ``"activation_loop"``."""
+    """``"ATP_pocket"``, ``"activation_loop"`` or ``"bypass"`` (KIT-independent)."""
     substitutions: tuple[str, ...]
-    """The single-nucleotide substitutions grouped here."""
-    target_size: int
-    """Number of distinct substitutions that produce it: the mutational target in base pairs."""
+    """The single-nucleotide substitutions grouped here (empty for a bypass)."""
+    target_size: int | None
+    """Number of distinct substitutions that produce it: the mutational target in base pairs;
+    ``None`` where it is an uncertain parameter (``evolution.escape_target_bp``)."""
+    kit: bool = True
+    """A secondary KIT mutation (arises only in KIT-mutant tumours, counted as such at
+    progression); ``False`` for KIT-independent resistance, which any tumour can acquire."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,23 @@ class GenotypeRegistry:
 
     @property
     def target_size_bp(self) -> np.ndarray:
-        """Mutational target of each secondary mutation, in base pairs, as floats."""
-        return np.array([s.target_size for s in self.secondary], dtype=float)
+        """Mutational target of each secondary group, in base pairs, as floats (NaN: a parameter)."""
+        return np.array([np.nan if s.target_size is None else s.target_size for s in self.secondary], dtype=float)
+
+    @property
+    def kit_bits(self) -> int:
+        """Mask of the secondary groups that are KIT mutations."""
+        return sum(1 << k for k, s in enumerate(self.secondary) if s.kit)
+
+    @property
+    def kit_secondary_mask(self) -> np.ndarray:
+        """``secondary_mask`` restricted to secondary KIT mutations (what sequencing reports)."""
+        return self.secondary_mask & self.kit_bits
+
+    @property
+    def bypass_carrier(self) -> np.ndarray:
+        """Per genotype code: whether it carries KIT-independent resistance."""
+        return (self.secondary_mask & ~np.int16(self.kit_bits)) != 0
 
     def code(self, driver: str, secondary: tuple[str, ...] | list[str] = ()) -> int:
         """Integer code of a genotype given by names.
@@ -128,9 +147,10 @@ def build_registry(raw: dict) -> GenotypeRegistry:
     driver_of: list[int] = []
     masks: list[int] = []
     for d, drv in enumerate(drivers):
-        allowed = max_sec if drv.acquires_secondary_kit else 0
-        for n in range(allowed + 1):
-            for combo in itertools.combinations(range(n_sec), n):
+        # Secondary KIT mutations only in KIT-mutant tumours; KIT-independent changes in any.
+        groups = [k for k, s in enumerate(secondary) if drv.acquires_secondary_kit or not s.kit]
+        for n in range(min(max_sec, len(groups)) + 1):
+            for combo in itertools.combinations(groups, n):
                 driver_of.append(d)
                 masks.append(sum(1 << k for k in combo))
     driver_arr = np.array(driver_of, dtype=np.int16)

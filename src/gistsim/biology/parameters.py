@@ -86,6 +86,8 @@ class EvolutionParameters(ParameterSet):
     cells_per_cm3: Parameter
     kinetics_iiv_sigma_log: Parameter
     growth_half_volume_cm3: Parameter
+    escape_target_bp: Parameter
+    escape_relative_growth: Parameter
 
     def _draw(self, rng: np.random.Generator) -> None:
         # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.
@@ -97,6 +99,22 @@ class EvolutionParameters(ParameterSet):
     def death_rate_per_day(self) -> float:
         """Untreated death rate: birth − net growth."""
         return self.birth_rate_per_day.value - self.net_growth_rate_per_day.value
+
+    def untreated_birth(self, registry) -> np.ndarray:
+        """Untreated birth rate per genotype code: KIT-independent cells grow at
+        ``escape_relative_growth`` × the net rate (same death rate, so the same turnover)."""
+        birth = np.full(registry.n_genotypes, self.birth_rate_per_day.value)
+        slow = self.death_rate_per_day + self.net_growth_rate_per_day.value * self.escape_relative_growth.value
+        return np.where(registry.bypass_carrier, slow, birth)
+
+    def mutation_model(self, registry):
+        """Secondary changes at ``mutation_rate_per_bp_per_division`` × their targets, the
+        KIT-independent target being ``escape_target_bp``."""
+        from gistsim.engine.rates import MutationModel
+
+        return MutationModel.from_registry(
+            registry, self.mutation_rate_per_bp_per_division.value, escape_target_bp=self.escape_target_bp.value
+        )
 
 
 @lru_cache(maxsize=2)

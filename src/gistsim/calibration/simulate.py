@@ -98,17 +98,24 @@ def _unit(t: Target) -> str:
     return {"hazard_ratio": "ratio", "mean": "ng/mL"}.get(t.statistic, t.unit)
 
 
-def distance(outcomes: Iterable[Outcome], targets: Iterable[Target]) -> float:
-    """Fitting distance: mean over fitted targets of min((sim − pub)/tol, 5)², a missing value 25.
+#: Scale of the distance's Cauchy loss, in tolerances: beyond it, a target's pull weakens.
+Z_SOFT = 5.0
 
-    Scaled by the tolerance so that every target weighs by how precisely it is known; capped so
-    that one target the model cannot reach does not dominate the rest.
+
+def distance(outcomes: Iterable[Outcome], targets: Iterable[Target]) -> float:
+    """Fitting distance: mean over fitted targets of ρ(z), z = (sim − pub)/tol, a missing value ρ(5).
+
+    Scaled by the tolerance so that every target weighs by how precisely it is known. ρ(z) =
+    Z_SOFT² · ln(1 + z²/Z_SOFT²) (Cauchy loss) is z² near the target and grows only
+    logarithmically far from it: one target the model cannot reach does not dominate the rest,
+    yet moving a far-off target closer still lowers the distance (a hard cap at 5 tolerances, used
+    before, left the fit blind to later-line PFS three times too long).
     """
     fit = {t.name for t in targets if t.fit}
     terms = []
     for o in outcomes:
         if o.name not in fit:
             continue
-        z = (o.simulated - o.published) / o.tolerance if math.isfinite(o.simulated) else 5.0
-        terms.append(min(abs(z), 5.0) ** 2)
+        z = (o.simulated - o.published) / o.tolerance if math.isfinite(o.simulated) else Z_SOFT
+        terms.append(Z_SOFT**2 * math.log1p((z / Z_SOFT) ** 2))
     return float(sum(terms) / max(len(terms), 1))

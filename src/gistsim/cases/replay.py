@@ -26,7 +26,6 @@ from gistsim.clinic.parameters import default_clinic
 from gistsim.clinic.patient import PatientCourse
 from gistsim.clinic.strategy import load_strategy
 from gistsim.clinic.treatment import Treatment
-from gistsim.engine.rates import MutationModel
 from gistsim.streams import as_draws
 
 #: Months allowed from the start of treatment to the first CR when sizing the horizon.
@@ -97,9 +96,9 @@ def replay_case(
     registry, evolution, clinic = default_registry(), default_evolution(), default_clinic()
     treatment = Treatment()
     strategy = load_strategy(case.treatment.strategy)
-    mutation = MutationModel.from_registry(registry, evolution.mutation_rate_per_bp_per_division.value)
+    mutation = evolution.mutation_model(registry)
     g = registry.n_genotypes
-    birth = np.full(g, evolution.birth_rate_per_day.value)
+    birth = evolution.untreated_birth(registry)
     death = np.full(g, evolution.death_rate_per_day)
     spec = case.baseline.to_spec()
     result = ReplayResult(case.name, False, 0, 0, seed, horizon_months)

@@ -134,7 +134,7 @@ def build_cohort(
     founder = np.array([registry.code(str(d)) for d in driver], dtype=np.int64)[lesion_patient]
     g = registry.n_genotypes
     untreated = GenotypeRates(
-        np.full((1, g), evolution.birth_rate_per_day.value), np.full((1, g), evolution.death_rate_per_day)
+        evolution.untreated_birth(registry)[None, :], np.full((1, g), evolution.death_rate_per_day)
     )
     n_total = len(lesion_patient)
     history = sample_history(

@@ -286,7 +286,7 @@ def secondary_found(table: CloneTable, fraction: float, n_patients: int) -> np.n
     """Per patient, how many different secondary KIT mutations sampling every lesion finds."""
     from gistsim.biology.genotypes import default_registry
 
-    mask = default_registry().secondary_mask.astype(np.int64)
+    mask = default_registry().kit_secondary_mask.astype(np.int64)
     out = np.zeros(n_patients, dtype=np.int64)
     if len(table) == 0:
         return out

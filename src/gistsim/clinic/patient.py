@@ -14,7 +14,6 @@ from gistsim.clinic.parameters import ClinicParameters, default_clinic
 from gistsim.clinic.reading import RESPONSE_NAMES
 from gistsim.clinic.strategy import ORGANS, Strategy, load_strategy
 from gistsim.clinic.treatment import Treatment
-from gistsim.engine.rates import MutationModel
 from gistsim.errors import check_choice, check_nonnegative
 
 DAYS_PER_MONTH = 30.4375
@@ -136,9 +135,9 @@ def simulate_patient(
     clinic = clinic or default_clinic()
     treatment = Treatment()
     g = registry.n_genotypes
-    birth = np.full(g, evolution.birth_rate_per_day.value)
+    birth = evolution.untreated_birth(registry)
     death = np.full(g, evolution.death_rate_per_day)
-    mutation = MutationModel.from_registry(registry, evolution.mutation_rate_per_bp_per_division.value)
+    mutation = evolution.mutation_model(registry)
     cohort = build_cohort(
         driver=np.array([driver], dtype=object), age_years=np.array([age]),
         lesion_patient=np.zeros(len(diam), dtype=np.int64), lesion_organ=np.array(organs),

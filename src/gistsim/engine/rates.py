@@ -58,10 +58,23 @@ class MutationModel:
     """Probability per cell division of acquiring mutation k (per-bp rate × target size)."""
 
     @classmethod
-    def from_registry(cls, registry: GenotypeRegistry, rate_per_bp_per_division: float) -> MutationModel:
-        """Rates ``u_k = μ × target_size_k`` for the registry's secondary mutations."""
+    def from_registry(
+        cls, registry: GenotypeRegistry, rate_per_bp_per_division: float, *, escape_target_bp: float | None = None
+    ) -> MutationModel:
+        """Rates ``u_k = μ × target_size_k`` for the registry's secondary mutations; groups whose
+        target is a parameter (KIT-independent resistance) take ``escape_target_bp``."""
         mu = float(check_nonnegative("rate_per_bp_per_division", rate_per_bp_per_division))
-        return cls(registry.mutant_of, mu * registry.target_size_bp)
+        sizes = registry.target_size_bp
+        missing = np.isnan(sizes)
+        if missing.any():
+            if escape_target_bp is None:
+                names = [s.name for s, m in zip(registry.secondary, missing) if m]
+                raise ValueError(
+                    f"escape_target_bp is None but the targets of {', '.join(names)} are parameters: "
+                    "pass escape_target_bp (evolution.yaml), e.g. via EvolutionParameters.mutation_model"
+                )
+            sizes = np.where(missing, float(check_nonnegative("escape_target_bp", escape_target_bp)), sizes)
+        return cls(registry.mutant_of, mu * sizes)
 
     @classmethod
     def none(cls, n_genotypes: int) -> MutationModel:

@@ -31,7 +31,6 @@ from gistsim.clinic import drugs
 from gistsim.clinic.cohort import draw_pace, sample_cohort
 from gistsim.clinic.course import Records, simulate_course
 from gistsim.clinic.reading import NE, PD, RESPONSE_NAMES
-from gistsim.engine.rates import MutationModel
 from gistsim.model import Model
 from gistsim.streams import PatientStreams, as_draws
 from gistsim.trials.spec import Trial, load_population
@@ -88,7 +87,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     model = trial_model(trial)
     registry, evolution, clinic, treatment = default_registry(), model.evolution, model.clinic, model.treatment()
     g = registry.n_genotypes
-    mutation = MutationModel.from_registry(registry, evolution.mutation_rate_per_bp_per_division.value)
+    mutation = evolution.mutation_model(registry)
     cohort = sample_cohort(
         n, load_population(trial.population).to_spec(), registry=registry, evolution=evolution,
         mutation=mutation, pk_sampler=treatment.sample_pk, rng=PatientStreams.from_ids(trial.seed * 10 + _BASELINE, ids),
@@ -97,7 +96,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     cohort.kinetics_scale = draw_pace(n, evolution.kinetics_iiv_sigma_log.value, pace_draws)
     course_kw = dict(
         treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
-        untreated_birth=np.full(g, evolution.birth_rate_per_day.value),
+        untreated_birth=evolution.untreated_birth(registry),
         untreated_death=np.full(g, evolution.death_rate_per_day),
         horizon_days=trial.horizon_years * 365.25, visit_days=trial.visit_days,
     )  # fmt: skip

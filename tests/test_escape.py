@@ -1,0 +1,76 @@
+"""KIT-independent resistance: who can acquire it, its rate, its growth, and that drugs spare it."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from gistsim.biology.genotypes import default_registry
+from gistsim.biology.parameters import default_evolution
+from gistsim.calibration.simulate import Z_SOFT, Outcome, distance
+from gistsim.calibration.targets import builtin_targets
+from gistsim.clinic.pd import kill_fraction
+from gistsim.clinic.potency import build_potency, default_potency_parameters
+from gistsim.engine.rates import MutationModel
+
+REG = default_registry()
+BYPASS = [k for k, m in enumerate(REG.secondary) if not m.kit]
+
+
+def test_every_driver_can_acquire_it_once():
+    for d in REG.drivers:
+        code = REG.code(d.name)
+        mutant = REG.mutant_of[code, BYPASS[0]]
+        assert mutant >= 0 and REG.bypass_carrier[mutant]
+        assert REG.mutant_of[mutant, BYPASS[0]] == -1  # carried already
+
+
+def test_its_rate_is_the_parameter_times_the_per_bp_rate_and_is_required():
+    with pytest.raises(ValueError, match="escape_target_bp is None.*KIT_independent"):
+        MutationModel.from_registry(REG, 1e-9)
+    m = MutationModel.from_registry(REG, 1e-9, escape_target_bp=3.0)
+    assert m.rate_per_division[BYPASS[0]] == pytest.approx(3e-9)
+    kit = [k for k, s in enumerate(REG.secondary) if s.kit]
+    assert np.allclose(m.rate_per_division[kit], 1e-9 * np.array([REG.secondary[k].target_size for k in kit]))
+    evo = default_evolution()
+    assert evo.mutation_model(REG).rate_per_division[BYPASS[0]] == pytest.approx(
+        evo.mutation_rate_per_bp_per_division.value * evo.escape_target_bp.value
+    )
+
+
+def test_carriers_grow_at_the_relative_rate_with_the_same_death_rate():
+    evo = default_evolution()
+    evo.escape_relative_growth.value = 0.25
+    birth = evo.untreated_birth(REG)
+    net = birth - evo.death_rate_per_day
+    r = evo.net_growth_rate_per_day.value
+    assert np.allclose(net[~REG.bypass_carrier], r)
+    assert np.allclose(net[REG.bypass_carrier], 0.25 * r)
+
+
+def test_every_drug_spares_it_at_its_median_exposure():
+    # "R" as the potency rules define it: kill fraction <= 0.1 at the exon-11 anchor's exposure,
+    # which is 4 x (15 x for ripretinib) the exon-11 EC50 of the parameter file (before calibration,
+    # whose whole-drug factors move every row alike).
+    pot = build_potency(default_potency_parameters(calibrated=False))
+    for drug in pot.drugs:
+        kappa = 15.0 if drug == "ripretinib" else 4.0
+        exposure = kappa * pot.parameters.ec50_ng_ml[drug]["KIT_exon11"].value
+        codes = np.flatnonzero(REG.bypass_carrier)
+        f = kill_fraction(exposure, pot.ec50(drug, codes), pot.hill[pot.drug_index(drug)])
+        assert f.max() <= 0.1, drug
+
+
+def _outcome(name: str, simulated: float, published: float, tol: float) -> Outcome:
+    fields = {f.name: None for f in dataclasses.fields(Outcome)}
+    return Outcome(**{**fields, "name": name, "simulated": simulated, "published": published, "tolerance": tol})
+
+
+def test_distance_is_quadratic_near_and_still_falls_far_away():
+    t = next(t for t in builtin_targets() if t.fit)
+    d = lambda sim: distance([_outcome(t.name, sim, 10.0, 1.0)], [t])  # noqa: E731
+    assert d(10.1) == pytest.approx(0.01, rel=1e-3)
+    assert d(10.0 + 14) < d(10.0 + 15) < d(10.0 + 30)  # a far-off target moving closer counts
+    assert d(10.0 + 1000) < 2 * d(10.0 + 100)  # ... but grows only logarithmically
+    assert distance([_outcome(t.name, math.nan, 10.0, 1.0)], [t]) == pytest.approx(d(10.0 + Z_SOFT))
