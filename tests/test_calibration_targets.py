@@ -121,3 +121,33 @@ def test_trough_quartiles_split_each_arm_in_four():
     d = derive(_rows(400, rng), 84.0)
     assert sorted(d.trough_quartile.value_counts().tolist()) == [100, 100, 100, 100]
     assert d.loc[d.trough_quartile == 1, "trough_ng_ml"].max() <= d.loc[d.trough_quartile == 2, "trough_ng_ml"].min()
+
+
+def test_best_response_within_a_follow_up_counts_only_responses_read_in_time():
+    from gistsim.calibration.statistics import best_response_within
+
+    rows = pd.DataFrame({
+        "best_response": ["CR", "CR", "CR", "PR", "PR", "SD", "PD"],
+        "first_cr_day": [100.0, 900.0, 900.0, np.nan, np.nan, np.nan, np.nan],
+        "first_pr_day": [50.0, 300.0, 800.0, 200.0, 800.0, np.nan, np.nan],
+    })  # fmt: skip
+    assert best_response_within(rows, 760.0).tolist() == ["CR", "PR", "SD", "PR", "SD", "SD", "PD"]
+    assert best_response_within(rows, 1e9).tolist() == rows["best_response"].tolist()
+
+
+def test_first_response_days_stop_at_the_first_progression():
+    from gistsim.clinic.reading import CR, NE, PD, PR, SD
+    from gistsim.trials.runner import first_response_days
+
+    days = np.array([84.0, 168.0, 252.0, 336.0, 420.0])
+    assert first_response_days(np.array([SD, PR, PR, CR, PD]), days, 0.0) == {"first_cr_day": 336.0, "first_pr_day": 168.0}
+    late = first_response_days(np.array([NE, SD, PD, CR, CR]), days, 0.0)  # the CR after PD is another line's
+    assert math.isnan(late["first_cr_day"]) and math.isnan(late["first_pr_day"])
+    assert first_response_days(np.array([SD, PR, PR, CR, PD]), days, 100.0)["first_pr_day"] == 68.0
+
+
+def test_follow_up_is_only_for_best_response_proportions():
+    base = dict(name="x", trial="first-line-imatinib", arm="imatinib-400", published=0.5, source="s", n=10)
+    Target(**base, statistic="proportion", column="best_response", values=["CR"], follow_up=25)
+    with pytest.raises(ValueError, match="follow_up applies to a proportion of column best_response"):
+        Target(**base, statistic="survival_at", endpoint="pfs", at=12, follow_up=25)

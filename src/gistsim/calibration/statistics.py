@@ -98,6 +98,17 @@ def select(df: pd.DataFrame, target: Target, arm: str | None = None) -> pd.DataF
     return rows
 
 
+def best_response_within(rows: pd.DataFrame, days: float) -> pd.Series:
+    """Best response counting only CR/PR first read within ``days`` of the origin; a later CR is
+    what came before it (PR if that was read in time, else SD), a later PR is SD."""
+    best = rows["best_response"].copy()
+    cr_late = (best == "CR") & ~(rows["first_cr_day"] <= days)
+    pr_late = best.isin(["CR", "PR"]) & ~(rows["first_pr_day"] <= days)
+    best[cr_late] = "PR"
+    best[pr_late] = "SD"
+    return best
+
+
 def evaluate(df: pd.DataFrame, target: Target) -> Value:
     """The target's statistic on ``df`` (derived rows of its trial), in the published units."""
     from lifelines import CoxPHFitter, KaplanMeierFitter
@@ -106,6 +117,8 @@ def evaluate(df: pd.DataFrame, target: Target) -> Value:
     nan = Value(math.nan, math.nan, math.nan, len(rows))
     if target.statistic == "proportion":
         col = rows[target.column]
+        if target.follow_up is not None:
+            col = best_response_within(rows, target.follow_up * UNIT_DAYS[target.unit])
         if target.exclude:
             col = col[~col.isin(target.exclude)]
         col = col.dropna()

@@ -56,6 +56,9 @@ class Target(BaseModel):
     n: PositiveInt | None = None
     ci: tuple[float, float] | None = None
     fit: bool = True
+    follow_up: PositiveFloat | None = None
+    """For a best-response proportion: only responses first read within this follow-up (in
+    ``unit``) count, as at the study's data cut; a later CR or PR counts as what came before it."""
     note: str = ""
     """Why the model may miss this target (shown with the verdict when it is outside)."""
 
@@ -71,6 +74,11 @@ class Target(BaseModel):
             raise ValueError(f"target {self.name!r}: statistic {self.statistic!r} needs {', '.join(missing)}")
         if self.statistic == "proportion" and (self.values is None) == (self.at_least is None):
             raise ValueError(f"target {self.name!r}: a proportion needs exactly one of values, at_least")
+        if self.follow_up is not None and not (self.statistic == "proportion" and self.column == "best_response"):
+            raise ValueError(
+                f"target {self.name!r}: follow_up applies to a proportion of column best_response; "
+                f"got statistic {self.statistic!r}, column {self.column!r}"
+            )
         return self
 
     @property

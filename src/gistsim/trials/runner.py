@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from gistsim.biology.genotypes import default_registry
 from gistsim.clinic import drugs
 from gistsim.clinic.cohort import draw_pace, sample_cohort
 from gistsim.clinic.course import Records, simulate_course
-from gistsim.clinic.reading import NE, PD, RESPONSE_NAMES
+from gistsim.clinic.reading import CR, NE, PD, PR, RESPONSE_NAMES
 from gistsim.model import Model
 from gistsim.streams import PatientStreams, as_draws
 from gistsim.trials.spec import Trial, load_population
@@ -170,6 +171,7 @@ def _rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, st
             "driver": str(cohort.driver[j]), "age_years": float(cohort.age_years[j]),
             "n_lesions": int(les.sum()),
             "best_response": best_response(recist[:, j], days, t0, np.inf),
+            **first_response_days(recist[:, j], days, t0),
             "trough_ng_ml": float(troughs[j]),
             "secondary_at_progression": int(rec.secondary_at_progression[j]),
             "pfs_days": float(min(pfs_end, end) - t0), "pfs_event": bool(pfs_end <= end),
@@ -200,6 +202,22 @@ def best_response(codes: np.ndarray, days: np.ndarray, start: float, stop: float
         if r == PD:
             break
     return best or "NE"
+
+
+def first_response_days(codes: np.ndarray, days: np.ndarray, start: float) -> dict[str, float]:
+    """Days from ``start`` to the first CR and the first PR-or-better reading before the first PD
+    (NaN if none): with them the best response *within a study's follow-up* can be read off."""
+    out = {"first_cr_day": math.nan, "first_pr_day": math.nan}
+    for r, d in zip(codes, days):
+        if not start < d or r < 0 or r == NE:
+            continue
+        if r == PD:
+            break
+        if r in (CR, PR) and math.isnan(out["first_pr_day"]):
+            out["first_pr_day"] = float(d - start)
+        if r == CR and math.isnan(out["first_cr_day"]):
+            out["first_cr_day"] = float(d - start)
+    return out
 
 
 def _first_troughs(cohort, strategy) -> np.ndarray:
@@ -280,6 +298,7 @@ def schema():
         ("pfs_days", pa.float64()), ("pfs_event", pa.bool_()), ("os_days", pa.float64()), ("os_event", pa.bool_()),
         ("surgeries", pa.int32()), ("lines_received", pa.int32()), ("time_origin_day", pa.float64()),
         ("trough_ng_ml", pa.float64()), ("secondary_at_progression", pa.int32()),
+        ("first_cr_day", pa.float64()), ("first_pr_day", pa.float64()),
     ]  # fmt: skip
     for k in range(1, MAX_LINES + 1):
         fields += [
