@@ -117,3 +117,26 @@ def test_a_patient_course_with_patient_specific_rates_does_not_depend_on_its_blo
     alone = course_2([21])
     for block in ([3, 8, 21, 34, 55], [21, 2, 13], [22, 21]):
         assert {k: v for k, v in course_2(block).items() if k[0] == 21} == alone
+
+
+@pytest.mark.parametrize("method", ["poisson", "binomial", "negative_binomial", "geometric"])
+def test_scalar_and_array_draws_of_an_owner_are_the_same_numbers(method):
+    # Owners with few elements draw them one scalar call at a time (cheaper); an owner's numbers
+    # must be those of one array call on its own generator, whichever path the call takes.
+    from gistsim import streams
+
+    rng = np.random.default_rng(5)
+    sizes = [1, 3, streams.SCALAR_MAX, streams.SCALAR_MAX + 1, 60]
+    owner = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
+    args = {
+        "poisson": (rng.uniform(0, 30, len(owner)),),
+        "binomial": (rng.integers(0, 10**6, len(owner)), rng.uniform(0, 1, len(owner))),
+        "negative_binomial": (rng.uniform(1, 1e4, len(owner)), rng.uniform(0.05, 1, len(owner))),
+        "geometric": (rng.uniform(0.01, 1, len(owner)),),
+    }[method]
+    got = getattr(Draws(PatientStreams.from_ids(9, np.arange(len(sizes)))), method)(owner, *args)
+    fresh = PatientStreams.from_ids(9, np.arange(len(sizes))).generators
+    for k in range(len(sizes)):
+        mine = owner == k
+        expected = getattr(fresh[k], method)(*(a[mine] for a in args))
+        assert (got[mine] == expected).all()
