@@ -236,3 +236,36 @@ def test_complete_responses_accrue_as_the_scar_shrinks():
                 imaging__scar_half_life_days=1e9, **NO_DEATH)  # fmt: skip
     assert (np.vstack(quick.recist[1:]) == CR).any(axis=0).all()
     assert not (np.vstack(never.recist[1:]) == CR).any()
+
+
+def test_lesion_records_are_optional_and_change_no_outcome():
+    coh = cohort(6, [30.0, 20.0], resistant={0: ("V654A", 10**5)})
+    kw = dict(years=2.0, seed=3, mutation_rate=1e-9)
+    full = run(coh, "standard-sequence", **kw)
+    clinic = default_clinic()
+    lean = simulate_course(
+        coh, load_strategy("standard-sequence"), treatment=TREATMENT, evolution=EVO, clinic=clinic,
+        mutation=MutationModel.from_registry(REG, 1e-9, escape_target_bp=2.0),
+        untreated_birth=np.full(G, EVO.birth_rate_per_day.value), untreated_death=np.full(G, EVO.death_rate_per_day),
+        horizon_days=2.0 * 365.25, rng=np.random.default_rng(3), keep_lesions=False,
+    )  # fmt: skip
+    assert full.lesion_measured_mm and not lean.lesion_measured_mm and not lean.lesion_true_mm
+    assert full.events == lean.events
+    np.testing.assert_array_equal(np.vstack(full.recist), np.vstack(lean.recist))
+
+
+def test_microscopic_lesions_do_not_change_what_is_measured_of_the_visible_ones():
+    # Measurement error is drawn for seen lesions only: adding unseen lesions to a patient must
+    # not shift the numbers its visible lesions get.
+    from gistsim.clinic import imaging
+    from gistsim.streams import PatientStreams
+
+    params = default_clinic().imaging
+    visible = np.array([30.0, 12.0, 50.0])
+    owner = np.array([0, 0, 1])
+    a = imaging.measure_mm(visible, params, rng=PatientStreams.from_ids(4, np.arange(2)), owner=owner)
+    with_tiny = np.array([30.0, 0.5, 12.0, 0.0, 50.0, 1.0])
+    b = imaging.measure_mm(with_tiny, params, rng=PatientStreams.from_ids(4, np.arange(2)),
+                           owner=np.array([0, 0, 0, 0, 1, 1]))  # fmt: skip
+    assert np.isnan(b[[1, 3, 5]]).all()
+    np.testing.assert_array_equal(b[[0, 2, 4]], a)

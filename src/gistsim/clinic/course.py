@@ -157,12 +157,16 @@ def simulate_course(
     horizon_days: float,
     visit_days: float = 84.0,
     keep_clones: bool = False,
+    keep_lesions: bool = True,
     rng: np.random.Generator | PatientStreams,
 ) -> Records:
     """Follow every patient of ``cohort`` under ``strategy`` until death or ``horizon_days``.
 
     ``rng``: one generator for the block, or :class:`~gistsim.streams.PatientStreams` indexed by
     patient (then a patient's course depends only on its own stream and state).
+    ``keep_lesions=False`` leaves out the per-lesion measurements of every visit (the records a
+    patient's figures need, not a trial's rows): seeded microscopic lesions make those arrays grow
+    to tens of times the visible lesions, the bulk of a block's memory.
     """
     draws = as_draws(rng)
     n = cohort.n_patients
@@ -210,9 +214,10 @@ def simulate_course(
         measured[gone] = np.nan
         hu = imaging.attenuation_hu(viable, st.necrotic + st.scar, clinic.imaging)
         rec.visit_day.append(day)
-        rec.lesion_measured_mm.append(measured)
-        rec.lesion_true_mm.append(np.where(gone, 0.0, true_mm))
-        rec.lesion_hu.append(hu)
+        if keep_lesions:
+            rec.lesion_measured_mm.append(measured)
+            rec.lesion_true_mm.append(np.where(gone, 0.0, true_mm))
+            rec.lesion_hu.append(hu)
         if keep_clones:
             rec.clones.append(table.copy())
         return measured, hu

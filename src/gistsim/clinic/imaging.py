@@ -38,12 +38,20 @@ def measure_mm(
     rng: np.random.Generator | PatientStreams | Draws,
     owner: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Measured longest diameters; NaN where the lesion is not seen."""
+    """Measured longest diameters; NaN where the lesion is not seen.
+
+    Measurement error is drawn only for lesions that are seen: a course accumulates far more
+    microscopic lesions (seeded, or extinct) than visible ones, and drawing for those would cost
+    most of the imaging time for numbers that are never used.
+    """
     true_mm = np.asarray(true_mm, dtype=float)
     d = as_draws(rng)
-    z = d.standard_normal(owners(d, owner, true_mm.size).reshape(true_mm.shape))
-    measured = true_mm * np.maximum(1.0 + params.measurement_cv.value * z, 0.0)
-    return np.where(true_mm >= params.detection_limit_mm.value, measured, np.nan)
+    who = owners(d, owner, true_mm.size).reshape(true_mm.shape)
+    seen = true_mm >= params.detection_limit_mm.value
+    out = np.full(true_mm.shape, np.nan)
+    z = d.standard_normal(who[seen])
+    out[seen] = true_mm[seen] * np.maximum(1.0 + params.measurement_cv.value * z, 0.0)
+    return out
 
 
 def attenuation_hu(viable_cells: np.ndarray, necrotic_cells: np.ndarray, params: ImagingParameters) -> np.ndarray:

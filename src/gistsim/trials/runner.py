@@ -99,7 +99,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
         treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
         untreated_birth=evolution.untreated_birth(registry),
         untreated_death=np.full(g, evolution.death_rate_per_day),
-        horizon_days=trial.horizon_years * 365.25, visit_days=trial.visit_days,
+        horizon_days=trial.horizon_years * 365.25, visit_days=trial.visit_days, keep_lesions=False,
     )  # fmt: skip
     arms = trial.arms
     rows: list[dict[str, object]] = []
