@@ -282,6 +282,8 @@ def simulate_course(
         rec.choi.append(reading.choi)
         rec.target_sum_mm.append(reading.target_sum_mm)
         rec.regimen.append(np.where(st.alive & ~st.stopped, st.regimen, -1))
+        if not keep_lesions and not keep_clones:
+            lesion_patient, lesion_organ = _drop_dead_lesions(table, lesion_patient, lesion_organ, st, reader)
     rec.lesion_patient = lesion_patient
     rec.lesion_organ = lesion_organ
     return rec
@@ -346,6 +348,30 @@ def _kill(patients: np.ndarray, day: np.ndarray | float, kind: str, st: _State, 
     if dead.any():
         table.count[dead] = 0
         table.compact()
+
+
+def _drop_dead_lesions(table: CloneTable, lesion_patient, lesion_organ, st: _State, reader: Reader):
+    """Forget lesions that hold no cell, no dead tissue worth a cell, and are not known to the reader
+    (or were resected): the ~40 microscopic lesions a bulky patient seeds per interval mostly die out
+    at once, and every per-lesion array (imaging, reading, dead tissue) would otherwise grow with
+    them for the rest of the course. Lesions are renumbered in order, so the clone table stays
+    sorted and no draw changes; only lesion numbers in later event details differ. Done when at
+    least half the lesions can go, so each lesion is copied O(1) times on average.
+    """
+    n_l = len(lesion_patient)
+    viable = np.zeros(n_l)
+    ids, tot = table.lesion_totals()
+    viable[ids] = tot
+    reader._grow(n_l)
+    known = reader.lesion_known[:n_l]
+    keep = (viable > 0) | (st.necrotic + st.scar >= 1.0) | (known & ~st.removed)
+    if keep.sum() > n_l // 2:
+        return lesion_patient, lesion_organ
+    new_id = np.cumsum(keep) - 1
+    table.lesion = new_id[table.lesion]
+    st.necrotic, st.scar, st.removed = st.necrotic[keep], st.scar[keep], st.removed[keep]
+    reader.forget_lesions(keep)
+    return lesion_patient[keep], lesion_organ[keep]
 
 
 def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rng, density):

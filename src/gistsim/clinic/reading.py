@@ -67,6 +67,14 @@ class Reader:
             self.lesion_known = np.concatenate([self.lesion_known, np.zeros(extra, bool)])
             self.lesion_nadir = np.concatenate([self.lesion_nadir, np.zeros(extra)])
 
+    def forget_lesions(self, keep: np.ndarray) -> None:
+        """Keep only the lesions where ``keep`` (renumbered in order), as the course drops others."""
+        self._grow(len(keep))
+        n_l = len(keep)
+        self.lesion_target = self.lesion_target[:n_l][keep]
+        self.lesion_known = self.lesion_known[:n_l][keep]
+        self.lesion_nadir = self.lesion_nadir[:n_l][keep]
+
     def set_baseline(
         self,
         patients: np.ndarray,
