@@ -142,9 +142,11 @@ def calibrate(
     history: list[dict[str, object]] = []
     client = cluster = None
     if workers > 1:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
 
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        from gistsim.trials.runner import local_cluster
+
+        cluster = local_cluster(workers)
         client = Client(cluster)
     try:
         while not es.stop() and len(history) < max_evaluations:

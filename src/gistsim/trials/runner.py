@@ -322,6 +322,17 @@ def write_block(rows: list[dict[str, object]], path: Path, meta: dict[str, objec
     os.replace(tmp, path)
 
 
+def local_cluster(workers: int):
+    """A local Dask cluster of ``workers`` single-threaded processes, without the workers' statistical
+    profiler: it samples the running task's stack every 10 ms, and a block ran 10% slower with it
+    (one worker, 1,000 patients of the default trial: 34.7 s with, 31.3 s without; 25.9 s in process)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
 def run_trial(
     trial: Trial,
     out: Path,
@@ -356,10 +367,9 @@ def run_trial(
         for b in todo:
             finished(b, run_block(spec, b))
     else:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
 
-        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                      dashboard_address=None)  # fmt: skip
+        cluster = None if scheduler else local_cluster(workers)
         with Client(scheduler or cluster) as client:
             futures = {client.submit(run_block, spec, b, pure=False): b for b in todo}
             for fut in as_completed(list(futures)):
