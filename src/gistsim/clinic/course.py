@@ -283,7 +283,9 @@ def simulate_course(
         rec.target_sum_mm.append(reading.target_sum_mm)
         rec.regimen.append(np.where(st.alive & ~st.stopped, st.regimen, -1))
         if not keep_lesions and not keep_clones:
-            lesion_patient, lesion_organ = _drop_dead_lesions(table, lesion_patient, lesion_organ, st, reader)
+            lesion_patient, lesion_organ = _drop_dead_lesions(
+                table, viable_per_lesion(), lesion_patient, lesion_organ, st, reader
+            )
     rec.lesion_patient = lesion_patient
     rec.lesion_organ = lesion_organ
     return rec
@@ -350,7 +352,7 @@ def _kill(patients: np.ndarray, day: np.ndarray | float, kind: str, st: _State, 
         table.compact()
 
 
-def _drop_dead_lesions(table: CloneTable, lesion_patient, lesion_organ, st: _State, reader: Reader):
+def _drop_dead_lesions(table: CloneTable, viable: np.ndarray, lesion_patient, lesion_organ, st: _State, reader: Reader):
     """Forget lesions that hold no cell, no dead tissue worth a cell, and are not known to the reader
     (or were resected): the ~40 microscopic lesions a bulky patient seeds per interval mostly die out
     at once, and every per-lesion array (imaging, reading, dead tissue) would otherwise grow with
@@ -359,12 +361,7 @@ def _drop_dead_lesions(table: CloneTable, lesion_patient, lesion_organ, st: _Sta
     least half the lesions can go, so each lesion is copied O(1) times on average.
     """
     n_l = len(lesion_patient)
-    viable = np.zeros(n_l)
-    ids, tot = table.lesion_totals()
-    viable[ids] = tot
-    reader._grow(n_l)
-    known = reader.lesion_known[:n_l]
-    keep = (viable > 0) | (st.necrotic + st.scar >= 1.0) | (known & ~st.removed)
+    keep = (viable > 0) | (st.necrotic + st.scar >= 1.0) | (reader.known(n_l) & ~st.removed)
     if keep.sum() > n_l // 2:
         return lesion_patient, lesion_organ
     new_id = np.cumsum(keep) - 1

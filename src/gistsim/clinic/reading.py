@@ -67,6 +67,11 @@ class Reader:
             self.lesion_known = np.concatenate([self.lesion_known, np.zeros(extra, bool)])
             self.lesion_nadir = np.concatenate([self.lesion_nadir, np.zeros(extra)])
 
+    def known(self, n_lesions: int) -> np.ndarray:
+        """Per lesion 0..n_lesions-1: whether the reader has ever seen it."""
+        self._grow(n_lesions)
+        return self.lesion_known[:n_lesions]
+
     def forget_lesions(self, keep: np.ndarray) -> None:
         """Keep only the lesions where ``keep`` (renumbered in order), as the course drops others."""
         self._grow(len(keep))
