@@ -74,3 +74,47 @@ def test_distance_is_quadratic_near_and_still_falls_far_away():
     assert d(10.0 + 14) < d(10.0 + 15) < d(10.0 + 30)  # a far-off target moving closer counts
     assert d(10.0 + 1000) < 2 * d(10.0 + 100)  # ... but grows only logarithmically
     assert distance([_outcome(t.name, math.nan, 10.0, 1.0)], [t]) == pytest.approx(d(10.0 + Z_SOFT))
+
+
+def _rates_with_escape(factor):
+    from gistsim.clinic.pd import DrugRates
+
+    evo = default_evolution()
+    birth, death = evo.untreated_birth(REG), np.full(REG.n_genotypes, evo.death_rate_per_day)
+    return evo, DrugRates(birth_rate_per_day=birth, death_rate_per_day=death, group_escape=factor)
+
+
+def test_a_patients_escape_factor_scales_only_its_escape_net_growth():
+    evo, rates = _rates_with_escape(np.array([1.0, 2.5, 0.0]))
+    geno = np.arange(REG.n_genotypes)
+    groups = [np.full(REG.n_genotypes, g) for g in range(3)]
+    (b1, d1), (b2, d2), (b0, d0) = (rates.rates(g, geno) for g in groups)
+    death = evo.death_rate_per_day
+    esc = REG.bypass_carrier
+    np.testing.assert_allclose(b1, evo.untreated_birth(REG)[None, :])  # factor 1: unchanged
+    np.testing.assert_allclose(b2[0, ~esc], b1[0, ~esc])  # KIT-driven cells untouched
+    np.testing.assert_allclose(b2[0, esc] - death, 2.5 * (b1[0, esc] - death))
+    np.testing.assert_allclose(b0[0, esc], death)  # factor 0: escape cells do not grow
+    np.testing.assert_allclose(d2, d1)
+
+
+def test_escape_factors_are_drawn_after_the_pace_and_capped():
+    from gistsim.clinic.cohort import draw_pace, draw_paces
+    from gistsim.streams import PatientStreams, as_draws
+
+    evo = default_evolution()
+    evo.escape_relative_growth.value = 0.5
+    evo.escape_growth_iiv_sigma_log.value = 1.5
+
+    class Holder:
+        n_patients = 400
+
+    cohort = Holder()
+    draw_paces(cohort, evo, as_draws(PatientStreams.from_ids(7, np.arange(400))))
+    pace = draw_pace(400, evo.kinetics_iiv_sigma_log.value, as_draws(PatientStreams.from_ids(7, np.arange(400))))
+    np.testing.assert_array_equal(cohort.kinetics_scale, pace)  # adding the escape draw leaves the pace alone
+    assert cohort.escape_scale.max() == pytest.approx(2.0)  # 1 / relative growth: never outgrows KIT-driven cells
+    assert (cohort.escape_scale < 1).mean() > 0.5  # lognormal with mean 1 and sigma 1.5: mostly below 1
+    evo.escape_growth_iiv_sigma_log.value = 0.0
+    draw_paces(cohort, evo, as_draws(PatientStreams.from_ids(7, np.arange(400))))
+    np.testing.assert_array_equal(cohort.escape_scale, 1.0)

@@ -213,3 +213,12 @@ def test_bad_genotype_and_rate_shapes():
         P.hill("imatinb")
     with pytest.raises(ValueError, match=r"hill = -1.0 is not accepted"):
         kill_fraction(100.0, 10.0, -1.0)
+
+
+def test_ripretinib_is_not_sensitive_for_the_atp_pocket():
+    # §3a 'I/R' and 'I' (INTRIGUE: ATP-pocket-only patients progress sooner on ripretinib than on
+    # sunitinib): below the 'S' limit, and below sunitinib's kill of the same clones.
+    for sec in ("V654A", "T670I"):
+        code = REG.code("KIT_exon11", [sec])
+        rip, sun = _fraction("ripretinib", code), _fraction("sunitinib", code)
+        assert rip < S_MIN and rip < sun

@@ -41,6 +41,7 @@ FITTED = (
     "evolution.growth_half_volume_cm3",
     "evolution.escape_target_bp",
     "evolution.escape_relative_growth",
+    "evolution.escape_growth_iiv_sigma_log",
     "potency.emax_per_day",
     "potency.ec50_ng_ml.imatinib.KIT_exon11",
     "potency.ec50_ng_ml.imatinib.KIT_exon9",

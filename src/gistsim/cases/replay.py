@@ -20,7 +20,7 @@ from gistsim.biology.genotypes import default_registry
 from gistsim.biology.parameters import default_evolution
 from gistsim.cases.match import DAYS_PER_MONTH, CaseMatch, match_course
 from gistsim.cases.schema import Case, load_case
-from gistsim.clinic.cohort import draw_pace, sample_cohort
+from gistsim.clinic.cohort import draw_paces, sample_cohort
 from gistsim.clinic.course import simulate_course
 from gistsim.clinic.parameters import default_clinic
 from gistsim.clinic.patient import PatientCourse
@@ -111,7 +111,7 @@ def replay_case(
         cohort = sample_cohort(
             n, spec, registry=registry, evolution=evolution, mutation=mutation, pk_sampler=treatment.sample_pk, rng=rng
         )
-        cohort.kinetics_scale = draw_pace(n, evolution.kinetics_iiv_sigma_log.value, as_draws(rng))
+        draw_paces(cohort, evolution, as_draws(rng))
         rec = simulate_course(
             cohort, strategy, treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
             untreated_birth=birth, untreated_death=death, horizon_days=horizon_days,

@@ -170,3 +170,18 @@ def draw_pace(n: int, sigma_log: float, draws) -> np.ndarray:
     clipped to ±:data:`PACE_Z_MAX`)."""
     z = np.clip(draws.standard_normal(np.arange(n)), -PACE_Z_MAX, PACE_Z_MAX)
     return np.exp(sigma_log * z - sigma_log**2 / 2)
+
+
+def draw_paces(cohort: Cohort, evolution, draws) -> None:
+    """Set ``cohort.kinetics_scale`` (the pace of disease) and ``cohort.escape_scale`` (the pace of
+    its KIT-independent resistance), in that order from ``draws``: one normal each per patient.
+
+    The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
+    (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver
+    is assumed to cost fitness, not to give it).
+    """
+    n = cohort.n_patients
+    cohort.kinetics_scale = draw_pace(n, evolution.kinetics_iiv_sigma_log.value, draws)
+    escape = draw_pace(n, evolution.escape_growth_iiv_sigma_log.value, draws)
+    relative = evolution.escape_relative_growth.value
+    cohort.escape_scale = np.minimum(escape, 1.0 / relative) if relative > 0 else escape

@@ -86,6 +86,9 @@ class Cohort:
     kinetics_scale: np.ndarray | None = None
     """Per patient, a factor on its tumour's untreated birth and death rates (the pace of its
     disease; ``None``: 1 for everyone). It leaves d/b, hence the pre-treatment history, unchanged."""
+    escape_scale: np.ndarray | None = None
+    """Per patient, a factor on the untreated net growth of its KIT-independent cells
+    (``None``: 1 for everyone); like ``kinetics_scale``, not applied to the pre-treatment history."""
 
     @property
     def n_patients(self) -> int:
@@ -240,7 +243,7 @@ def simulate_course(
         burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
         structures = treatment.step_rates(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
-            group_scale=cohort.kinetics_scale,
+            group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale,
             group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
         )
         table = _advance_by_structure(table, structures, mutation, draws)

@@ -67,6 +67,10 @@ class DrugRates:
         out of the birth rate: growth slowing as the tumour burden grows (see
         :func:`gistsim.clinic.course.growth_factor`). The death rate, hence the turnover that
         feeds mutation, is unchanged.
+    group_escape
+        Optional factor per group on the untreated net growth of the KIT-independent genotypes
+        (``registry.bypass_carrier``), taken out of the birth rate like ``group_growth``: how fast
+        a patient's escape grows varies between patients (evolution.escape_growth_iiv_sigma_log).
     """
 
     def __init__(
@@ -80,8 +84,11 @@ class DrugRates:
         n_pieces: int = 1,
         group_scale: np.ndarray | None = None,
         group_growth: np.ndarray | None = None,
+        group_escape: np.ndarray | None = None,
     ) -> None:
         self.potency = potency or default_potency()
+        self.group_escape = None if group_escape is None else check_nonnegative("group_escape", group_escape)
+        self._escape_genotype = self.potency.registry.bypass_carrier
         self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)
         self.group_growth = None if group_growth is None else check_nonnegative("group_growth", group_growth)
         n_geno = self.potency.registry.n_genotypes
@@ -157,6 +164,9 @@ class DrugRates:
         shape = (self.n_pieces, len(genotype))
         birth = np.broadcast_to(self.birth_rate_per_day[genotype], shape).copy()
         death = self.death_rate_per_day[genotype]
+        if self.group_escape is not None:
+            f = np.where(self._escape_genotype[genotype], self.group_escape[np.asarray(group)], 1.0)
+            birth = np.maximum(death + (birth - death) * f, 0.0)
         if self.group_growth is not None:
             g = self.group_growth[np.asarray(group)]
             birth = np.maximum(death + (birth - death) * g, 0.0)

@@ -29,7 +29,7 @@ import numpy as np
 from gistsim import __version__
 from gistsim.biology.genotypes import default_registry
 from gistsim.clinic import drugs
-from gistsim.clinic.cohort import draw_pace, sample_cohort
+from gistsim.clinic.cohort import draw_paces, sample_cohort
 from gistsim.clinic.course import Records, simulate_course
 from gistsim.clinic.reading import CR, NE, PD, PR, RESPONSE_NAMES
 from gistsim.model import Model
@@ -94,7 +94,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
         mutation=mutation, pk_sampler=treatment.sample_pk, rng=PatientStreams.from_ids(trial.seed * 10 + _BASELINE, ids),
     )  # fmt: skip
     pace_draws = as_draws(PatientStreams.from_ids(trial.seed * 10 + _PACE, ids))
-    cohort.kinetics_scale = draw_pace(n, evolution.kinetics_iiv_sigma_log.value, pace_draws)
+    draw_paces(cohort, evolution, pace_draws)
     course_kw = dict(
         treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
         untreated_birth=evolution.untreated_birth(registry),
@@ -285,6 +285,7 @@ def _subcohort(cohort, chosen: np.ndarray):
         lesion_site=[cohort.lesion_site[i] for i in keep_les], clones=clones,
         pk={d: _subset(p, chosen) for d, p in cohort.pk.items()},
         kinetics_scale=None if cohort.kinetics_scale is None else cohort.kinetics_scale[chosen],
+        escape_scale=None if cohort.escape_scale is None else cohort.escape_scale[chosen],
     )  # fmt: skip
 
 
