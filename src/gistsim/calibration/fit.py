@@ -52,6 +52,7 @@ FITTED = (
     "clinic.imaging.necrosis_half_life_days",
     "clinic.imaging.scar_fraction",
     "clinic.imaging.scar_half_life_days",
+    "clinic.imaging.resorption_exponent",
     "clinic.death.burden_hazard_per_year_at_reference",
     "clinic.death.burden_exponent",
     "clinic.death.lethal_volume_cm3",

@@ -253,8 +253,17 @@ def simulate_course(
         scar = clinic.imaging.scar_fraction.value
         half_life = clinic.imaging.necrosis_half_life_days.value
         scar_half_life = clinic.imaging.scar_half_life_days.value
-        st.necrotic = imaging.resorb(st.necrotic, dt, half_life) + (1 - scar) * imaging.resorb(lost, dt / 2, half_life)
-        st.scar = imaging.resorb(st.scar, dt, scar_half_life) + scar * imaging.resorb(lost, dt / 2, scar_half_life)
+        law = dict(exponent=clinic.imaging.resorption_exponent.value,
+                   reference_cells=imaging.RESORPTION_REFERENCE_CM3 * density)  # fmt: skip
+        # Lost cells join at mid-interval, into one remnant per lesion: resorption of a sum is not
+        # the sum of resorptions unless the law is first-order.
+        half = dt / 2
+        st.necrotic = imaging.resorb(
+            imaging.resorb(st.necrotic, half, half_life, **law) + (1 - scar) * lost, half, half_life, **law
+        )
+        st.scar = imaging.resorb(
+            imaging.resorb(st.scar, half, scar_half_life, **law) + scar * lost, half, scar_half_life, **law
+        )
         lesion_patient, lesion_organ = _seed(
             table, lesion_patient, lesion_organ, before, after, dt, clinic, st, draws, density
         )

@@ -21,9 +21,33 @@ from gistsim.clinic.parameters import ImagingParameters
 from gistsim.streams import Draws, PatientStreams, as_draws, owners
 
 
-def resorb(necrotic_cells: np.ndarray, dt_days: float, half_life_days: float) -> np.ndarray:
-    """Dead tissue left after ``dt_days`` of first-order resorption."""
-    return necrotic_cells * np.exp(-np.log(2.0) * dt_days / half_life_days)
+#: Dead-tissue volume at which the resorption half-lives are read (a 4 cm sphere). A convention,
+#: not a value: with ``resorption_exponent`` = 1 it does not matter; otherwise the fitted
+#: half-lives absorb any other choice.
+RESORPTION_REFERENCE_CM3 = 4.0**3 * np.pi / 6.0
+
+
+def resorb(
+    necrotic_cells: np.ndarray,
+    dt_days: float,
+    half_life_days: float,
+    *,
+    exponent: float = 1.0,
+    reference_cells: float = 1.0,
+) -> np.ndarray:
+    """Dead tissue left after ``dt_days`` of resorption dV/dt = -k·V^exponent.
+
+    ``exponent`` 1 is first-order resorption (the same half-life at every size); 2/3 is clearance
+    from the surface, the diameter then shrinking at a constant rate, so small remnants vanish
+    sooner than large ones. ``half_life_days`` is the time to halve from ``reference_cells``:
+    V(t)^(1-a) = V0^(1-a) - c·t with c = ref^(1-a)·(1 - 2^(a-1)) / half-life, clipped at 0.
+    """
+    if exponent == 1.0:
+        return necrotic_cells * np.exp(-np.log(2.0) * dt_days / half_life_days)
+    e = 1.0 - exponent
+    c = reference_cells**e * (1.0 - 2.0 ** (-e)) / half_life_days
+    base = np.maximum(np.asarray(necrotic_cells, float), 0.0) ** e - c * dt_days
+    return np.maximum(base, 0.0) ** (1.0 / e)
 
 
 def true_diameter_mm(viable_cells: np.ndarray, necrotic_cells: np.ndarray, cells_per_cm3: float) -> np.ndarray:

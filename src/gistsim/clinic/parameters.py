@@ -13,6 +13,7 @@ class ImagingParameters(ParameterSet):
     necrosis_half_life_days: Parameter
     scar_fraction: Parameter
     scar_half_life_days: Parameter
+    resorption_exponent: Parameter
     viable_hu: Parameter
     necrotic_hu: Parameter
 
