@@ -117,4 +117,17 @@ def test_escape_factors_are_drawn_after_the_pace_and_capped():
     assert (cohort.escape_scale < 1).mean() > 0.5  # lognormal with mean 1 and sigma 1.5: mostly below 1
     evo.escape_growth_iiv_sigma_log.value = 0.0
     draw_paces(cohort, evo, as_draws(PatientStreams.from_ids(7, np.arange(400))))
-    np.testing.assert_array_equal(cohort.escape_scale, 1.0)
+    assert cohort.escape_scale is None  # 1 for everyone
+
+
+def test_escape_and_burden_slowing_multiply_on_the_escape_net_growth():
+    from gistsim.clinic.pd import DrugRates
+
+    evo = default_evolution()
+    birth, death = evo.untreated_birth(REG), np.full(REG.n_genotypes, evo.death_rate_per_day)
+    rates = DrugRates(birth_rate_per_day=birth, death_rate_per_day=death,
+                      group_escape=np.array([2.0]), group_growth=np.array([0.25]))  # fmt: skip
+    b, _ = rates.rates(np.zeros(REG.n_genotypes, dtype=np.int64), np.arange(REG.n_genotypes))
+    esc = REG.bypass_carrier
+    np.testing.assert_allclose(b[0, esc] - death[esc], 0.5 * (birth[esc] - death[esc]))
+    np.testing.assert_allclose(b[0, ~esc] - death[~esc], 0.25 * (birth[~esc] - death[~esc]))

@@ -184,4 +184,9 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     cohort.kinetics_scale = draw_pace(n, evolution.kinetics_iiv_sigma_log.value, draws)
     escape = draw_pace(n, evolution.escape_growth_iiv_sigma_log.value, draws)
     relative = evolution.escape_relative_growth.value
-    cohort.escape_scale = np.minimum(escape, 1.0 / relative) if relative > 0 else escape
+    if evolution.escape_growth_iiv_sigma_log.value == 0.0:
+        # All ones: None spares the rate model a pass per clone and step (the normal is still
+        # drawn, so a patient's stream advances the same whatever sigma).
+        cohort.escape_scale = None
+    else:
+        cohort.escape_scale = np.minimum(escape, 1.0 / relative) if relative > 0 else escape

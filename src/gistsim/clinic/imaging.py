@@ -1,9 +1,11 @@
 """What CT shows of a lesion: its size (viable plus dead tissue), measured with error, and its density.
 
 * A lesion's imaged mass is its viable cells plus the dead tissue the drug left behind: most of it
-  resorbs with a half-life (``necrosis_half_life_days``), a share (``scar_fraction``) stays as a
-  permanent cystic/fibrotic remnant. Sensitive lesions on imatinib often keep their size while
-  their density falls (Choi), and rarely vanish (CR is 3-6%).
+  resorbs with a half-life (``necrosis_half_life_days``), a share (``scar_fraction``) as a slowly
+  shrinking cystic/fibrotic remnant (``scar_half_life_days``); with ``resorption_exponent`` < 1
+  both resorb from the surface, so small remnants go sooner than large ones (:func:`resorb`).
+  Sensitive lesions on imatinib often keep their size while their density falls (Choi), and
+  rarely vanish (CR is 3-6%).
 * Diameter: a sphere of that volume at the cell density (``gistsim.biology.volume``).
 * Measurement: a lesion is seen when its true diameter reaches the detection limit (~5 mm), and
   then measured as the true diameter times (1 + cv·Z), Z standard normal; RECIST measures from

@@ -164,12 +164,13 @@ class DrugRates:
         shape = (self.n_pieces, len(genotype))
         birth = np.broadcast_to(self.birth_rate_per_day[genotype], shape).copy()
         death = self.death_rate_per_day[genotype]
+        # Both factors act on the net growth: applied as one product, in one pass.
+        f = None if self.group_growth is None else self.group_growth[np.asarray(group)]
         if self.group_escape is not None:
-            f = np.where(self._escape_genotype[genotype], self.group_escape[np.asarray(group)], 1.0)
+            e = np.where(self._escape_genotype[genotype], self.group_escape[np.asarray(group)], 1.0)
+            f = e if f is None else f * e
+        if f is not None:
             birth = np.maximum(death + (birth - death) * f, 0.0)
-        if self.group_growth is not None:
-            g = self.group_growth[np.asarray(group)]
-            birth = np.maximum(death + (birth - death) * g, 0.0)
         if self.group_scale is not None:
             s = self.group_scale[np.asarray(group)]
             birth = birth * s
