@@ -155,3 +155,24 @@ def test_calibration_can_start_from_the_shipped_set_and_rejects_other_starts():
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--start", "latest", "--out", "unused"],
                                 env={"COLUMNS": "200"})
     assert result.exit_code != 0 and "accepted values: priors, calibrated" in result.output
+
+
+def test_secondary_mutations_found_only_in_the_largest_lesions_sampled():
+    from gistsim.biology.genotypes import default_registry
+
+    reg = default_registry()
+    a, b, c = (reg.code("KIT_exon11", [s.name]) for s in reg.secondary[:3])
+    # One patient: lesion 0 (300 cells) all a; lesion 1 (100) half b, half c; lesion 2 (200) all a.
+    table = CloneTable.from_arrays(
+        lesion=np.array([0, 1, 1, 2]), group=np.zeros(4, dtype=np.int64), genotype=np.array([a, b, c, a]),
+        count=np.array([300, 50, 50, 200]), n_genotypes=reg.n_genotypes,
+    )  # fmt: skip
+    assert secondary_found(table, 0.15, 1).tolist() == [3]
+    assert secondary_found(table, 0.15, 1, lesions_sampled=2).tolist() == [1]  # lesions 0 and 2
+    assert secondary_found(table, 0.15, 1, lesions_sampled=3).tolist() == [3]
+    # Two patients are ranked apart: patient 1's small lesion is its largest.
+    table = CloneTable.from_arrays(
+        lesion=np.array([0, 1, 2]), group=np.array([0, 0, 1]), genotype=np.array([a, b, c]),
+        count=np.array([300, 100, 5]), n_genotypes=reg.n_genotypes,
+    )  # fmt: skip
+    assert secondary_found(table, 0.15, 2, lesions_sampled=1).tolist() == [1, 1]

@@ -114,9 +114,10 @@ class Records:
     death_day: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Day of death, +inf if alive at the horizon."""
     secondary_at_progression: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    """Number of different secondary KIT mutations found at the first progression, sampling every
-    lesion (a clone counts from ``clinic.pathology.secondary_detection_fraction`` of its lesion's
-    viable cells); -1 without progression."""
+    """Number of different secondary KIT mutations found at the first progression, sequencing the
+    patient's ``clinic.pathology.lesions_sampled`` largest lesions (a clone counts from
+    ``clinic.pathology.secondary_detection_fraction`` of its lesion's viable cells); -1 without
+    progression."""
     lesion_patient: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     lesion_organ: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -284,7 +285,10 @@ def simulate_course(
         reading.choi[~st.alive] = -1
         first_pd = (reading.recist == PD) & (rec.secondary_at_progression < 0)
         if first_pd.any():
-            found = secondary_found(table, clinic.pathology.secondary_detection_fraction.value, n)
+            pathology = clinic.pathology
+            found = secondary_found(
+                table, pathology.secondary_detection_fraction.value, n, int(round(pathology.lesions_sampled.value))
+            )
             rec.secondary_at_progression[first_pd] = found[first_pd]
         decide(
             day, reading, measured, hu, strategy, names, st, rec, reader, table, lesion_patient, lesion_organ,
@@ -303,8 +307,15 @@ def simulate_course(
     return rec
 
 
-def secondary_found(table: CloneTable, fraction: float, n_patients: int) -> np.ndarray:
-    """Per patient, how many different secondary KIT mutations sampling every lesion finds."""
+def secondary_found(
+    table: CloneTable, fraction: float, n_patients: int, lesions_sampled: int | None = None
+) -> np.ndarray:
+    """Per patient, how many different secondary KIT mutations sequencing its lesions finds.
+
+    With ``lesions_sampled``, only each patient's that many largest lesions (by cells) are
+    sequenced, as a surgeon debulking progressing disease samples the bulky ones; ties go to the
+    lower lesion id. Without it every lesion is.
+    """
     from gistsim.biology.genotypes import default_registry
 
     mask = default_registry().kit_secondary_mask.astype(np.int64)
@@ -312,15 +323,29 @@ def secondary_found(table: CloneTable, fraction: float, n_patients: int) -> np.n
     if len(table) == 0:
         return out
     ids, tot = table.lesion_totals()
-    lesion_total = np.zeros(int(table.lesion.max()) + 1)
+    n_lesions = int(table.lesion.max()) + 1
+    lesion_total = np.zeros(n_lesions)
     lesion_total[ids] = tot
     share = table.count / np.maximum(lesion_total[table.lesion], 1.0)
     hit = (share >= fraction) & (table.count > 0) & (mask[table.genotype] != 0)
+    if lesions_sampled is not None:
+        sampled = np.zeros(n_lesions, dtype=bool)
+        sampled[_largest_per_group(ids, tot, table.group[np.searchsorted(table.lesion, ids)], lesions_sampled)] = True
+        hit &= sampled[table.lesion]
     bits = np.zeros(n_patients, dtype=np.int64)
     np.bitwise_or.at(bits, table.group[hit], mask[table.genotype[hit]])
     for k in range(int(mask.max()).bit_length()):
         out += (bits >> k) & 1
     return out
+
+
+def _largest_per_group(ids: np.ndarray, size: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
+    """The ``ids`` of the ``k`` largest items of each group (ties: lower id first)."""
+    order = np.lexsort((ids, -np.asarray(size, dtype=float), group))
+    g = group[order]
+    start = np.searchsorted(g, g, side="left")
+    rank = np.arange(len(order)) - start
+    return ids[order[rank < k]]
 
 
 def growth_factor(viable_cm3: np.ndarray, half_volume_cm3: float) -> np.ndarray:

@@ -20,6 +20,7 @@ class ImagingParameters(ParameterSet):
 
 class PathologyParameters(ParameterSet):
     secondary_detection_fraction: Parameter
+    lesions_sampled: Parameter
 
 
 class SurgeryParameters(ParameterSet):
