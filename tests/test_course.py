@@ -283,3 +283,31 @@ def test_microscopic_lesions_do_not_change_what_is_measured_of_the_visible_ones(
                            owner=np.array([0, 0, 0, 0, 1, 1]))  # fmt: skip
     assert np.isnan(b[[1, 3, 5]]).all()
     np.testing.assert_array_equal(b[[0, 2, 4]], a)
+
+
+@pytest.mark.parametrize("max_operations", [None, 1])
+def test_focal_operations_can_be_limited(max_operations):
+    # Two lesions escape in turn: D816 clones of 1e6 and 1e3 cells (lesions 1 and 2 of every patient).
+    coh = cohort(6, [30.0, 25.0, 20.0], resistant={1: ("D816", 10**6), 2: ("D816", 10**3)})
+    raw = {"name": "x", "start": "imatinib_400mg_daily", "sequence": ["imatinib_800mg_daily"],
+           "focal_progression": {"max_progressing_lesions": 1, "resectable_organs": ["liver"], "action": "resect",
+                                 "max_operations": max_operations}}  # fmt: skip
+    changes = dict(imaging__measurement_cv=0.0, surgery__r0_probability=1.0, **NO_DEATH)
+    rec = run(coh, raw, years=8.0, surgery__perioperative_death_probability=0.0, **changes)
+    ops, progressions = {}, {}
+    for p, day, detail in events(rec, "surgery"):
+        ops.setdefault(p, []).append((day, detail))
+    for p, day, detail in events(rec, "progression"):
+        progressions.setdefault(p, []).append((day, detail))
+    escalated = {p: d for p, d, s in events(rec, "line_start") if s == "imatinib_800mg_daily"}
+    # Lesion 1 escapes first in every patient and is resected.
+    assert all(ops[p][0][1] == f"hepatectomy {p * 3 + 1}:R0" for p in range(6))
+    # Then lesion 2: resected again without a limit; with one operation allowed, an ordinary
+    # progression (next regimen).
+    second = {p: progressions[p][1] for p in range(6)}
+    if max_operations is None:
+        assert all(ops[p][1] == (second[p][0], f"hepatectomy {p * 3 + 2}:R0") for p in range(6))
+        assert not escalated
+    else:
+        assert all(len(ops[p]) == 1 for p in range(6))
+        assert all(second[p] == (escalated[p], "imatinib_400mg_daily") for p in range(6))

@@ -45,6 +45,8 @@ def test_intolerance_skips_the_same_drug():
         ({"focal_progression": {"action": "radiate"}}, r"focal_progression.action: Input should be 'resect', 'continue' or 'switch'"),
         ({"focal_progression": {"action": "switch"}}, r"switch_to is required with action 'switch'"),
         ({"focal_progression": {"action": "switch", "switch_to": "sunitinib"}}, r"switch_to = 'sunitinib' is not a known regimen"),
+        ({"focal_progression": {"action": "continue", "max_operations": 1}}, r"max_operations = 1 with action = 'continue'"),
+        ({"focal_progression": {"max_operations": 0}}, r"max_operations: Input should be greater than 0"),
         ({"stop": {"after_years": -1}}, r"stop.after_years: Input should be greater than 0"),
     ],
 )

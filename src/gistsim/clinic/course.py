@@ -146,6 +146,7 @@ class _State:
     intolerant: np.ndarray
     resected_residual: np.ndarray
     stopped_once: np.ndarray
+    focal_operations: np.ndarray
 
 
 def simulate_course(
@@ -198,6 +199,7 @@ def simulate_course(
         intolerant=np.zeros(n, dtype=bool),
         resected_residual=np.zeros(n, dtype=bool),
         stopped_once=np.zeros(n, dtype=bool),
+        focal_operations=np.zeros(n, dtype=np.int64),
     )
     rec = Records(death_day=np.full(n, np.inf), secondary_at_progression=np.full(n, -1, dtype=np.int64))
     reader = Reader(n)

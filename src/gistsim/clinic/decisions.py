@@ -68,6 +68,8 @@ def decide(
         n_prog = np.bincount(lesion_patient, weights=progressing.astype(float), minlength=n)
         n_bad = np.bincount(lesion_patient, weights=(progressing & ~ok_organ).astype(float), minlength=n)
         focal = pd & (st.regimen >= 0) & (n_prog >= 1) & (n_prog <= rule.max_progressing_lesions) & (n_bad == 0)
+        if rule.action == "resect" and rule.max_operations is not None:
+            focal &= st.focal_operations < rule.max_operations
         if focal.any():
             pats = np.flatnonzero(focal)
             rec.add_event(pats, day, "progression", "focal")
@@ -78,6 +80,7 @@ def decide(
             )
             if rule.action == "resect":
                 _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng)
+                st.focal_operations[pats] += 1
                 operated[lesions] = True
             elif rule.action == "switch":
                 new = names.index(rule.switch_to)

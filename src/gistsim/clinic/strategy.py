@@ -71,6 +71,10 @@ class FocalProgression(BaseModel):
     ``switch_to``."""
     switch_to: str | None = None
     """Regimen for ``action: switch``."""
+    max_operations: PositiveInt | None = None
+    """With ``action: resect``: operate for focal progression at most this many times per patient;
+    a later focal progression is treated as any other progression (next regimen). ``None``: no
+    limit."""
 
     @model_validator(mode="after")
     def _switch_target(self) -> FocalProgression:
@@ -81,6 +85,11 @@ class FocalProgression(BaseModel):
             )
         if self.switch_to is not None:
             _check_regimen("switch_to", self.switch_to)
+        if self.max_operations is not None and self.action != "resect":
+            raise ValueError(
+                f"max_operations = {self.max_operations} with action = {self.action!r}: max_operations limits "
+                "operations and is accepted only with action 'resect'"
+            )
         return self
 
 
