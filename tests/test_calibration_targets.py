@@ -25,7 +25,7 @@ def test_builtin_targets_cover_the_issue_and_name_real_trials_and_arms():
                 "liegl2008-secondary-share", "liegl2008-several-different"):  # fmt: skip
         assert key in names
     for t in targets:
-        assert t.arm in [a.name for a in load_trial(t.trial).arms]
+        assert set(t.arms) <= {a.name for a in load_trial(t.trial).arms}
 
 
 def test_tolerance_is_the_default_or_the_studys_wilson_interval_whichever_is_wider():
@@ -151,3 +151,19 @@ def test_follow_up_is_only_for_best_response_proportions():
     Target(**base, statistic="proportion", column="best_response", values=["CR"], follow_up=25)
     with pytest.raises(ValueError, match="follow_up applies to a proportion of column best_response"):
         Target(**base, statistic="survival_at", endpoint="pfs", at=12, follow_up=25)
+
+
+def test_pooled_arms_count_the_patients_of_every_arm_named():
+    rng = np.random.default_rng(3)
+    a = _rows(200, rng).assign(best_response="PR")
+    b = _rows(600, rng).assign(arm="b", best_response="SD")
+    df = pd.concat([a, b], ignore_index=True)
+    one = Target(name="x", trial="t", arm="a", statistic="proportion", column="best_response", values=["PR"],
+                 published=0.5, source="s")  # fmt: skip
+    assert evaluate(df, one).value == 1.0
+    pooled = one.model_copy(update={"arm": ["a", "b"]})
+    assert pooled.arms == ["a", "b"]
+    assert evaluate(df, pooled).value == pytest.approx(200 / 800)
+    with pytest.raises(ValueError, match="a hazard ratio compares one arm"):
+        Target(name="x", trial="t", arm=["a", "b"], statistic="hazard_ratio", endpoint="pfs", reference_arm="a",
+               published=1.0, source="s")  # fmt: skip

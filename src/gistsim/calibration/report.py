@@ -80,7 +80,7 @@ def _km_panels(targets: list[Target], frames: dict[str, pd.DataFrame], visit_day
         fig, ax = plt.subplots(figsize=(7, 4))
         curves: dict[str, Target] = {}
         for t in ts:
-            label = t.arm + "".join(f", {k}={'/'.join(map(str, v))}" for k, v in t.where.items() if k != "randomised")
+            label = "+".join(t.arms) + "".join(f", {k}={'/'.join(map(str, v))}" for k, v in t.where.items() if k != "randomised")
             curves.setdefault(label, t)
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         unit = ts[0].unit

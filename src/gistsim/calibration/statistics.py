@@ -90,7 +90,7 @@ def _endpoint(df: pd.DataFrame, endpoint: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def select(df: pd.DataFrame, target: Target, arm: str | None = None) -> pd.DataFrame:
-    rows = df[df["arm"] == (arm or target.arm)]
+    rows = df[df["arm"] == arm] if arm is not None else df[df["arm"].isin(target.arms)]
     for column, accepted in target.where.items():
         if column not in rows.columns:
             raise KeyError(f"target {target.name!r}: where column {column!r} is not a result column")

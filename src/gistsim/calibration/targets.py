@@ -40,7 +40,8 @@ class Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
     trial: str
-    arm: str
+    arm: str | list[str]
+    """The arm, or several arms pooled (a paper reporting both doses together)."""
     statistic: Statistic
     published: float
     source: str = Field(min_length=1)
@@ -62,6 +63,11 @@ class Target(BaseModel):
     note: str = ""
     """Why the model may miss this target (shown with the verdict when it is outside)."""
 
+    @property
+    def arms(self) -> list[str]:
+        """The arms whose patients the target pools (one, usually)."""
+        return [self.arm] if isinstance(self.arm, str) else list(self.arm)
+
     @model_validator(mode="after")
     def _needs(self) -> Target:
         need = {
@@ -69,6 +75,10 @@ class Target(BaseModel):
             "survival_at": ["endpoint", "at"], "progressed_by": ["endpoint", "at"],
             "hazard_ratio": ["endpoint", "reference_arm"],
         }[self.statistic]  # fmt: skip
+        if self.statistic == "hazard_ratio" and not isinstance(self.arm, str):
+            raise ValueError(f"target {self.name!r}: a hazard ratio compares one arm with reference_arm; got arm {self.arm!r}")
+        if not isinstance(self.arm, str) and not self.arm:
+            raise ValueError(f"target {self.name!r}: arm is an empty list; give an arm or the arms to pool")
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"target {self.name!r}: statistic {self.statistic!r} needs {', '.join(missing)}")
@@ -143,7 +153,7 @@ def builtin_targets() -> tuple[Target, ...]:
     for t in targets:
         trial = load_trial(t.trial)
         arms = [a.name for a in trial.arms]
-        for arm in (t.arm, t.reference_arm):
+        for arm in [*t.arms, t.reference_arm]:
             if arm is not None and arm not in arms:
                 raise ValueError(f"target {t.name!r}: arm {arm!r} is not an arm of trial {t.trial}; accepted values: {arms}")
     return tuple(targets)
