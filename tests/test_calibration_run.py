@@ -176,3 +176,5 @@ def test_secondary_mutations_found_only_in_the_largest_lesions_sampled():
         count=np.array([300, 100, 5]), n_genotypes=reg.n_genotypes,
     )  # fmt: skip
     assert secondary_found(table, 0.15, 2, lesions_sampled=1).tolist() == [1, 1]
+    with pytest.raises(ValueError, match="lesions_sampled = 0 is not accepted"):
+        secondary_found(table, 0.15, 2, lesions_sampled=0)

@@ -331,6 +331,8 @@ def secondary_found(
     share = table.count / np.maximum(lesion_total[table.lesion], 1.0)
     hit = (share >= fraction) & (table.count > 0) & (mask[table.genotype] != 0)
     if lesions_sampled is not None:
+        if lesions_sampled < 1:
+            raise ValueError(f"clinic.pathology.lesions_sampled = {lesions_sampled} is not accepted: sequence at least 1 lesion")
         sampled = np.zeros(n_lesions, dtype=bool)
         sampled[_largest_per_group(ids, tot, table.group[np.searchsorted(table.lesion, ids)], lesions_sampled)] = True
         hit &= sampled[table.lesion]
