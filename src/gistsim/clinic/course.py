@@ -28,7 +28,7 @@ from gistsim.clinic import imaging
 from gistsim.clinic.death import death_probability
 from gistsim.clinic.decisions import decide, toxicity
 from gistsim.clinic.parameters import ClinicParameters
-from gistsim.clinic.reading import PD, Reader
+from gistsim.clinic.reading import PD, Reader, rank_within
 from gistsim.clinic.strategy import ORGANS, Strategy
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.rates import MutationModel, RateModel
@@ -320,6 +320,8 @@ def secondary_found(
     """
     from gistsim.biology.genotypes import default_registry
 
+    if lesions_sampled is not None and lesions_sampled < 1:
+        raise ValueError(f"clinic.pathology.lesions_sampled = {lesions_sampled} is not accepted: sequence at least 1 lesion")
     mask = default_registry().kit_secondary_mask.astype(np.int64)
     out = np.zeros(n_patients, dtype=np.int64)
     if len(table) == 0:
@@ -331,25 +333,17 @@ def secondary_found(
     share = table.count / np.maximum(lesion_total[table.lesion], 1.0)
     hit = (share >= fraction) & (table.count > 0) & (mask[table.genotype] != 0)
     if lesions_sampled is not None:
-        if lesions_sampled < 1:
-            raise ValueError(f"clinic.pathology.lesions_sampled = {lesions_sampled} is not accepted: sequence at least 1 lesion")
+        # Largest first within each patient (ties: lower lesion id), as the reader picks targets.
+        patient = table.group[np.searchsorted(table.lesion, ids)]
+        order = np.lexsort((ids, -tot, patient))
         sampled = np.zeros(n_lesions, dtype=bool)
-        sampled[_largest_per_group(ids, tot, table.group[np.searchsorted(table.lesion, ids)], lesions_sampled)] = True
+        sampled[ids[order[rank_within(patient[order]) < lesions_sampled]]] = True
         hit &= sampled[table.lesion]
     bits = np.zeros(n_patients, dtype=np.int64)
     np.bitwise_or.at(bits, table.group[hit], mask[table.genotype[hit]])
     for k in range(int(mask.max()).bit_length()):
         out += (bits >> k) & 1
     return out
-
-
-def _largest_per_group(ids: np.ndarray, size: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
-    """The ``ids`` of the ``k`` largest items of each group (ties: lower id first)."""
-    order = np.lexsort((ids, -np.asarray(size, dtype=float), group))
-    g = group[order]
-    start = np.searchsorted(g, g, side="left")
-    rank = np.arange(len(order)) - start
-    return ids[order[rank < k]]
 
 
 def growth_factor(viable_cm3: np.ndarray, half_volume_cm3: float) -> np.ndarray:

@@ -68,7 +68,7 @@ def decide(
         n_prog = np.bincount(lesion_patient, weights=progressing.astype(float), minlength=n)
         n_bad = np.bincount(lesion_patient, weights=(progressing & ~ok_organ).astype(float), minlength=n)
         focal = pd & (st.regimen >= 0) & (n_prog >= 1) & (n_prog <= rule.max_progressing_lesions) & (n_bad == 0)
-        if rule.action == "resect" and rule.max_operations is not None:
+        if rule.max_operations is not None:  # only with action 'resect' (the strategy's validator)
             focal &= st.focal_operations < rule.max_operations
         if focal.any():
             pats = np.flatnonzero(focal)

@@ -103,8 +103,8 @@ class Reader:
         if len(order):
             # `order` runs patient by patient, largest lesion first: rank within organ, then patient.
             pat, org = lesion_patient[order], lesion_organ[order]
-            chosen = order[_rank_within(pat * 1000 + org) < MAX_TARGETS_PER_ORGAN]
-            target[chosen[_rank_within(lesion_patient[chosen]) < MAX_TARGETS]] = True
+            chosen = order[rank_within(pat * 1000 + org) < MAX_TARGETS_PER_ORGAN]
+            target[chosen[rank_within(lesion_patient[chosen]) < MAX_TARGETS]] = True
         self.lesion_target[mine] = target[mine]
         self.lesion_known[mine] = seen[mine]
         self.lesion_nadir[mine] = size[mine]
@@ -187,8 +187,8 @@ class Reader:
         return Reading(recist, choi, tsum, new, progressing)
 
 
-def _rank_within(groups: np.ndarray) -> np.ndarray:
-    """0, 1, 2, … among equal ``groups`` values, in order of position."""
+def rank_within(groups: np.ndarray) -> np.ndarray:
+    """0, 1, 2, … among equal ``groups`` values, in order of position (e.g. of a size-sorted list)."""
     order = np.lexsort((np.arange(len(groups)), groups))
     g = groups[order]
     start = np.ones(len(g), dtype=bool)
