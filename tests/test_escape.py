@@ -114,10 +114,35 @@ def test_escape_factors_are_drawn_after_the_pace_and_capped():
     pace = draw_pace(400, evo.kinetics_iiv_sigma_log.value, as_draws(PatientStreams.from_ids(7, np.arange(400))))
     np.testing.assert_array_equal(cohort.kinetics_scale, pace)  # adding the escape draw leaves the pace alone
     assert cohort.escape_scale.max() == pytest.approx(2.0)  # 1 / relative growth: never outgrows KIT-driven cells
-    assert (cohort.escape_scale < 1).mean() > 0.5  # lognormal with mean 1 and sigma 1.5: mostly below 1
+    # Median 1: the sample median of 400 normals has SE 1.2533/20 = 0.063, 0.094 on the log scale
+    # at sigma 1.5; 4 SE (alpha ~ 6e-5). The cap at 2 is above the median, so it does not move it.
+    assert abs(np.log(np.median(cohort.escape_scale))) < 4 * 0.094
     evo.escape_growth_iiv_sigma_log.value = 0.0
     draw_paces(cohort, evo, as_draws(PatientStreams.from_ids(7, np.arange(400))))
     assert cohort.escape_scale is None  # 1 for everyone
+    assert cohort.kill_scale is None  # kill_iiv_sigma_log defaults to 0: 1 for everyone
+
+
+def test_kill_factors_are_drawn_third_lognormal_with_median_one():
+    from gistsim.clinic.cohort import PACE_Z_MAX, draw_paces
+    from gistsim.streams import PatientStreams, as_draws
+
+    evo = default_evolution()
+    evo.kill_iiv_sigma_log.value = 0.8
+    n = 4000
+
+    class Holder:
+        n_patients = n
+
+    cohort = Holder()
+    draw_paces(cohort, evo, as_draws(PatientStreams.from_ids(11, np.arange(n))))
+    # The third normal of each patient's stream, independently of draw_paces.
+    z = np.array([np.random.default_rng(np.random.SeedSequence([11, i])).standard_normal(3)[2] for i in range(n)])
+    expected = np.exp(0.8 * np.clip(z, -PACE_Z_MAX, PACE_Z_MAX))
+    np.testing.assert_allclose(cohort.kill_scale, expected, rtol=1e-12)
+    # Median 1: the sample median of n normals has SE 1.2533 / sqrt(n) = 0.0198, 0.016 on the log
+    # scale at sigma 0.8; 4 SE (alpha ~ 6e-5).
+    assert abs(np.log(np.median(cohort.kill_scale))) < 4 * 0.016
 
 
 def test_escape_and_burden_slowing_multiply_on_the_escape_net_growth():

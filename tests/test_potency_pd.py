@@ -159,6 +159,25 @@ def test_drug_rates_shapes_and_exact_kill():
     assert (d[:, untreated] == death[geno[untreated]]).all()
 
 
+def test_kill_factor_scales_only_the_kill_of_its_patient():
+    birth = np.full(REG.n_genotypes, 0.04)
+    death = np.full(REG.n_genotypes, 0.035)
+    conc = np.array([[1500.0, 1500.0, 1500.0]])
+    geno = np.full(3, REG.code("KIT_exon11"))
+    plain = DrugRates(birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug="imatinib")
+    factor = np.array([1.0, 2.5, 0.0])
+    scaled = DrugRates(
+        birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug="imatinib", group_kill=factor
+    )
+    (b0, d0), (b1, d1) = plain.rates(np.arange(3), geno), scaled.rates(np.arange(3), geno)
+    np.testing.assert_array_equal(b1, b0)  # growth untouched
+    np.testing.assert_allclose(d1 - death[geno], factor * (d0 - death[geno]), rtol=1e-12)
+    assert (d0 > death[geno]).all()  # the drug kills at all, so the comparison means something
+    with pytest.raises(ValueError, match="group_kill"):
+        DrugRates(birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug="imatinib",
+                  group_kill=np.array([1.0, -1.0, 1.0]))  # fmt: skip
+
+
 def test_untreated_rates_and_engine_step():
     untreated = DrugRates(birth_rate_per_day=0.04, death_rate_per_day=0.035, n_pieces=2)
     b, d = untreated.rates(np.array([0, 1]), np.array([0, 5]))

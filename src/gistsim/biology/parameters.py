@@ -89,6 +89,7 @@ class EvolutionParameters(ParameterSet):
     escape_target_bp: Parameter
     escape_relative_growth: Parameter
     escape_growth_iiv_sigma_log: Parameter
+    kill_iiv_sigma_log: Parameter
 
     def _draw(self, rng: np.random.Generator) -> None:
         # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.

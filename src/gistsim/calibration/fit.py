@@ -42,6 +42,7 @@ FITTED = (
     "evolution.escape_target_bp",
     "evolution.escape_relative_growth",
     "evolution.escape_growth_iiv_sigma_log",
+    "evolution.kill_iiv_sigma_log",
     "potency.emax_per_day",
     "potency.ec50_ng_ml.imatinib.KIT_exon11",
     "potency.ec50_ng_ml.imatinib.KIT_exon9",

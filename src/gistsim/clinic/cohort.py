@@ -165,16 +165,23 @@ PACE_Z_MAX = 3.0
 
 
 def draw_pace(n: int, sigma_log: float, draws) -> np.ndarray:
-    """Each patient's pace of disease: a lognormal factor with mean ~1 on its untreated birth and
+    """Each patient's pace of disease: a lognormal factor with median 1 on its untreated birth and
     death rates (``draws``: :class:`gistsim.streams.Draws`, one standard normal per patient,
-    clipped to ±:data:`PACE_Z_MAX`)."""
+    clipped to ±:data:`PACE_Z_MAX`).
+
+    Median 1, not mean 1: the typical values these variabilities sit on come from population
+    models that write an individual's parameter as θ·exp(η) (Hansson 2013's KG, model_parameters.md
+    §4a), in which θ is the median patient's value. A mean-1 factor would make the median patient
+    slower than θ by exp(−σ²/2) (−21% at σ = 0.68), and more so the wider the variability.
+    """
     z = np.clip(draws.standard_normal(np.arange(n)), -PACE_Z_MAX, PACE_Z_MAX)
-    return np.exp(sigma_log * z - sigma_log**2 / 2)
+    return np.exp(sigma_log * z)
 
 
 def draw_paces(cohort: Cohort, evolution, draws) -> None:
-    """Set ``cohort.kinetics_scale`` (the pace of disease) and ``cohort.escape_scale`` (the pace of
-    its KIT-independent resistance), in that order from ``draws``: one normal each per patient.
+    """Set ``cohort.kinetics_scale`` (the pace of disease), ``cohort.escape_scale`` (the pace of
+    its KIT-independent resistance) and ``cohort.kill_scale`` (its sensitivity to every drug), in
+    that order from ``draws``: one normal each per patient.
 
     The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
     (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver
@@ -183,6 +190,8 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     n = cohort.n_patients
     cohort.kinetics_scale = draw_pace(n, evolution.kinetics_iiv_sigma_log.value, draws)
     escape = draw_pace(n, evolution.escape_growth_iiv_sigma_log.value, draws)
+    kill = draw_pace(n, evolution.kill_iiv_sigma_log.value, draws)
+    cohort.kill_scale = None if evolution.kill_iiv_sigma_log.value == 0.0 else kill
     relative = evolution.escape_relative_growth.value
     if evolution.escape_growth_iiv_sigma_log.value == 0.0:
         # All ones: None spares the rate model a pass per clone and step (the normal is still

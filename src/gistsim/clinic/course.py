@@ -89,6 +89,9 @@ class Cohort:
     escape_scale: np.ndarray | None = None
     """Per patient, a factor on the untreated net growth of its KIT-independent cells
     (``None``: 1 for everyone); like ``kinetics_scale``, not applied to the pre-treatment history."""
+    kill_scale: np.ndarray | None = None
+    """Per patient, a factor on every drug's kill rate (its tumour's sensitivity at a given
+    exposure; ``None``: 1 for everyone)."""
 
     @property
     def n_patients(self) -> int:
@@ -246,7 +249,7 @@ def simulate_course(
         burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
         structures = treatment.step_rates(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
-            group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale,
+            group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale, group_kill=cohort.kill_scale,
             group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
         )
         table = _advance_by_structure(table, structures, mutation, draws)

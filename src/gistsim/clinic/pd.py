@@ -71,6 +71,9 @@ class DrugRates:
         Optional factor per group on the untreated net growth of the KIT-independent genotypes
         (``registry.bypass_carrier``), taken out of the birth rate like ``group_growth``: how fast
         a patient's escape grows varies between patients (evolution.escape_growth_iiv_sigma_log).
+    group_kill
+        Optional factor per group on the drug's kill rate: how sensitive a patient's tumour is
+        at a given exposure (evolution.kill_iiv_sigma_log).
     """
 
     def __init__(
@@ -85,12 +88,14 @@ class DrugRates:
         group_scale: np.ndarray | None = None,
         group_growth: np.ndarray | None = None,
         group_escape: np.ndarray | None = None,
+        group_kill: np.ndarray | None = None,
     ) -> None:
         self.potency = potency or default_potency()
         self.group_escape = None if group_escape is None else check_nonnegative("group_escape", group_escape)
         self._escape_genotype = self.potency.registry.bypass_carrier
         self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)
         self.group_growth = None if group_growth is None else check_nonnegative("group_growth", group_growth)
+        self.group_kill = None if group_kill is None else check_nonnegative("group_kill", group_kill)
         n_geno = self.potency.registry.n_genotypes
         self.birth_rate_per_day = self._per_genotype("birth_rate_per_day", birth_rate_per_day, n_geno)
         self.death_rate_per_day = self._per_genotype("death_rate_per_day", death_rate_per_day, n_geno)
@@ -156,7 +161,8 @@ class DrugRates:
             return np.zeros((self.n_pieces, len(group)))
         ch = self._conc_h.take(group, axis=1)  # faster than [:, group] for several pieces
         eh = self._ec50_h[self._drug_of_group[group], genotype]
-        return self.emax_per_day * ch / (ch + eh)
+        kill = self.emax_per_day * ch / (ch + eh)
+        return kill if self.group_kill is None else kill * self.group_kill[group]
 
     def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(birth, death)``, each (n_pieces, len(group)), per day: death = untreated + kill."""
