@@ -133,3 +133,41 @@ def test_per_line_pfs_and_ttp_columns(serial):
     df = read(serial)
     assert {"line1_pfs_days", "line1_ttp_event", "line5_regimen"} <= set(df.columns)
     assert (df.line1_regimen.notna()).all()
+
+
+def test_cli_set_overrides_a_parameter_and_records_it(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from gistsim.cli import app
+
+    spec = tmp_path / "t.yaml"
+    spec.write_text(yaml.safe_dump(dict(SPEC, patients=6, block_size=6, horizon_years=1)))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["trial", str(spec), "--out", str(out), "--no-analyze",
+                                   "--set", "evolution.kinetics_iiv_sigma_log=0.3", "--set", "potency.emax_per_day=0.05"],
+                             env={"COLUMNS": "200"})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    meta = json.loads(pq.read_schema(block_path(out, 0)).metadata[b"gistsim"])
+    assert meta["trial"]["parameters"] == {"evolution.kinetics_iiv_sigma_log": 0.3, "potency.emax_per_day": 0.05}
+    assert meta["parameters"]["evolution"]["kinetics_iiv_sigma_log"] == 0.3
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [("evolution.kinetics_iiv_sigma_log", "write PATH=VALUE"),
+     ("evolution.kinetics_iiv_sigma_log=fast", "'fast' is not a number"),
+     ("evolution.kinetics_iiv_sigma_log=nan", "must be finite"),
+     ("evolution.no_such_rate=1", "accepted values")],
+)  # fmt: skip
+def test_cli_set_refuses_bad_overrides_before_running(tmp_path, item, message):
+    from typer.testing import CliRunner
+
+    from gistsim.cli import app
+
+    for command in (["trial", "--n", "4"], ["validate", "--scale", "0.01"]):
+        out = tmp_path / command[0]
+        res = CliRunner().invoke(app, [*command, "--out", str(out), "--set", item], env={"COLUMNS": "300"})
+        assert res.exit_code == 2, res.output
+        assert message in " ".join(res.output.split()), res.output
+        assert not out.exists() or not any(out.rglob("*.parquet"))  # nothing ran

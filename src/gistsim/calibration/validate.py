@@ -21,14 +21,16 @@ def run_validation(
     workers: int = 1,
     scale: float = 1.0,
     parameter_set: str = "calibrated",
+    parameters: dict[str, float] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[list[Outcome], list[Path]]:
     """Run the target trials into ``out/trials/<name>`` (Parquet; finished blocks are reused),
-    score every target, write ``validation.html`` and ``validation.json``."""
+    score every target, write ``validation.html`` and ``validation.json``. ``parameters``: values
+    (by path) over the parameter set, for every trial."""
     from gistsim.trials.runner import run_trial
 
     targets = list(builtin_targets())
-    trials = target_trials(targets, scale=scale, parameter_set=parameter_set)
+    trials = target_trials(targets, scale=scale, parameter_set=parameter_set, parameters=parameters)
     frames: dict[str, pd.DataFrame] = {}
     for name, trial in trials.items():
         folder = out / "trials" / name
@@ -45,6 +47,7 @@ def run_validation(
         "parameter set": cal["name"] if parameter_set == "calibrated" else "uncalibrated (data files)",
         "calibration": ", ".join(f"{k}: {v}" for k, v in cal["provenance"].items()
                                  if k in ("method", "seed", "date", "evaluations", "version")) or "none",
+        "overrides": ", ".join(f"{k} = {v:g}" for k, v in (parameters or {}).items()) or "none",
         "gistsim version": __version__, "patients": f"{scale:g} × each trial's size",
         "run on": datetime.date.today().isoformat(),
     }  # fmt: skip
