@@ -160,7 +160,9 @@ def build_cohort(
 
 #: The pace factor's normal score is clipped to ±PACE_Z_MAX. Beyond 3σ (1 patient in ~740) the
 #: lognormal tail gave rates no tumour has (σ = 0.68 at z = 3.5: birth ×11, doubling in ~3 days),
-#: and clone counts past int64 within one 12-week step.
+#: and clone counts past int64 within one 12-week step. Even the clip is generous at the shipped
+#: σ = 0.9 (median 1): ×15 at z = 3, a net growth of ~0.25/day, which such a patient's first
+#: progression and death absorb; counts that would pass int64 saturate (kendall.MAX_CELLS).
 PACE_Z_MAX = 3.0
 
 
