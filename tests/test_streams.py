@@ -140,3 +140,18 @@ def test_scalar_and_array_draws_of_an_owner_are_the_same_numbers(method):
         mine = owner == k
         expected = getattr(fresh[k], method)(*(a[mine] for a in args))
         assert (got[mine] == expected).all()
+
+
+@pytest.mark.parametrize("method", ["random", "standard_normal"])
+def test_count_only_draws_of_an_owner_are_its_own_streams_numbers(method):
+    # Uniforms and normals take only a count: each owner's elements, in their order, are the next
+    # numbers of its own generator, however the owners are interleaved in the call.
+    rng = np.random.default_rng(6)
+    sizes = [1, 2, 7, 40]
+    owner = rng.permutation(np.repeat(np.arange(len(sizes)), sizes)).reshape(5, 10)
+    got = getattr(Draws(PatientStreams.from_ids(3, np.arange(len(sizes)))), method)(owner)
+    assert got.shape == owner.shape
+    fresh = PatientStreams.from_ids(3, np.arange(len(sizes))).generators
+    for k, n in enumerate(sizes):
+        assert (got[owner == k] == getattr(fresh[k], method)(n)).all()
+    assert getattr(Draws(PatientStreams.from_ids(3, np.arange(4))), method)(np.zeros(0, dtype=np.int64)).shape == (0,)
