@@ -78,52 +78,39 @@ class Draws:
         los, his = [0, *cuts], [*cuts, len(order)]  # lists, not np.r_: ~13 µs a call saved
         return order, los, his, sorted_gen[los].tolist()
 
-    def _apply(self, owner: np.ndarray, dtype, fn: Callable, *args: np.ndarray, scalar: bool = False) -> np.ndarray:
-        """``fn(generator, *arg_slices)`` per owner; with ``scalar``, owners with few elements draw
-        them one by one as ``fn(generator, *scalars)`` instead.
+    def _apply(self, owner: np.ndarray, fn: Callable, *args: np.ndarray) -> np.ndarray:
+        """``fn(generator, *args)`` per owner, for draws with one or two argument arrays (int64).
 
-        numpy's array-argument methods validate their arguments with Python-level reductions
-        (~8-25 µs a call) while scalar calls cost <1 µs, and drawing k scalars in turn consumes the
-        generator exactly as one array call of k does (same values, checked by a test), so the
-        scalar path changes nothing but the time.
+        Owners with at most :data:`SCALAR_MAX` elements draw them one scalar call at a time, the
+        others with one array call: numpy's array-argument methods validate their arguments with
+        Python-level reductions (~8-25 µs a call) while scalar calls cost <1 µs, and drawing k
+        scalars in turn consumes the generator exactly as one array call of k does (same values,
+        checked by a test), so the path changes nothing but the time.
         """
         owner = np.asarray(owner)
         shape = owner.shape
         owner = owner.ravel()
         args = tuple(a.ravel() if a.shape == shape else np.broadcast_to(a, shape).ravel() for a in map(np.asarray, args))
-        out = np.empty(len(owner), dtype=dtype)
         if len(owner) == 0:
-            return out.reshape(shape)
+            return np.empty(shape, dtype=np.int64)
         order, los, his, first_gen = self._runs(owner)
         sorted_args = [a[order] for a in args]
-        sorted_out = np.empty(len(owner), dtype=dtype)
+        v0 = sorted_args[0].tolist()
+        v1 = sorted_args[1].tolist() if len(args) == 2 else None
         gens = self.streams.generators
-        if scalar:
-            values = [a.tolist() for a in sorted_args]
-            drawn = [0] * len(owner)
-            # One- and two-argument draws unrolled: a generator expression per element cost as
-            # much as the draw itself.
-            v0 = values[0]
-            v1 = values[1] if len(values) > 1 else None
-            for lo, hi, k in zip(los, his, first_gen):
-                g = gens[k]
-                if hi - lo > SCALAR_MAX:
-                    drawn[lo:hi] = fn(g, *(a[lo:hi] for a in sorted_args)).tolist()
-                elif v1 is None:
-                    for i in range(lo, hi):
-                        drawn[i] = fn(g, v0[i])
-                elif len(values) == 2:
-                    for i in range(lo, hi):
-                        drawn[i] = fn(g, v0[i], v1[i])
-                else:
-                    for i in range(lo, hi):
-                        drawn[i] = fn(g, *(v[i] for v in values))
-            sorted_out[:] = drawn
-        else:
-            # Slices of the sorted arrays are views: one numpy call per owner, no fancy indexing.
-            for lo, hi, k in zip(los, his, first_gen):
-                sorted_out[lo:hi] = fn(gens[k], *(a[lo:hi] for a in sorted_args))
-        out[order] = sorted_out
+        drawn = [0] * len(owner)
+        for lo, hi, k in zip(los, his, first_gen):
+            g = gens[k]
+            if hi - lo > SCALAR_MAX:
+                drawn[lo:hi] = fn(g, *(a[lo:hi] for a in sorted_args)).tolist()
+            elif v1 is None:  # unrolled: a generator expression per element cost as much as the draw
+                for i in range(lo, hi):
+                    drawn[i] = fn(g, v0[i])
+            else:
+                for i in range(lo, hi):
+                    drawn[i] = fn(g, v0[i], v1[i])
+        out = np.empty(len(owner), dtype=np.int64)
+        out[order] = drawn
         return out.reshape(shape)
 
     def _sized(self, owner: np.ndarray, method: str) -> np.ndarray:
@@ -158,22 +145,22 @@ class Draws:
     def binomial(self, owner: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
         if self.gen is not None:
             return self.gen.binomial(n, p)
-        return self._apply(owner, np.int64, np.random.Generator.binomial, n, p, scalar=True)
+        return self._apply(owner, np.random.Generator.binomial, n, p)
 
     def negative_binomial(self, owner: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
         if self.gen is not None:
             return self.gen.negative_binomial(n, p)
-        return self._apply(owner, np.int64, np.random.Generator.negative_binomial, n, p, scalar=True)
+        return self._apply(owner, np.random.Generator.negative_binomial, n, p)
 
     def poisson(self, owner: np.ndarray, lam: np.ndarray) -> np.ndarray:
         if self.gen is not None:
             return self.gen.poisson(lam)
-        return self._apply(owner, np.int64, np.random.Generator.poisson, lam, scalar=True)
+        return self._apply(owner, np.random.Generator.poisson, lam)
 
     def geometric(self, owner: np.ndarray, p: np.ndarray) -> np.ndarray:
         if self.gen is not None:
             return self.gen.geometric(p)
-        return self._apply(owner, np.int64, np.random.Generator.geometric, p, scalar=True)
+        return self._apply(owner, np.random.Generator.geometric, p)
 
 
 def as_draws(rng: np.random.Generator | PatientStreams | Draws) -> Draws:
