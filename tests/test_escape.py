@@ -156,3 +156,29 @@ def test_escape_and_burden_slowing_multiply_on_the_escape_net_growth():
     esc = REG.bypass_carrier
     np.testing.assert_allclose(b[0, esc] - death[esc], 0.5 * (birth[esc] - death[esc]))
     np.testing.assert_allclose(b[0, ~esc] - death[~esc], 0.25 * (birth[~esc] - death[~esc]))
+
+
+def test_indolent_class_is_drawn_fourth_and_only_when_on():
+    from gistsim.clinic.cohort import PACE_Z_MAX, draw_paces
+    from gistsim.streams import PatientStreams, as_draws
+
+    n = 4000
+
+    class Holder:
+        n_patients = n
+
+    evo = default_evolution()
+    evo.kinetics_iiv_sigma_log.value = 0.5
+    off, on = Holder(), Holder()
+    draw_paces(off, evo, as_draws(PatientStreams.from_ids(5, np.arange(n))))
+    evo.indolent_fraction.value, evo.indolent_pace.value = 0.2, 0.16
+    draw_paces(on, evo, as_draws(PatientStreams.from_ids(5, np.arange(n))))
+    # Each patient's stream: three normals (pace, escape, kill), then the class's uniform.
+    first = [np.random.default_rng(np.random.SeedSequence([5, i])) for i in range(n)]
+    z = np.array([g.standard_normal(3)[0] for g in first])
+    u = np.array([g.random() for g in first])
+    pace = np.exp(0.5 * np.clip(z, -PACE_Z_MAX, PACE_Z_MAX))
+    np.testing.assert_allclose(off.kinetics_scale, pace, rtol=1e-12)
+    np.testing.assert_allclose(on.kinetics_scale, np.where(u < 0.2, 0.16, 1.0) * pace, rtol=1e-12)
+    # The share: binomial SE sqrt(0.2 * 0.8 / 4000) = 0.0063; 4 SE (alpha ~ 6e-5).
+    assert abs(np.mean(on.kinetics_scale < off.kinetics_scale) - 0.2) < 4 * 0.0063

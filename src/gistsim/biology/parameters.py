@@ -90,6 +90,11 @@ class EvolutionParameters(ParameterSet):
     escape_relative_growth: Parameter
     escape_growth_iiv_sigma_log: Parameter
     kill_iiv_sigma_log: Parameter
+    indolent_fraction: Parameter
+    indolent_pace: Parameter
+    tolerance_rate_per_day: Parameter
+    tolerance_kill_floor: Parameter
+    tolerance_kill_floor_wild_type: Parameter
 
     def _draw(self, rng: np.random.Generator) -> None:
         # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.

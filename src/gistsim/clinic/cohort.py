@@ -183,7 +183,8 @@ def draw_pace(n: int, sigma_log: float, draws) -> np.ndarray:
 def draw_paces(cohort: Cohort, evolution, draws) -> None:
     """Set ``cohort.kinetics_scale`` (the pace of disease), ``cohort.escape_scale`` (the pace of
     its KIT-independent resistance) and ``cohort.kill_scale`` (its sensitivity to every drug), in
-    that order from ``draws``: one normal each per patient.
+    that order from ``draws``: one normal each per patient; then, if ``indolent_fraction`` > 0, one
+    uniform each: a patient below it has indolent disease, its pace × ``indolent_pace``.
 
     The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
     (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver
@@ -194,6 +195,12 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     escape = draw_pace(n, evolution.escape_growth_iiv_sigma_log.value, draws)
     kill = draw_pace(n, evolution.kill_iiv_sigma_log.value, draws)
     cohort.kill_scale = None if evolution.kill_iiv_sigma_log.value == 0.0 else kill
+    fraction = evolution.indolent_fraction.value
+    if fraction > 0.0:
+        # Drawn only when used: a course that shares this generator (a case replay) then keeps
+        # its numbers when the class is off.
+        indolent = draws.random(np.arange(n)) < fraction
+        cohort.kinetics_scale = np.where(indolent, evolution.indolent_pace.value, 1.0) * cohort.kinetics_scale
     relative = evolution.escape_relative_growth.value
     if evolution.escape_growth_iiv_sigma_log.value == 0.0:
         # All ones: None spares the rate model a pass per clone and step (the normal is still

@@ -30,6 +30,7 @@ from gistsim.clinic.decisions import decide, toxicity
 from gistsim.clinic.parameters import ClinicParameters
 from gistsim.clinic.reading import PD, Reader, rank_within
 from gistsim.clinic.strategy import ORGANS, Strategy
+from gistsim.clinic.tolerance import tolerance_step
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.engine.step import advance
@@ -150,6 +151,7 @@ class _State:
     resected_residual: np.ndarray
     stopped_once: np.ndarray
     focal_operations: np.ndarray
+    tolerance: np.ndarray
 
 
 def simulate_course(
@@ -203,6 +205,7 @@ def simulate_course(
         resected_residual=np.zeros(n, dtype=bool),
         stopped_once=np.zeros(n, dtype=bool),
         focal_operations=np.zeros(n, dtype=np.int64),
+        tolerance=np.zeros(n),
     )
     rec = Records(death_day=np.full(n, np.inf), secondary_at_progression=np.full(n, -1, dtype=np.int64))
     reader = Reader(n)
@@ -239,6 +242,9 @@ def simulate_course(
     rec.target_sum_mm.append(reader.baseline_sum.copy())
     rec.regimen.append(st.regimen.copy())
 
+    floor = np.where(st.driver == "wild_type", evolution.tolerance_kill_floor_wild_type.value,
+                     evolution.tolerance_kill_floor.value)  # fmt: skip
+    tolerant = bool((floor < 1.0).any())
     day = 0.0
     while day + 1e-9 < horizon_days and st.alive.any():
         dt = min(visit_days, horizon_days - day)
@@ -247,9 +253,15 @@ def simulate_course(
         off_days = np.clip(st.off_until - day, 0.0, dt)
         before = viable_per_lesion()
         burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
+        group_kill = cohort.kill_scale
+        if tolerant:
+            factor, st.tolerance = tolerance_step(
+                st.tolerance, on, off_days, dt, evolution.tolerance_rate_per_day.value, floor
+            )
+            group_kill = factor if group_kill is None else group_kill * factor
         structures = treatment.step_rates(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
-            group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale, group_kill=cohort.kill_scale,
+            group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale, group_kill=group_kill,
             group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
         )
         table = _advance_by_structure(table, structures, mutation, draws)
