@@ -62,7 +62,7 @@ def test_limits_floor_one_is_off_and_long_exposure_reaches_the_floor():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"floor": 1.5}, "tolerance_kill_floor = 1.5"), ({"rate_per_day": -0.1}, "tolerance_rate_per_day = -0.1"),
-     ({"level": np.array([1.2])}, "tolerance level"), ({"rate_per_day": float("nan")}, "tolerance_rate_per_day")],
+     ({"level": np.array([1.2])}, r"tolerance_level\[0\] = 1.2"), ({"rate_per_day": float("nan")}, "tolerance_rate_per_day = nan")],
 )  # fmt: skip
 def test_bad_input_is_refused_by_name(kwargs, message):
     args = {"level": np.zeros(1), "on_drug": np.ones(1, bool), "off_days": np.zeros(1), "dt_days": 84.0,

@@ -32,6 +32,15 @@ def check_nonnegative(field: str, values: np.ndarray | float, *, strictly_positi
     return arr
 
 
+def check_unit_interval(field: str, values: np.ndarray | float) -> np.ndarray:
+    """Return ``values`` as a float array; raise if any is NaN or outside [0, 1]."""
+    arr = np.asarray(values, dtype=float)
+    bad = ~((arr >= 0.0) & (arr <= 1.0))  # NaN fails both comparisons
+    if bad.any():
+        raise ValueError(f"{field}{_first_bad(arr, bad)} is not accepted: values must be in [0, 1]")
+    return arr
+
+
 def check_counts(field: str, values: np.ndarray | int) -> np.ndarray:
     """Return ``values`` as an int64 array of cell counts; raise on negatives, NaN or fractions."""
     arr = np.asarray(values)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gistsim.errors import check_nonnegative, check_unit_interval
+
 
 def tolerance_step(
     level: np.ndarray,
@@ -37,15 +39,9 @@ def tolerance_step(
     ``on_drug``: patients on a KIT inhibitor in this step; ``off_days``: their pause at its start
     (no drug), clipped to the step; ``floor``: one for all, or one per patient.
     """
-    t0 = np.asarray(level, dtype=float)
-    if np.any((t0 < 0) | (t0 > 1)) or not np.all(np.isfinite(t0)):
-        raise ValueError("tolerance level must lie in [0, 1]")
-    floor = np.asarray(floor, dtype=float)
-    if not np.all((floor >= 0.0) & (floor <= 1.0)):
-        bad = float(floor[~((floor >= 0.0) & (floor <= 1.0))].ravel()[0])
-        raise ValueError(f"tolerance_kill_floor = {bad!r} is not accepted: a number in [0, 1]")
-    if not (rate_per_day >= 0.0 and np.isfinite(rate_per_day)):
-        raise ValueError(f"tolerance_rate_per_day = {rate_per_day!r} is not accepted: a finite number >= 0")
+    t0 = check_unit_interval("tolerance_level", level)
+    floor = check_unit_interval("tolerance_kill_floor", floor)
+    rate_per_day = float(check_nonnegative("tolerance_rate_per_day", rate_per_day))
     on = np.asarray(on_drug, dtype=bool)
     pause = np.where(on, np.clip(np.asarray(off_days, dtype=float), 0.0, dt_days), dt_days)
     days_on = dt_days - pause
@@ -55,5 +51,4 @@ def tolerance_step(
     mean_decay = np.where(x > 1e-12, -np.expm1(-x) / np.where(x > 1e-12, x, 1.0), 1.0 - x / 2)
     mean_level = 1.0 - (1.0 - after_pause) * mean_decay
     factor = np.where(days_on > 0, 1.0 - (1.0 - floor) * mean_level, 1.0)
-    end = 1.0 - (1.0 - after_pause) * np.exp(-x)
-    return factor, np.where(days_on > 0, end, after_pause)
+    return factor, 1.0 - (1.0 - after_pause) * np.exp(-x)  # x = 0 without days on drug: after_pause
