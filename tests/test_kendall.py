@@ -65,32 +65,76 @@ def test_zero_rates_and_zero_cells():
     np.testing.assert_array_equal(kendall.sample_total(rng, n, m, h), n)
 
 
-def test_normal_limit_only_where_bound_holds():
-    n = np.array([10, 10**4, 10**6, 10**9])
+def test_normal_limit_only_where_the_error_estimate_allows():
+    n = np.array([10, 10**2, 10**4, 10**9])
     m, h = kendall.compose_mh(np.array([84.0]), np.full((1, 4), 0.04), np.full((1, 4), 0.035))
     use = kendall.use_normal_limit(n, m, h)
-    bound = kendall.berry_esseen_bound(n, m, h)
-    np.testing.assert_array_equal(use, bound <= kendall.NORMAL_LIMIT_MAX_KOLMOGOROV)
+    err = kendall.normal_limit_error(n, m, h)
+    np.testing.assert_array_equal(use, err <= kendall.NORMAL_LIMIT_MAX_KOLMOGOROV)
     assert not use[0] and use[-1]
 
 
-def test_cell_by_cell_and_lineage_paths_agree():
-    """Two exact samplers of the same law (α = 0.01, χ² on pooled bins)."""
+def test_cumulants_match_moments_and_vanish_for_point_masses():
+    m, h = np.array([0.015, 1.52, 1.0, 0.0]), np.array([0.788, 4.17, 0.0, 0.3])
+    mean, var, third = kendall.single_cell_moments(m, h)
+    k2, skew, kurt = kendall.single_cell_cumulants(m, h)
+    np.testing.assert_allclose(k2, var, rtol=1e-12)
+    central3 = third - 3 * mean * var - mean**3
+    np.testing.assert_allclose(skew[:2], central3[:2] / var[:2] ** 1.5, rtol=1e-10)
+    # m = 1, H = 0 (no events) and m = 0 (certain death) are point masses.
+    assert (k2[2:] == 0).all() and (skew[2:] == 0).all() and (kurt[2:] == 0).all()
+    assert kendall.use_normal_limit(np.array([5, 5]), m[2:], h[2:]).all()
+
+
+@pytest.mark.parametrize(("m", "h"), [(0.015, 0.788), (1.52, 4.17), (0.99 * 1.0001, 1e-4)])
+def test_exact_distance_at_threshold_is_within_and_ten_times_below_is_not(m, h):
+    """The engine's error estimate against the exact law (textbook pgf, FFT): ≤ ε at the
+    threshold n*, and it is not vacuous: at n*/10 the exact distance exceeds ε."""
+    from gistsim.verification.checks_normal import exact_distance, rates_for, threshold_n
+
+    durations, b, d = rates_for(m, h)
+    mm, hh = kendall.compose_mh(np.asarray(durations), np.asarray(b)[:, None], np.asarray(d)[:, None])
+    n_star = threshold_n(mm, hh)
+    assert exact_distance(n_star, durations, b, d) <= kendall.NORMAL_LIMIT_MAX_KOLMOGOROV
+    assert exact_distance(max(n_star // 10, 1), durations, b, d) > kendall.NORMAL_LIMIT_MAX_KOLMOGOROV
+
+
+@pytest.mark.parametrize(("m", "h", "n"), [(0.015, 0.788, 10**4), (0.99 * 1.0001, 1e-4, 20_000)])
+def test_normal_draw_carries_the_skewness_of_the_total(m, h, n):
+    """Sample skewness of sample_normal against γ/√n of the exact total (|z| < 2.58, α = 0.01,
+    SE √(6/N)); a plain normal (skewness 0) is many SE away in both cases, one of each sign."""
+    size = 400_000
+    x = kendall.sample_normal(np.random.default_rng(11), np.full(size, n), np.full(size, m), np.full(size, h))
+    _, skew, _ = kendall.single_cell_cumulants(np.array([m]), np.array([h]))
+    target = float(skew[0]) / np.sqrt(n)
+    se = np.sqrt(6.0 / size)
+    xc = x - x.mean()
+    sample = (xc**3).mean() / (xc**2).mean() ** 1.5
+    assert abs(sample - target) / se < 2.58
+    assert abs(target) / se > 10
+
+
+@pytest.mark.parametrize("cells", [5, kendall.CELL_BY_CELL_MAX_PER_PATIENT])
+def test_cell_by_cell_and_lineage_paths_agree(cells):
+    """Two exact samplers of the same law (α = 0.01, χ² on pooled bins), up to the largest clone
+    drawn cell by cell (with per-patient streams)."""
     rng = np.random.default_rng(42)
     size = 20_000
-    n = np.full(size, 5)
+    n = np.full(size, cells)
     m, h = kendall.compose_mh(np.array([30.0]), np.full((1, size), 0.06), np.full((1, size), 0.04))
     a = kendall._sample_cell_by_cell(rng, n, m, h)
     b = kendall._sample_lineages(rng, n, m, h)
     assert two_sample_chi2_p(a, b) > 0.01
 
 
-def test_lineage_by_lineage_and_negative_binomial_sizes_agree():
-    """Two exact ways to sum K geometric sizes (α = 0.01, χ² on pooled bins), K and H varied."""
+@pytest.mark.parametrize("most", [kendall.LINEAGE_BY_LINEAGE_MAX, kendall.LINEAGE_BY_LINEAGE_MAX_PER_PATIENT])
+def test_lineage_by_lineage_and_negative_binomial_sizes_agree(most):
+    """Two exact ways to sum K geometric sizes (α = 0.01, χ² on pooled bins), K and H varied, up
+    to the most lineages drawn one by one (with one generator, and with per-patient streams)."""
     rng = np.random.default_rng(7)
     draws = Draws(rng)
     size = 20_000
-    k = rng.integers(0, kendall.LINEAGE_BY_LINEAGE_MAX + 1, size)
+    k = rng.integers(0, most + 1, size)
     q = 1.0 / (1.0 + rng.choice([0.0, 0.3, 4.0], size))
     owner = np.zeros(size, dtype=np.int64)
     a = kendall._sizes_lineage_by_lineage(draws, k, q, owner)

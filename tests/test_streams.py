@@ -129,7 +129,8 @@ def test_scalar_and_array_draws_of_an_owner_are_the_same_numbers(method):
     sizes = [1, 3, streams.SCALAR_MAX, streams.SCALAR_MAX + 1, 60]
     owner = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
     args = {
-        "poisson": (rng.uniform(0, 30, len(owner)),),
+        # Means above POISSON_INVERSION_MAX: smaller ones are drawn by inversion (tested below).
+        "poisson": (rng.uniform(31, 300, len(owner)),),
         "binomial": (rng.integers(0, 10**6, len(owner)), rng.uniform(0, 1, len(owner))),
         "negative_binomial": (rng.uniform(1, 1e4, len(owner)), rng.uniform(0.05, 1, len(owner))),
         "geometric": (rng.uniform(0.01, 1, len(owner)),),
@@ -155,3 +156,36 @@ def test_count_only_draws_of_an_owner_are_its_own_streams_numbers(method):
     for k, n in enumerate(sizes):
         assert (got[owner == k] == getattr(fresh[k], method)(n)).all()
     assert getattr(Draws(PatientStreams.from_ids(3, np.arange(4))), method)(np.zeros(0, dtype=np.int64)).shape == (0,)
+
+
+def test_small_poisson_means_are_drawn_by_inversion_with_the_poisson_law():
+    """χ² goodness of fit against the Poisson pmf (α = 0.01 per mean, pooled tail), means from
+    far below 1 to the largest drawn by inversion."""
+    from scipy import stats
+
+    from gistsim.streams import POISSON_INVERSION_MAX, poisson_by_inversion
+
+    rng = np.random.default_rng(12)
+    for lam in (0.01, 0.7, 5.0, POISSON_INVERSION_MAX):
+        x = poisson_by_inversion(rng.random(100_000), np.full(100_000, lam))
+        top = int(stats.poisson.ppf(1 - 1e-4, lam))
+        observed = np.bincount(np.minimum(x, top + 1), minlength=top + 2)
+        expected = np.append(stats.poisson.pmf(np.arange(top + 1), lam), stats.poisson.sf(top, lam)) * len(x)
+        keep = expected >= 5
+        obs = np.append(observed[keep], observed[~keep].sum())
+        exp = np.append(expected[keep], expected[~keep].sum())
+        obs, exp = (obs, exp) if exp[-1] >= 5 else (obs[:-1], exp[:-1])
+        assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 0.01, lam
+
+
+def test_poisson_with_patient_streams_mixes_paths_and_keeps_owners_apart():
+    """Small and large means in one call: each owner's draws are the same alone or with others."""
+    rng = np.random.default_rng(13)
+    lam = np.concatenate([rng.uniform(0, 2, 30), rng.uniform(40, 90, 10)])
+    owner = rng.integers(0, 3, len(lam))
+    mixed = Draws(PatientStreams.from_ids(4, np.arange(3))).poisson(owner, lam)
+    assert (mixed[lam > 40] > 15).all()  # the large means took the generator's Poisson
+    for k in range(3):
+        mine = owner == k
+        alone = Draws(PatientStreams.from_ids(4, np.arange(3))).poisson(owner[mine], lam[mine])
+        assert (alone == mixed[mine]).all()

@@ -20,6 +20,10 @@ Approximations, all measured by the verification suite:
   each arrival's founding time to a quadrature node, drawn with the node's share of Λ_k; its size
   is geometric with that node's parameter. This discretises the founding times on a grid of
   spacing ≤ MAX_SPAN / (rate × GL_NODES).
+* A (clone, mutation) pair expecting more than :data:`AGGREGATE_ABOVE` arrivals whose total size
+  (a compound Poisson over the nodes, cumulants from :func:`arrival_cumulants`) is close enough
+  to its skew-corrected normal (:mod:`gistsim.engine.normal_limit`, Kolmogorov error ≤ 1e-3,
+  checked against the exact law by verification check 7) draws that total in one normal draw.
 
 Clones whose bound n·U·∫b·M on the expected number of arrivals is below :data:`THINNING_BELOW`
 skip the quadrature: candidates are drawn from the bound and kept with probability p_k(s), which
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gistsim.engine import normal_limit
 from gistsim.engine.kendall import geometric_by_inversion, piece_mh
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.streams import Draws, as_draws, owners
@@ -44,6 +49,10 @@ MAX_SPAN = 2.0
 THINNING_BELOW = 20.0
 #: (clone, mutation) pairs expecting more surviving arrivals than this draw them per node, not per lineage.
 AGGREGATE_ABOVE = 16.0
+#: The same with per-patient streams. There every Poisson or negative-binomial element is a scalar
+#: call (~0.5 µs) while uniforms come in one call per patient, so drawing a node and a size per
+#: lineage stays cheaper than two draws per node up to about this many arrivals.
+AGGREGATE_ABOVE_PER_PATIENT = 1000.0
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(GL_NODES)
 
@@ -56,19 +65,18 @@ class Arrivals:
     """Row of the founding clone in the clone table at the step's start."""
     genotype: np.ndarray
     """Genotype code of the mutants."""
-    lineages: np.ndarray
-    """Number of surviving mutant lineages founded by that clone with that genotype."""
     size: np.ndarray
-    """Their total cells at the step's end (≥ lineages)."""
+    """Total cells at the step's end of the surviving mutant lineages that clone founded with that
+    genotype (a sum of geometric sizes, one per lineage, or its normal limit for large sums)."""
 
     @classmethod
     def empty(cls) -> Arrivals:
         e = np.empty(0, dtype=np.int64)
-        return cls(e, e.astype(np.int32), e, e)
+        return cls(e, e.astype(np.int32), e)
 
     @classmethod
     def concat(cls, parts: list[Arrivals]) -> Arrivals:
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("source", "genotype", "lineages", "size")))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("source", "genotype", "size")))
 
 
 def _survival_from(
@@ -128,7 +136,8 @@ def _thinning(
     # Three uniforms per candidate (mutation, piece, offset), drawn before candidates that cannot
     # happen are dropped, and one for the piece whatever the number of pieces: a patient's stream
     # then advances the same way when its step is cut into more pieces for the sake of others.
-    u_mut, u_piece, u_offset = rng.random(owner), rng.random(owner), rng.random(owner)
+    # One call for the three (an owner's uniforms come out in the same order as from three calls).
+    u_mut, u_piece, u_offset = rng.random(np.concatenate([owner, owner, owner])).reshape(3, -1)
     cum_u = np.cumsum(mutation.rate_per_division)
     k = np.searchsorted(cum_u, u_mut * cum_u[-1], side="right")
     target = mutation.mutant_of[genotype[src], np.minimum(k, len(cum_u) - 1)]
@@ -153,7 +162,7 @@ def _thinning(
         log_q = np.log1p(-g[keep])
     src = src[keep]
     size = geometric_by_inversion(rng, log_q, rng.owners_at(group, src))
-    return Arrivals(src, target[keep].astype(np.int32), np.ones(len(size), np.int64), size)
+    return Arrivals(src, target[keep].astype(np.int32), size)
 
 
 def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.ndarray]:
@@ -294,14 +303,29 @@ def _quadrature(
             pi = np.flatnonzero(pair_bucket == g)
             pair, p_src, p_tgt = local[prof[pi]], src[pi], target[pi]
         lam = n0[p_src] * integrand.sum(axis=0)[pair]
-        # Pairs expecting many arrivals draw them node by node: Poisson counts per node and one
+        # Pairs expecting many arrivals draw their total size from its skew-corrected normal where
+        # that is within the engine's tolerance, else node by node: Poisson counts per node and one
         # negative binomial for the summed geometric sizes (cost independent of the number of
         # lineages); the others draw the total count, then a node and a size per lineage.
         heavy = lam > AGGREGATE_ABOVE
         if heavy.any():
             h = np.flatnonzero(heavy)
-            parts.append(_by_node(rng, p_src[h], n0[p_src[h]], pair[h], integrand, geo, p_tgt[h], group))
-            light = np.flatnonzero(~heavy)
+            k = n0[p_src[h]] * arrival_cumulants(integrand, geo).take(pair[h], axis=1)
+            normal = normal_limit.within_tolerance(k[1], k[2], k[3])
+            if normal.any():
+                ni = h[normal]
+                z = rng.standard_normal(rng.owners_at(group, p_src[ni]))
+                size = normal_limit.draw(z, k[0, normal], k[1, normal], k[2, normal])
+                parts.append(Arrivals(p_src[ni], p_tgt[ni].astype(np.int32), size))
+            rest = h[~normal]
+            if rng.per_patient:
+                rest = rest[lam[rest] > AGGREGATE_ABOVE_PER_PATIENT]
+            if len(rest):
+                parts.append(_by_node(rng, p_src[rest], n0[p_src[rest]], pair[rest], integrand, geo, p_tgt[rest], group))
+            light = np.ones(len(lam), dtype=bool)
+            light[h[normal]] = False
+            light[rest] = False
+            light = np.flatnonzero(light)
             pair, p_src, p_tgt, lam = pair[light], p_src[light], p_tgt[light], lam[light]
         counts = rng.poisson(rng.owners_at(group, p_src), lam)
         hit = np.flatnonzero(counts)
@@ -327,6 +351,20 @@ def _pair_integrand(grid, durations, bs, ds, bt, dt, m_start, rate):
     return grid["w"][:, None] * src_intensity * p * rate[None, :], geo
 
 
+def arrival_cumulants(integrand: np.ndarray, geo: np.ndarray) -> np.ndarray:
+    """Cumulants K₁…K₄ (rows) per initial source cell of the total size of a profile's surviving
+    arrivals, a compound Poisson over the nodes: K_r = Σ_j λ_j E[G_j^r], G_j geometric on {1, 2, …}
+    with success probability g_j; with q = 1 − g, E G = 1/g, E G² = (1 + q)/g²,
+    E G³ = (1 + 4q + q²)/g³, E G⁴ = (1 + 11q + 11q² + q³)/g⁴ (Eulerian numbers)."""
+    q = 1.0 - geo
+    inv = 1.0 / geo
+    m1 = integrand * inv
+    m2 = m1 * inv * (1.0 + q)
+    m3 = m1 * inv * inv * (1.0 + q * (4.0 + q))
+    m4 = m1 * inv * inv * inv * (1.0 + q * (11.0 + q * (11.0 + q)))
+    return np.stack([m1.sum(axis=0), m2.sum(axis=0), m3.sum(axis=0), m4.sum(axis=0)])
+
+
 def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
     """Poisson arrivals per quadrature node; each node's sizes summed as k + NegBinomial(k, g)."""
     lam = n0[:, None] * integrand.take(pair, axis=1).T  # (pairs, nodes)
@@ -336,7 +374,7 @@ def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> A
     hit = k > 0
     if hit.any():
         size[hit] += rng.negative_binomial(owner[hit], k[hit], geo.T[pair][hit])
-    return Arrivals(src_rows, target.astype(np.int32), k.sum(axis=1), size.sum(axis=1))
+    return Arrivals(src_rows, target.astype(np.int32), size.sum(axis=1))
 
 
 def _by_lineage(rng: Draws, src_rows, reps, pair_of_row, integrand, geo, target, group) -> Arrivals:
@@ -358,7 +396,7 @@ def _by_lineage(rng: Draws, src_rows, reps, pair_of_row, integrand, geo, target,
     # Lineages of one (clone, mutation) are contiguous: sum them.
     starts = np.concatenate([[0], np.cumsum(reps)[:-1]])
     total = np.add.reduceat(size, starts).astype(np.int64)
-    return Arrivals(src_rows, target.astype(np.int32), reps.astype(np.int64), total)
+    return Arrivals(src_rows, target.astype(np.int32), total)
 
 
 def sample_arrivals(

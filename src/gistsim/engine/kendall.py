@@ -11,37 +11,33 @@ so that it stays accurate for r → 0 and for strong decline (no e^{rt} - 1 canc
 and H come from ``expm1``). Pieces compose as (m, H) ∘ (m', H') = (m·m', H·m' + H').
 
 For n cells, K ~ Binomial(n, m/(1+H)) lineages survive and the total is K + NegBinomial(K, 1/(1+H)).
-For large n the total is replaced by its normal limit (rounded, clipped at 0) when the
-Berry–Esseen bound on the Kolmogorov distance between the two laws is below
-:data:`NORMAL_LIMIT_MAX_KOLMOGOROV`; see :func:`berry_esseen_bound`.
+For large n the total is replaced by a skew-corrected normal (Cornish–Fisher, rounded) where the
+Edgeworth estimate of the Kolmogorov distance between the two laws is below
+:data:`NORMAL_LIMIT_MAX_KOLMOGOROV`; see :func:`normal_limit_error`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from gistsim.engine import normal_limit
 from gistsim.streams import Draws, as_draws, owners
 
-#: Berry–Esseen constant for i.i.d. sums (Shevtsova 2011, "On the absolute constants in the
-#: Berry–Esseen type inequalities", Dokl. Math. 83:862): sup|F_n - Φ| ≤ C·ρ/(σ³√n).
-BERRY_ESSEEN_C = 0.4748
-
-#: Largest Kolmogorov distance accepted between the exact law of a clone's size and the normal
-#: limit used in its place. A two-sample KS test needs about (1.36/ε)² ≈ 1.8 million draws from the
-#: *same* clone state to see a difference this small at α = 0.05; the engine never draws a state
-#: more than once, so the approximation is invisible below any sampling noise a user can produce.
-NORMAL_LIMIT_MAX_KOLMOGOROV = 1e-3
-
-#: Largest clone size the int64 counts hold; normal-limit draws above it saturate here instead of
-#: wrapping round to negative numbers. 2**62 cells is ~1.5e10 cm³ at 3e8 cells/cm³, a million times
-#: any lethal burden: the clinic has killed the patient long before (clinic.death.lethal_volume_cm3).
-MAX_CELLS = float(2**62)
+#: Re-exported: the engine's normal-limit tolerance and count ceiling (see :mod:`.normal_limit`).
+NORMAL_LIMIT_MAX_KOLMOGOROV = normal_limit.MAX_KOLMOGOROV
+MAX_CELLS = normal_limit.MAX_CELLS
 
 #: Clones of at most this many cells draw their surviving lineages cell by cell (see :func:`sample_exact`).
 CELL_BY_CELL_MAX = 8
 
 #: Up to this many surviving lineages draw their sizes lineage by lineage (see :func:`sample_exact`).
 LINEAGE_BY_LINEAGE_MAX = 8
+
+#: The same two limits with per-patient streams, where uniforms come in one call per patient but
+#: every binomial or negative-binomial element is a scalar call (0.6–3.5 µs measured in a trial):
+#: following up to 32 cells or 64 lineages one uniform each is cheaper there.
+CELL_BY_CELL_MAX_PER_PATIENT = 32
+LINEAGE_BY_LINEAGE_MAX_PER_PATIENT = 64
 
 
 def phi(r: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -95,18 +91,45 @@ def single_cell_moments(m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.nd
     return mean, var, third
 
 
-def berry_esseen_bound(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Upper bound on sup_x |P(N ≤ x) - Φ((x - μ)/σ)| for N the total of ``n`` cells.
+def _cumulant_parts(m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """κ₂, κ₃ and κ₄/κ₂ of one cell's descendants, factored so that nothing cancels as the law
+    becomes degenerate (δ = 1 − m): κ₂ = m(2H + δ), κ₃ = m(6H² + 6Hδ + δ(2δ − 1)),
+    κ₄/κ₂ = 12H(H + δ) + 1 − 6mδ (from the factorial moments m·k!·H^(k−1))."""
+    m = np.asarray(m, dtype=float)
+    h = np.asarray(h, dtype=float)
+    dl = 1.0 - m
+    k2 = np.maximum(m * (2.0 * h + dl), 0.0)
+    k3 = m * (6.0 * h * h + 6.0 * h * dl + dl * (2.0 * dl - 1.0))
+    return k2, k3, 12.0 * h * (h + dl) + 1.0 - 6.0 * m * dl
 
-    Uses ρ = E|X - μ|³ ≤ E X³ + μ³ (valid for X ≥ 0). Rounding the normal to the nearest integer
-    leaves the bound unchanged at integers, where the Kolmogorov distance of integer laws is
-    attained. Returns +inf where the variance is zero (nothing to approximate; handled apart).
+
+def single_cell_cumulants(m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Variance κ₂, skewness γ = κ₃/κ₂^{3/2} and excess kurtosis κ₄/κ₂² of one cell's descendants.
+
+    Where κ₂ = 0 the law is a point mass: γ and the kurtosis are returned as 0.
     """
-    mean, var, third = single_cell_moments(m, h)
+    k2, k3, k4_over_k2 = _cumulant_parts(m, h)
     with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = (third + mean**3) / var**1.5
-        out = BERRY_ESSEEN_C * kappa / np.sqrt(np.asarray(n, dtype=float))
-    return np.where(var > 0, out, np.inf)
+        skew = np.where(k2 > 0, k3 / (k2 * np.sqrt(k2)), 0.0)
+        kurt = np.where(k2 > 0, k4_over_k2 / k2, 0.0)
+    return k2, skew, kurt
+
+
+def total_cumulants(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, ...]:
+    """K₁…K₄ of the total of ``n`` cells: n times the one-cell cumulants (:func:`_cumulant_parts`)."""
+    nf = np.asarray(n, dtype=float)
+    k2, k3, k4_over_k2 = _cumulant_parts(m, h)
+    return nf * np.asarray(m, dtype=float), nf * k2, nf * k3, nf * k2 * k4_over_k2
+
+
+def normal_limit_error(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Estimated sup_x |P(N ≤ x) − P(N̂ ≤ x)| between the total N of ``n`` cells and its
+    skew-corrected normal draw N̂ (:func:`sample_normal`), safety factor included.
+
+    O(1/n), where the plain normal's error is O(1/√n); see :mod:`gistsim.engine.normal_limit`.
+    Zero where the law is a point mass (nothing to approximate).
+    """
+    return normal_limit.edgeworth_error(*total_cumulants(n, m, h)[1:])
 
 
 def _alive_cell_by_cell(d: Draws, n: np.ndarray, p: np.ndarray, owner: np.ndarray) -> np.ndarray:
@@ -165,7 +188,8 @@ def sample_exact(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.nda
     """Exact draw of the total descended from ``n`` cells (int64 array).
 
     K surviving lineages, then their K geometric sizes on {1, 2, …} with mean 1+H. Each stage
-    takes the cheaper of two exact ways: clones of at most :data:`CELL_BY_CELL_MAX` cells draw a
+    takes the cheaper of two exact ways (the limits are larger with per-patient streams, where
+    uniforms are cheaper still): clones of at most :data:`CELL_BY_CELL_MAX` cells draw a
     uniform per cell, larger ones K ~ Binomial(n, m/(1+H)) (numpy's per-element binomial set-up
     costs more than a few uniforms); up to :data:`LINEAGE_BY_LINEAGE_MAX` survivors draw a size
     per lineage by inversion, more draw the sum as K + NegBinomial(K, 1/(1+H)) (gamma and
@@ -176,7 +200,12 @@ def sample_exact(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.nda
     d = as_draws(rng)
     owner = owners(d, owner, len(n))
     p = survival_probability(m, h)
-    tiny = n <= CELL_BY_CELL_MAX
+    cell_max, lineage_max = (
+        (CELL_BY_CELL_MAX_PER_PATIENT, LINEAGE_BY_LINEAGE_MAX_PER_PATIENT)
+        if d.per_patient
+        else (CELL_BY_CELL_MAX, LINEAGE_BY_LINEAGE_MAX)
+    )
+    tiny = n <= cell_max
     if tiny.all():
         k = _alive_cell_by_cell(d, n, p, owner)
     else:
@@ -186,7 +215,7 @@ def sample_exact(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.nda
             k[ti] = _alive_cell_by_cell(d, n[ti], p[ti], d.owners_at(owner, ti))
         k[rest] = d.binomial(d.owners_at(owner, rest), n[rest], p[rest])
     q = 1.0 / (1.0 + h)
-    few = k <= LINEAGE_BY_LINEAGE_MAX
+    few = k <= lineage_max
     if few.all():
         return _sizes_lineage_by_lineage(d, k, q, owner)
     out = np.empty(len(n), dtype=np.int64)
@@ -206,28 +235,25 @@ def _sample_lineages(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np
 
 
 def sample_normal(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
-    """Normal-limit draw of the total of ``n`` cells: round(μ + σZ), clipped at 0."""
+    """Skew-corrected normal draw of the total of ``n`` cells (one-term Cornish–Fisher,
+    :func:`gistsim.engine.normal_limit.draw`)."""
     d = as_draws(rng)
     nf = np.asarray(n, dtype=float)
-    mean, var, _ = single_cell_moments(m, h)
+    k1, k2, k3, _ = total_cumulants(nf, m, h)
     z = d.standard_normal(owners(d, owner, nf.size).reshape(nf.shape) if nf.ndim else owners(d, owner, 1)[0])
-    x = np.rint(nf * mean + np.sqrt(nf * var) * z)
-    return np.clip(x, 0.0, MAX_CELLS).astype(np.int64)
+    return normal_limit.draw(z, k1, k2, k3)
 
 
 def use_normal_limit(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Where the normal limit may replace exact draws (its error ≤ the stated bound)."""
-    mean, var, third = single_cell_moments(m, h)
-    nf = np.asarray(n, dtype=float)
-    # Same inequality as berry_esseen_bound, squared and rearranged to avoid divisions:
-    # C²·(E X³ + μ³)² ≤ ε²·n·σ⁶.
-    lhs = (BERRY_ESSEEN_C * (third + mean**3)) ** 2
-    rhs = NORMAL_LIMIT_MAX_KOLMOGOROV**2 * nf * var**3
-    return (lhs <= rhs) | (var == 0)
+    """Where the skew-corrected normal may replace exact draws (estimated error ≤ the stated maximum).
+
+    Point masses (no birth and no death, or certain death) pass: there is nothing to approximate.
+    """
+    return normal_limit.within_tolerance(*total_cumulants(n, m, h)[1:])
 
 
 def sample_total(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
-    """Total descended from ``n`` cells: exact draws, or the normal limit where it is provably close."""
+    """Total descended from ``n`` cells: exact draws, or the skew-corrected normal where it is within ε."""
     d = as_draws(rng)
     owner = owners(d, owner, len(n))
     normal = use_normal_limit(n, m, h)

@@ -9,8 +9,8 @@ The order of one step:
    and its mutant supply ∫ b·M over each piece.
 4. Draw the mutant lineages founded during the step that are alive at its end, from the clone
    sizes at the step's start (:mod:`gistsim.engine.arrivals`).
-5. Draw each clone's size at the step's end: exact binomial + negative binomial, or the normal
-   limit where its Kolmogorov error is below 1e-3.
+5. Draw each clone's size at the step's end: exact binomial + negative binomial, or the
+   skew-corrected normal where its estimated Kolmogorov error is below 1e-3.
 6. Add the mutants to the clone of their genotype in their lesion (creating it if needed), and
    drop clones that died out.
 """
