@@ -189,3 +189,18 @@ def test_poisson_with_patient_streams_mixes_paths_and_keeps_owners_apart():
         mine = owner == k
         alone = Draws(PatientStreams.from_ids(4, np.arange(3))).poisson(owner[mine], lam[mine])
         assert (alone == mixed[mine]).all()
+
+
+@pytest.mark.parametrize("method", ["random", "poisson"])
+def test_owners_already_grouped_draw_their_own_streams_numbers(method):
+    # Owners in order skip the sort; each owner's numbers are still its own generator's.
+    sizes = [3, 60, 1]
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    draws = Draws(PatientStreams.from_ids(2, np.arange(len(sizes))))
+    lam = np.linspace(31.0, 80.0, len(owner))  # above the inversion limit: the generator's Poisson
+    got = draws.random(owner) if method == "random" else draws.poisson(owner, lam)
+    fresh = PatientStreams.from_ids(2, np.arange(len(sizes))).generators
+    for k in range(len(sizes)):
+        mine = owner == k
+        expected = fresh[k].random(mine.sum()) if method == "random" else fresh[k].poisson(lam[mine])
+        assert (got[mine] == expected).all()

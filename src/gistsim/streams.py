@@ -99,13 +99,20 @@ class Draws:
         """Draws whose owners are new groups mapped onto the current ones."""
         return self if self.streams is None else Draws(self.streams.remap(group_to_patient))
 
-    def _runs(self, owner: np.ndarray) -> tuple[np.ndarray, list[int], list[int], list[int]]:
-        """Elements sorted by generator (stable): the order, and each generator's run (lo, hi, index)."""
+    def _runs(self, owner: np.ndarray) -> tuple[np.ndarray | None, list[int], list[int], list[int]]:
+        """Elements sorted by generator (stable): the order (None when they already are), and each
+        generator's run (lo, hi, index)."""
         gen_of = self.streams.index[owner]
-        order = np.argsort(gen_of, kind="stable")
-        sorted_gen = gen_of[order]
+        if len(gen_of) < 2 or (gen_of[1:] >= gen_of[:-1]).all():
+            # Already grouped (about half the calls of a trial, half their elements).
+            order, sorted_gen = None, gen_of
+        else:
+            # A stable sort of 16-bit keys is a radix sort, ~10x faster than of int64 (same order).
+            keys = gen_of.astype(np.uint16) if len(self.streams.generators) <= 1 << 16 else gen_of
+            order = np.argsort(keys, kind="stable")
+            sorted_gen = gen_of[order]
         cuts = (np.flatnonzero(sorted_gen[1:] != sorted_gen[:-1]) + 1).tolist()
-        los, his = [0, *cuts], [*cuts, len(order)]  # lists, not np.r_: ~13 µs a call saved
+        los, his = [0, *cuts], [*cuts, len(gen_of)]  # lists, not np.r_: ~13 µs a call saved
         return order, los, his, sorted_gen[los].tolist()
 
     def _apply(self, owner: np.ndarray, fn: Callable, *args: np.ndarray) -> np.ndarray:
@@ -124,7 +131,7 @@ class Draws:
         if len(owner) == 0:
             return np.empty(shape, dtype=np.int64)
         order, los, his, first_gen = self._runs(owner)
-        sorted_args = [a[order] for a in args]
+        sorted_args = list(args) if order is None else [a[order] for a in args]
         v0 = sorted_args[0].tolist()
         v1 = sorted_args[1].tolist() if len(args) == 2 else None
         gens = self.streams.generators
@@ -139,6 +146,8 @@ class Draws:
             else:
                 for i in range(lo, hi):
                     drawn[i] = fn(g, v0[i], v1[i])
+        if order is None:
+            return np.array(drawn, dtype=np.int64).reshape(shape)
         out = np.empty(len(owner), dtype=np.int64)
         out[order] = drawn
         return out.reshape(shape)
@@ -154,6 +163,8 @@ class Draws:
         order, los, his, first_gen = self._runs(owner)
         gens = self.streams.generators
         parts = [getattr(gens[k], method)(hi - lo) for lo, hi, k in zip(los, his, first_gen)]
+        if order is None:
+            return np.concatenate(parts).reshape(shape)
         out = np.empty(len(owner))
         out[order] = np.concatenate(parts)
         return out.reshape(shape)
