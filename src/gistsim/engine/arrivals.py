@@ -39,7 +39,7 @@ import numpy as np
 from gistsim.engine import normal_limit
 from gistsim.engine.kendall import geometric_by_inversion, piece_mh
 from gistsim.engine.rates import MutationModel, RateModel
-from gistsim.streams import Draws, as_draws, owners
+from gistsim.streams import Draws, owners
 
 #: Gauss–Legendre nodes per quadrature sub-interval.
 GL_NODES = 4
