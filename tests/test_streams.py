@@ -204,3 +204,14 @@ def test_owners_already_grouped_draw_their_own_streams_numbers(method):
         mine = owner == k
         expected = fresh[k].random(mine.sum()) if method == "random" else fresh[k].poisson(lam[mine])
         assert (got[mine] == expected).all()
+
+
+def test_poisson_with_patient_streams_takes_arrays_of_any_shape():
+    # Arrivals draw (pairs × nodes) at once; the inversion path must keep the shape and each
+    # element's own mean (here: zero means give zeros wherever they sit).
+    owner = np.array([[0, 0, 0], [1, 1, 1]])
+    for lam in (np.array([[0.0, 3.0, 0.0], [2.0, 0.0, 5.0]]), np.array([[0.0, 3.0, 0.0], [2.0, 0.0, 50.0]])):
+        out = Draws(PatientStreams.from_ids(1, np.arange(2))).poisson(owner, lam)
+        assert out.shape == lam.shape and (out[lam == 0] == 0).all()
+        flat = Draws(PatientStreams.from_ids(1, np.arange(2))).poisson(owner.ravel(), lam.ravel())
+        assert (flat == out.ravel()).all()

@@ -55,8 +55,10 @@ def poisson_by_inversion(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Poisson(λ) draws as the smallest k with P(K ≤ k) ≥ u (sequential search, exact but for the
     rounding of the running sum, ~1e-15). For small λ: the search takes about λ + 1 passes."""
     u = np.asarray(u, dtype=float)
-    lam = np.asarray(lam, dtype=float)
-    out = np.zeros(u.shape, dtype=np.int64)
+    shape = u.shape
+    u = u.ravel()
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), shape).ravel()
+    out = np.zeros(len(u), dtype=np.int64)
     p = np.exp(-lam)
     idx = np.flatnonzero(u > p)
     u_a, lam_a, p_a = u[idx], lam[idx], p[idx]
@@ -73,7 +75,7 @@ def poisson_by_inversion(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
             more[:] = False
         out[idx[~more]] = k
         idx, u_a, lam_a, p_a, f_a = idx[more], u_a[more], lam_a[more], p_a[more], f_a[more]
-    return out
+    return out.reshape(shape)
 
 
 class Draws:
