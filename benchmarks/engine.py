@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from gistsim.biology.genotypes import default_registry  # noqa: E402
 from gistsim.engine.clones import CloneTable  # noqa: E402
 from gistsim.engine.history import sample_history  # noqa: E402
-from gistsim.engine.kendall import compose_mh, survival_probability  # noqa: E402
+from gistsim.engine.kendall import CELL_BY_CELL_MAX, compose_mh, survival_probability, use_normal_limit  # noqa: E402
 from gistsim.engine.rates import GenotypeRates, MutationModel  # noqa: E402
 from gistsim.engine.step import advance  # noqa: E402
 
@@ -144,6 +144,14 @@ def measure(name: str, builder, args) -> tuple[float, float]:
     print(
         f"[{name}] clone sizes over the run: "
         + ", ".join(f"{q:.0%} ≤ {np.quantile(sizes, q):.3g}" for q in (0.1, 0.25, 0.5, 0.75, 0.9))
+    )
+    # Which way each clone-step's size is drawn (h = 1/q - 1, m = p (1 + h) from the floor inputs).
+    normal = np.concatenate([use_normal_limit(n, p * (1.0 / q), 1.0 / q - 1.0) for n, p, q in inputs])
+    tiny = sizes <= CELL_BY_CELL_MAX
+    print(
+        f"[{name}] clone-steps drawn by the skew-corrected normal: {normal.mean():.0%}; "
+        f"cell by cell (≤ {CELL_BY_CELL_MAX} cells): {(tiny & ~normal).mean():.0%}; "
+        f"binomial + negative binomial: {(~tiny & ~normal).mean():.0%}"
     )
     engine_t, floor_t, n_steps = [], [], 0
     for rep in range(args.repeats):
