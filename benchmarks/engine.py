@@ -145,8 +145,8 @@ def measure(name: str, builder, args) -> tuple[float, float]:
         f"[{name}] clone sizes over the run: "
         + ", ".join(f"{q:.0%} ≤ {np.quantile(sizes, q):.3g}" for q in (0.1, 0.25, 0.5, 0.75, 0.9))
     )
-    # Which way each clone-step's size is drawn (h = 1/q - 1, m = p (1 + h) from the floor inputs).
-    normal = np.concatenate([use_normal_limit(n, p * (1.0 / q), 1.0 / q - 1.0) for n, p, q in inputs])
+    # Which way each clone-step's size is drawn (H = 1/q - 1 and m = p (1 + H) = p/q from the floor inputs).
+    normal = np.concatenate([use_normal_limit(n, p / q, 1.0 / q - 1.0) for n, p, q in inputs])
     tiny = sizes <= CELL_BY_CELL_MAX
     print(
         f"[{name}] clone-steps drawn by the skew-corrected normal: {normal.mean():.0%}; "

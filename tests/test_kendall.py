@@ -77,12 +77,12 @@ def test_normal_limit_only_where_the_error_estimate_allows():
 def test_cumulants_match_moments_and_vanish_for_point_masses():
     m, h = np.array([0.015, 1.52, 1.0, 0.0]), np.array([0.788, 4.17, 0.0, 0.3])
     mean, var, third = kendall.single_cell_moments(m, h)
-    k2, skew, kurt = kendall.single_cell_cumulants(m, h)
+    k1, k2, k3, k4 = kendall.total_cumulants(np.ones(4), m, h)
+    np.testing.assert_allclose(k1, mean, rtol=1e-12)
     np.testing.assert_allclose(k2, var, rtol=1e-12)
-    central3 = third - 3 * mean * var - mean**3
-    np.testing.assert_allclose(skew[:2], central3[:2] / var[:2] ** 1.5, rtol=1e-10)
+    np.testing.assert_allclose(k3, third - 3 * mean * var - mean**3, rtol=1e-10)
     # m = 1, H = 0 (no events) and m = 0 (certain death) are point masses.
-    assert (k2[2:] == 0).all() and (skew[2:] == 0).all() and (kurt[2:] == 0).all()
+    assert (k2[2:] == 0).all() and (k3[2:] == 0).all() and (k4[2:] == 0).all()
     assert kendall.use_normal_limit(np.array([5, 5]), m[2:], h[2:]).all()
 
 
@@ -105,8 +105,8 @@ def test_normal_draw_carries_the_skewness_of_the_total(m, h, n):
     SE √(6/N)); a plain normal (skewness 0) is many SE away in both cases, one of each sign."""
     size = 400_000
     x = kendall.sample_normal(np.random.default_rng(11), np.full(size, n), np.full(size, m), np.full(size, h))
-    _, skew, _ = kendall.single_cell_cumulants(np.array([m]), np.array([h]))
-    target = float(skew[0]) / np.sqrt(n)
+    _, k2, k3, _ = kendall.total_cumulants(np.array([n]), np.array([m]), np.array([h]))
+    target = float(k3[0] / k2[0] ** 1.5)
     se = np.sqrt(6.0 / size)
     xc = x - x.mean()
     sample = (xc**3).mean() / (xc**2).mean() ** 1.5

@@ -180,15 +180,23 @@ def test_small_poisson_means_are_drawn_by_inversion_with_the_poisson_law():
 
 def test_poisson_with_patient_streams_mixes_paths_and_keeps_owners_apart():
     """Small and large means in one call: each owner's draws are the same alone or with others."""
+    from gistsim.streams import POISSON_INVERSION_MAX, poisson_by_inversion
+
     rng = np.random.default_rng(13)
     lam = np.concatenate([rng.uniform(0, 2, 30), rng.uniform(40, 90, 10)])
     owner = rng.integers(0, 3, len(lam))
     mixed = Draws(PatientStreams.from_ids(4, np.arange(3))).poisson(owner, lam)
-    assert (mixed[lam > 40] > 15).all()  # the large means took the generator's Poisson
+    fresh = PatientStreams.from_ids(4, np.arange(3)).generators
     for k in range(3):
         mine = owner == k
         alone = Draws(PatientStreams.from_ids(4, np.arange(3))).poisson(owner[mine], lam[mine])
         assert (alone == mixed[mine]).all()
+        # The owner's stream: uniforms for its small means first (inverted), then its generator's
+        # Poisson for each large mean in element order.
+        small, large = mine & (lam <= POISSON_INVERSION_MAX), mine & (lam > POISSON_INVERSION_MAX)
+        u = fresh[k].random(int(small.sum()))
+        assert (mixed[small] == poisson_by_inversion(u, lam[small])).all()
+        assert (mixed[large] == [fresh[k].poisson(v) for v in lam[large]]).all()
 
 
 @pytest.mark.parametrize("method", ["random", "poisson"])

@@ -233,6 +233,13 @@ def _pair_profiles(
     return first, prof.ravel()
 
 
+def sub_intervals(durations: np.ndarray, bs, ds, bt, dt) -> np.ndarray:
+    """Quadrature sub-intervals per piece and profile (P, n): short enough (rate × length ≤
+    :data:`MAX_SPAN`) for every exponential and survival curve of the source and the mutant."""
+    span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt)
+    return np.maximum(1, np.ceil(np.asarray(durations)[:, None] * span / MAX_SPAN)).astype(np.int64)
+
+
 def _grid_buckets(n_sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct columns of ``n_sub`` (P, n) and the bucket of each column, via lexsort on P rows."""
     order = np.lexsort(n_sub[::-1])
@@ -281,12 +288,9 @@ def _quadrature(
     # The profiles' numbers (columns of the pairs that first showed each profile).
     prof_src, bt, dt, u = src[first], bt.take(first, axis=1), dt.take(first, axis=1), u[first]
     bs, ds = b.take(prof_src, axis=1), d.take(prof_src, axis=1)
-    # Sub-intervals short enough for every exponential and survival curve of the profile. The
-    # grid follows from the profile's own rates, so a patient's numbers never depend on other
+    # The grid follows from the profile's own rates, so a patient's numbers never depend on other
     # patients' rates; profiles with the same grid are computed together.
-    span = np.maximum(np.maximum(np.abs(bs - ds), np.abs(bt - dt)), bt)
-    n_sub = np.maximum(1, np.ceil(durations[:, None] * span / MAX_SPAN)).astype(np.int64)
-    grids, bucket = _grid_buckets(n_sub)
+    grids, bucket = _grid_buckets(sub_intervals(durations, bs, ds, bt, dt))
     pair_bucket = bucket[prof] if len(grids) > 1 else None
     parts = []
     for g, subs in enumerate(grids):
@@ -322,8 +326,9 @@ def _quadrature(
                 rest = rest[lam[rest] > AGGREGATE_ABOVE_PER_PATIENT]
             if len(rest):
                 parts.append(_by_node(rng, p_src[rest], n0[p_src[rest]], pair[rest], integrand, geo, p_tgt[rest], group))
-            light = np.ones(len(lam), dtype=bool)
-            light[h[normal]] = False
+            # Lineage by lineage: the light pairs and the heavy ones neither normal nor node by node.
+            light = ~heavy
+            light[h[~normal]] = True
             light[rest] = False
             light = np.flatnonzero(light)
             pair, p_src, p_tgt, lam = pair[light], p_src[light], p_tgt[light], lam[light]

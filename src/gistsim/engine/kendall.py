@@ -103,18 +103,6 @@ def _cumulant_parts(m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return k2, k3, 12.0 * h * (h + dl) + 1.0 - 6.0 * m * dl
 
 
-def single_cell_cumulants(m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Variance κ₂, skewness γ = κ₃/κ₂^{3/2} and excess kurtosis κ₄/κ₂² of one cell's descendants.
-
-    Where κ₂ = 0 the law is a point mass: γ and the kurtosis are returned as 0.
-    """
-    k2, k3, k4_over_k2 = _cumulant_parts(m, h)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        skew = np.where(k2 > 0, k3 / (k2 * np.sqrt(k2)), 0.0)
-        kurt = np.where(k2 > 0, k4_over_k2 / k2, 0.0)
-    return k2, skew, kurt
-
-
 def total_cumulants(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, ...]:
     """K₁…K₄ of the total of ``n`` cells: n times the one-cell cumulants (:func:`_cumulant_parts`)."""
     nf = np.asarray(n, dtype=float)
@@ -237,9 +225,11 @@ def _sample_lineages(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np
 def sample_normal(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Skew-corrected normal draw of the total of ``n`` cells (one-term Cornish–Fisher,
     :func:`gistsim.engine.normal_limit.draw`)."""
-    d = as_draws(rng)
+    return _draw_normal(as_draws(rng), n, *total_cumulants(n, m, h)[:3], owner)
+
+
+def _draw_normal(d: Draws, n: np.ndarray, k1, k2, k3, owner: np.ndarray | None) -> np.ndarray:
     nf = np.asarray(n, dtype=float)
-    k1, k2, k3, _ = total_cumulants(nf, m, h)
     z = d.standard_normal(owners(d, owner, nf.size).reshape(nf.shape) if nf.ndim else owners(d, owner, 1)[0])
     return normal_limit.draw(z, k1, k2, k3)
 
@@ -256,14 +246,16 @@ def sample_total(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.nda
     """Total descended from ``n`` cells: exact draws, or the skew-corrected normal where it is within ε."""
     d = as_draws(rng)
     owner = owners(d, owner, len(n))
-    normal = use_normal_limit(n, m, h)
+    # The cumulants decide the path and parameterise the normal draw: computed once.
+    k1, k2, k3, k4 = total_cumulants(n, m, h)
+    normal = normal_limit.within_tolerance(k2, k3, k4)
     if normal.all():
-        return sample_normal(d, n, m, h, owner)
+        return _draw_normal(d, n, k1, k2, k3, owner)
     if not normal.any():
         return sample_exact(d, n, m, h, owner)
     out = np.empty(np.shape(n), dtype=np.int64)
     ni, ei = np.flatnonzero(normal), np.flatnonzero(~normal)
-    out[ni] = sample_normal(d, n[ni], m[ni], h[ni], d.owners_at(owner, ni))
+    out[ni] = _draw_normal(d, n[ni], k1[ni], k2[ni], k3[ni], d.owners_at(owner, ni))
     out[ei] = sample_exact(d, n[ei], m[ei], h[ei], d.owners_at(owner, ei))
     return out
 

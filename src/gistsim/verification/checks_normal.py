@@ -37,13 +37,21 @@ SCAN_H = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 SCAN_P = (1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.35, 0.5, 0.7, 0.9, 0.99, 0.999, 1.0)
 
 
-def threshold_n(m: np.ndarray, h: np.ndarray) -> int:
-    """Smallest n at which :func:`kendall.use_normal_limit` is true (n - 1 is sampled exactly)."""
-    guess = kendall.normal_limit_error(np.ones(1), m, h)[0] / kendall.NORMAL_LIMIT_MAX_KOLMOGOROV
-    n = max(1, math.floor(float(guess)) - 2)
-    while not kendall.use_normal_limit(np.array([n]), m, h)[0]:
+def _first_passing(error_at_one: float, passes) -> int:
+    """Smallest n ≥ 1 with ``passes(n)``, searched from the estimate error(1)/ε (the error falls as
+    1/n), upwards until it passes."""
+    n = max(1, math.floor(error_at_one / normal_limit.MAX_KOLMOGOROV) - 2)
+    while not passes(n):
         n += 1
     return n
+
+
+def threshold_n(m: np.ndarray, h: np.ndarray) -> int:
+    """Smallest n at which :func:`kendall.use_normal_limit` is true (n - 1 is sampled exactly)."""
+    return _first_passing(
+        float(kendall.normal_limit_error(np.ones(1), m, h)[0]),
+        lambda n: kendall.use_normal_limit(np.array([n]), m, h)[0],
+    )
 
 
 def draw_cdf(x: np.ndarray, k1: float, k2: float, k3: float) -> np.ndarray:
@@ -109,8 +117,7 @@ def arrival_profile(durations, bs, ds, bt, dt, rate: float = 1e-8) -> tuple[np.n
     """Per quadrature node, λ_j per source cell and the size parameter g_j, on the engine's grid."""
     cols = [np.asarray(v, dtype=float)[:, None] for v in (bs, ds, bt, dt)]
     durations = np.asarray(durations, dtype=float)
-    span = np.maximum(np.maximum(np.abs(cols[0] - cols[1]), np.abs(cols[2] - cols[3])), cols[2])[:, 0]
-    n_sub = np.maximum(1, np.ceil(durations * span / arrivals.MAX_SPAN)).astype(np.int64)
+    n_sub = arrivals.sub_intervals(durations, *cols)[:, 0]
     m_start = np.vstack([[1.0], np.cumprod(np.exp((cols[0] - cols[1])[:, 0] * durations))[:, None]])
     integrand, geo = arrivals._pair_integrand(
         arrivals._quadrature_grid(durations, n_sub), durations, *cols, m_start, np.array([rate])
@@ -136,11 +143,8 @@ def compound_poisson_pmf(lam: np.ndarray, geo: np.ndarray) -> np.ndarray:
 
 def arrival_threshold(integrand: np.ndarray, geo: np.ndarray) -> int:
     """Smallest source size n0 at which the pair's total size passes ``within_tolerance``."""
-    c = arrivals.arrival_cumulants(integrand[:, None], geo[:, None])[:, 0]
-    n = max(1, math.floor(float(normal_limit.edgeworth_error(c[1], c[2], c[3])) / normal_limit.MAX_KOLMOGOROV) - 2)
-    while not normal_limit.within_tolerance(n * c[1], n * c[2], n * c[3]):
-        n += 1
-    return n
+    c = arrivals.arrival_cumulants(integrand[:, None], geo[:, None])[1:, 0]
+    return _first_passing(float(normal_limit.edgeworth_error(*c)), lambda n: normal_limit.within_tolerance(*(n * c)))
 
 
 def scan_arrivals() -> tuple[float, list[str]]:
@@ -173,6 +177,8 @@ def check_normal_limit(level: str, seed: int, *, n_override: int | None = None) 
         m, h = kendall.compose_mh(np.asarray(durations), np.asarray(b)[:, None], np.asarray(d)[:, None])
         n_star = threshold_n(m, h)
         n = n_star if n_override is None else n_override
+        if n_star > 1 and kendall.use_normal_limit(np.array([n_star - 1]), m, h)[0]:
+            problems.append(f"{label}: n* = {n_star} is not the threshold")
         dist_exact = exact_distance(n_star, durations, b, d)
         if dist_exact > eps:
             problems.append(f"{label}: exact Kolmogorov distance {dist_exact:.3g} at n* exceeds {eps:g}")
