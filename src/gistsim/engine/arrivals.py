@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gistsim.engine import normal_limit
+from gistsim.engine import _kernels, normal_limit
 from gistsim.engine.kendall import geometric_by_inversion, piece_mh
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.streams import Draws, owners
@@ -128,6 +128,8 @@ def _thinning(
     draws its mutation k ∝ u_k and is kept only if the clone can acquire k and the lineage is
     alive at the step's end. Drawing k from one shared table is cheaper than a per-genotype one.
     """
+    if rng.gen is not None:
+        return _thinning_compiled(rng.gen, rows, bound, group, genotype, durations, b, d, supply_piece, rates, mutation)
     n_cand = rng.poisson(rng.owners_at(group, rows), bound)
     if not n_cand.any():
         return Arrivals.empty()
@@ -163,6 +165,31 @@ def _thinning(
     src = src[keep]
     size = geometric_by_inversion(rng, log_q, rng.owners_at(group, src))
     return Arrivals(src, target[keep].astype(np.int32), size)
+
+
+def _thinning_compiled(gen, rows, bound, group, genotype, durations, b, d, supply_piece, rates, mutation) -> Arrivals:
+    """:func:`_thinning` with one generator, in two compiled passes around the rate model."""
+    src, target, piece, offset = _kernels.thinning_candidates(
+        gen, rows, bound, genotype, np.cumsum(mutation.rate_per_division), mutation.mutant_of,
+        supply_piece, b, d, durations,
+    )
+    if len(src) == 0:
+        return Arrivals.empty()
+    bt, dt = rates.rates(group[src], target)
+    size = _kernels.thinning_sizes(
+        gen, piece, offset, durations, np.asarray(bt, dtype=float), np.asarray(dt, dtype=float)
+    )
+    keep = np.flatnonzero(size)
+    return Arrivals(src[keep], target[keep].astype(np.int32), size[keep])
+
+
+def _node_tables(integrand: np.ndarray, geo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per node and profile: the cumulative share of Λ (normalised) and log(1 − geo) of the size."""
+    cum = np.cumsum(integrand, axis=0)
+    cum /= np.where(cum[-1:] > 0, cum[-1:], 1.0)
+    with np.errstate(divide="ignore"):  # geo = 1 (a mutant that cannot divide): size 1
+        log_q = np.log(1.0 - geo)
+    return cum, log_q
 
 
 def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.ndarray]:
@@ -332,6 +359,13 @@ def _quadrature(
             light[rest] = False
             light = np.flatnonzero(light)
             pair, p_src, p_tgt, lam = pair[light], p_src[light], p_tgt[light], lam[light]
+        if rng.gen is not None:
+            cum, log_q = _node_tables(integrand, geo)
+            total = _kernels.lineages(rng.gen, lam, pair, np.ascontiguousarray(cum.T), np.ascontiguousarray(log_q.T))
+            hit = np.flatnonzero(total)
+            if len(hit):
+                parts.append(Arrivals(p_src[hit], p_tgt[hit].astype(np.int32), total[hit]))
+            continue
         counts = rng.poisson(rng.owners_at(group, p_src), lam)
         hit = np.flatnonzero(counts)
         if len(hit):
@@ -385,10 +419,7 @@ def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> A
 def _by_lineage(rng: Draws, src_rows, reps, pair_of_row, integrand, geo, target, group) -> Arrivals:
     """A node per lineage ∝ its share of Λ, and a geometric size with that node's parameter."""
     n_nodes = integrand.shape[0]
-    cum = np.cumsum(integrand, axis=0)
-    cum /= np.where(cum[-1:] > 0, cum[-1:], 1.0)
-    with np.errstate(divide="ignore"):  # geo = 1 (a mutant that cannot divide): size 1
-        log_q = np.log(1.0 - geo)
+    cum, log_q = _node_tables(integrand, geo)
     pair = np.repeat(pair_of_row, reps)
     owner = np.repeat(group[src_rows], reps) if rng.per_patient else owners(rng, None, len(pair))
     u = rng.random(owner)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gistsim.engine import _kernels
 from gistsim.errors import check_counts
 
 
@@ -108,25 +109,30 @@ class CloneTable:
             lesion, group, genotype, count = lesion[some], group[some], genotype[some], count[some]
         if len(count) == 0:
             return
-        key = np.concatenate([self.key, lesion * self.n_genotypes + genotype])
-        # The table is one sorted run and the additions come in a few nearly sorted runs, which a
-        # stable sort (timsort) merges in about linear time: no full re-sort.
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        first = np.ones(len(key), dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        starts = np.flatnonzero(first)
-        # Rows of one key share lesion, group and genotype; the first is the table's own clone
-        # where there is one (the sort is stable).
-        row = order[starts]
-        total = np.add.reduceat(np.concatenate([self.count, count])[order], starts)
-        alive = total > 0
-        if not alive.all():
-            row, total = row[alive], total[alive]
-        self.count = total
-        self.lesion = np.concatenate([self.lesion, lesion]).take(row)
-        self.group = np.concatenate([self.group, group]).take(row)
-        self.genotype = np.concatenate([self.genotype, np.asarray(genotype, dtype=np.int32)]).take(row)
+        lesion = np.asarray(lesion, dtype=np.int64)
+        group = np.asarray(group, dtype=np.int64)
+        genotype = np.asarray(genotype, dtype=np.int32)
+        # The table's keys are sorted and unique: additions to an existing clone find it by binary
+        # search; only the others (new clones, few) are sorted, then merged in one pass.
+        keys = self.key
+        total = self.count.copy()
+        add_keys = lesion * self.n_genotypes + genotype
+        miss = _kernels.add_found(keys, total, add_keys, count)
+        if miss.any():
+            new_keys = add_keys[miss]
+            order = np.argsort(new_keys, kind="stable")
+            new_keys = new_keys[order]
+            first = np.ones(len(new_keys), dtype=bool)
+            first[1:] = new_keys[1:] != new_keys[:-1]
+            starts = np.flatnonzero(first)
+            row = np.flatnonzero(miss)[order[starts]]
+            new = (new_keys[starts], lesion[row], group[row], genotype[row], np.add.reduceat(count[miss][order], starts))
+        else:
+            e = np.empty(0, dtype=np.int64)
+            new = (e, e, e, e.astype(np.int32), e)
+        self.lesion, self.group, self.genotype, self.count = _kernels.merge_rows(
+            keys, self.lesion, self.group, self.genotype, total, *new
+        )
 
     def lesion_totals(self) -> tuple[np.ndarray, np.ndarray]:
         """(lesion ids, total cells per lesion), lesions in increasing id order."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gistsim.engine import normal_limit
+from gistsim.engine import _kernels, normal_limit
 from gistsim.streams import Draws, as_draws, owners
 
 #: Re-exported: the engine's normal-limit tolerance and count ceiling (see :mod:`.normal_limit`).
@@ -245,6 +245,8 @@ def use_normal_limit(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
 def sample_total(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Total descended from ``n`` cells: exact draws, or the skew-corrected normal where it is within ε."""
     d = as_draws(rng)
+    if d.gen is not None:
+        return _total_compiled(d.gen, n, m, h)
     owner = owners(d, owner, len(n))
     # The cumulants decide the path and parameterise the normal draw: computed once.
     k1, k2, k3, k4 = total_cumulants(n, m, h)
@@ -258,6 +260,13 @@ def sample_total(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.nda
     out[ni] = _draw_normal(d, n[ni], k1[ni], k2[ni], k3[ni], d.owners_at(owner, ni))
     out[ei] = sample_exact(d, n[ei], m[ei], h[ei], d.owners_at(owner, ei))
     return out
+
+
+def _total_compiled(gen: np.random.Generator, n, m, h) -> np.ndarray:
+    """:func:`sample_total` with one generator: one compiled pass per clone (:mod:`._kernels`)."""
+    n, m, h = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(m, dtype=float), np.asarray(h, dtype=float))
+    flat = (np.ascontiguousarray(a).ravel() for a in (n, m, h))
+    return _kernels.sample_total(gen, *flat, CELL_BY_CELL_MAX, LINEAGE_BY_LINEAGE_MAX).reshape(n.shape)
 
 
 def mean_variance(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

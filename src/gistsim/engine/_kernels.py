@@ -1,0 +1,269 @@
+"""Compiled loops (numba) for the engine's draws from one ``numpy.random.Generator``.
+
+The vectorised numpy paths in :mod:`.kendall` and :mod:`.arrivals` pay a pass over memory for
+every array operation: a step's dozens of them cost more than its random numbers. Here each clone
+(or candidate, or lineage) is handled in one pass that draws as it goes, from the same generator
+through numba's port of numpy's samplers (same algorithms, same bit stream). The laws are the same
+as the numpy paths' — only the order in which the stream is consumed differs — and tests compare
+the two by KS; the verification suite checks these kernels, which the engine uses with one
+generator, against theory and the slow reference.
+
+Per-patient streams (:class:`gistsim.streams.PatientStreams`) still use the numpy paths.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from gistsim.engine import normal_limit
+
+_SAFETY = normal_limit.EDGEWORTH_SAFETY
+_W3 = float(normal_limit._MAX_W3_PHI)
+_W1 = float(normal_limit._MAX_W_PHI)
+_EPS = normal_limit.MAX_KOLMOGOROV
+_MAX_CELLS = normal_limit.MAX_CELLS
+
+# IEEE arithmetic as in numpy (inf and nan, not ZeroDivisionError), and compiled once per machine.
+_jit = njit(cache=True, error_model="numpy")
+_inline = njit(cache=True, error_model="numpy", inline="always")
+
+
+@_inline
+def _geometric(gen, log_q: float) -> int:
+    """Geometric on {1, 2, …} with P(X > k) = q^k, by inversion (as kendall.geometric_by_inversion)."""
+    if log_q < 0.0:
+        return int(math.floor(math.log(1.0 - gen.random()) / log_q)) + 1
+    gen.random()  # q = 0: the draw is 1, and the stream advances as for any lineage
+    return 1
+
+
+@_inline
+def _normal_draw(z: float, k1: float, k2: float, k3: float) -> int:
+    """normal_limit.draw for one element."""
+    sd = math.sqrt(k2)
+    scale = 6.0 * k2 * sd  # 0 when K₂ underflows: then the law is K₁ to within rounding
+    a = k3 / scale if scale > 0.0 else 0.0
+    if a > 0.0:
+        z = max(z, -0.5 / a)
+    elif a < 0.0:
+        z = min(z, -0.5 / a)
+    x = np.rint(k1 + sd * (z + a * (z * z - 1.0)))
+    return int(min(x, _MAX_CELLS)) if x > 0.0 else 0
+
+
+@_inline
+def _within(k2: float, k3: float, k4: float) -> bool:
+    """normal_limit.within_tolerance for one element."""
+    kurt = k4 * k2
+    skew2 = k3 * k3
+    alpha = kurt / 24.0 - skew2 / 18.0
+    beta = -kurt / 8.0 + 5.0 * skew2 / 36.0 - k2 * k2 / 24.0
+    return _SAFETY * (_W3 * abs(alpha) + _W1 * abs(beta)) <= _EPS * (k2 * k2 * k2)
+
+
+@_jit
+def sample_total(gen, n, m, h, cell_max: int, lineage_max: int):
+    """kendall.sample_total for one generator: per clone, the skew-corrected normal where within
+    tolerance, else survivors (cell by cell up to ``cell_max`` cells, else binomial) and their
+    total (lineage by lineage up to ``lineage_max`` survivors, else negative binomial)."""
+    out = np.empty(len(n), dtype=np.int64)
+    for i in range(len(n)):
+        ni, mi, hi = n[i], m[i], h[i]
+        nf = float(ni)
+        # kendall._cumulant_parts, times n.
+        dl = 1.0 - mi
+        k2 = nf * max(mi * (2.0 * hi + dl), 0.0)
+        k3 = nf * mi * (6.0 * hi * hi + 6.0 * hi * dl + dl * (2.0 * dl - 1.0))
+        k4 = k2 * (12.0 * hi * (hi + dl) + 1.0 - 6.0 * mi * dl)
+        if _within(k2, k3, k4):
+            out[i] = _normal_draw(gen.standard_normal(), nf * mi, k2, k3)
+            continue
+        p = min(mi / (1.0 + hi), 1.0)
+        if ni <= cell_max:
+            k = 0
+            for _ in range(ni):
+                if gen.random() < p:
+                    k += 1
+        else:
+            k = gen.binomial(ni, p)
+        q = 1.0 / (1.0 + hi)
+        if k <= lineage_max:
+            log_q = math.log1p(-q) if q < 1.0 else -math.inf
+            total = 0
+            for _ in range(k):
+                total += _geometric(gen, log_q)
+            out[i] = total
+        else:
+            out[i] = k + gen.negative_binomial(float(k), q)
+    return out
+
+
+@_jit
+def lineages(gen, lam, pair, cum, log_q):
+    """Arrivals of light (clone, mutation) pairs (arrivals._by_lineage with its Poisson counts):
+    per pair, Poisson(λ) lineages, each at a node drawn from ``cum[pair]`` (normalised cumulative
+    shares of Λ over the nodes) with a geometric size of parameter ``log_q[pair, node]``.
+    Returns each pair's total cells (0 where no lineage arrived)."""
+    n_nodes = cum.shape[1]
+    out = np.zeros(len(lam), dtype=np.int64)
+    for i in range(len(lam)):
+        c = gen.poisson(lam[i])
+        if c == 0:
+            continue
+        j = pair[i]
+        total = 0
+        for _ in range(c):
+            u = gen.random()
+            node = 0
+            for s in range(n_nodes - 1):
+                if cum[j, s] <= u:
+                    node += 1
+            total += _geometric(gen, log_q[j, node])
+        out[i] = total
+    return out
+
+
+@_inline
+def _piece_mh(b: float, d: float, t: float):
+    """kendall.piece_mh for one element."""
+    r = b - d
+    rt = r * t
+    ph = t * (1.0 + 0.5 * rt) if abs(rt) < 1e-8 else math.expm1(rt) / r
+    return math.exp(rt), b * ph
+
+
+@_jit
+def thinning_candidates(gen, rows, bound, genotype, cum_u, mutant_of, supply_piece, b, d, durations):
+    """Candidates of arrivals._thinning: Poisson(bound) per clone row; per candidate three
+    uniforms (mutation ∝ u_k, piece ∝ its share of ∫ b·M, offset ∝ exp(r x) within it), kept
+    where the clone can acquire that mutation. Returns (source row, target genotype, piece, offset)."""
+    counts = np.empty(len(rows), dtype=np.int64)
+    for i in range(len(rows)):
+        counts[i] = gen.poisson(bound[i])
+    n = counts.sum()
+    src = np.empty(n, dtype=np.int64)
+    target = np.empty(n, dtype=np.int64)
+    piece = np.empty(n, dtype=np.int64)
+    offset = np.empty(n)
+    n_mut = len(cum_u)
+    n_pieces = len(durations)
+    kept = 0
+    for i in range(len(rows)):
+        row = rows[i]
+        for _ in range(counts[i]):
+            u_mut, u_piece, u_offset = gen.random(), gen.random(), gen.random()
+            k = np.searchsorted(cum_u, u_mut * cum_u[-1], side="right")
+            tgt = mutant_of[genotype[row], min(k, n_mut - 1)]
+            if tgt < 0:
+                continue
+            j = 0
+            if n_pieces > 1:
+                total = 0.0
+                for s in range(n_pieces):
+                    total += supply_piece[s, row]
+                x, acc = u_piece * total, 0.0
+                for s in range(n_pieces - 1):
+                    acc += supply_piece[s, row]
+                    if x > acc:
+                        j += 1
+            r = b[j, row] - d[j, row]
+            length = durations[j]
+            rl = r * length
+            off = u_offset * length if abs(rl) < 1e-8 else math.log1p(u_offset * math.expm1(rl)) / r
+            src[kept], target[kept], piece[kept] = row, tgt, j
+            offset[kept] = min(max(off, 0.0), length)
+            kept += 1
+    return src[:kept], target[:kept], piece[:kept], offset[:kept]
+
+
+@_jit
+def thinning_sizes(gen, piece, offset, durations, bt, dt):
+    """For candidates founded at (piece, offset) with their own rates bt, dt (pieces × candidates):
+    kept with P(alive at the step's end), then a geometric size. Returns 0 for those not kept."""
+    n_pieces = len(durations)
+    out = np.zeros(len(piece), dtype=np.int64)
+    for a in range(len(piece)):
+        j = piece[a]
+        m, h = _piece_mh(bt[j, a], dt[j, a], durations[j] - offset[a])
+        for s in range(j + 1, n_pieces):
+            mk, hk = _piece_mh(bt[s, a], dt[s, a], durations[s])
+            h = h * mk + hk
+            m = m * mk
+        q = 1.0 / (1.0 + h)
+        if gen.random() < min(m * q, 1.0):
+            out[a] = _geometric(gen, math.log1p(-q) if q < 1.0 else -math.inf)
+    return out
+
+
+@_inline
+def _gallop(keys, x, start: int) -> int:
+    """The leftmost p with keys[p] >= x (len(keys) if none), by exponential search from ``start``:
+    O(log distance) where a binary search over the whole table is O(log n) cache misses."""
+    n = len(keys)
+    if n == 0:
+        return 0
+    start = min(start, n - 1)
+    step = 1
+    if keys[start] < x:
+        lo, hi = start, start + 1
+        while hi < n and keys[hi] < x:
+            lo = hi
+            step *= 2
+            hi = start + step
+        hi = min(hi, n)
+    else:
+        lo, hi = start - 1, start
+        while lo >= 0 and keys[lo] >= x:
+            hi = lo
+            step *= 2
+            lo = start - step
+        lo = max(lo, -1)
+    # keys[lo] < x (or lo = -1) and keys[hi] >= x (or hi = n)
+    return lo + 1 + np.searchsorted(keys[lo + 1 : hi], x)
+
+
+@_jit
+def add_found(keys, count, add_keys, add_count):
+    """Adds each addition to the row of ``keys`` (sorted, unique) holding its key, in place in
+    ``count``; returns the mask of additions whose key has no row."""
+    n = len(keys)
+    for i in range(1, n):
+        if keys[i] <= keys[i - 1]:
+            raise ValueError("clone table rows are not sorted by (lesion, genotype) with one row per key")
+    miss = np.zeros(len(add_keys), dtype=np.bool_)
+    p = 0
+    for i in range(len(add_keys)):
+        # Additions come in runs ordered like the table (by source clone): search from the last hit.
+        p = _gallop(keys, add_keys[i], p)
+        if p < n and keys[p] == add_keys[i]:
+            count[p] += add_count[i]
+        else:
+            miss[i] = True
+    return miss
+
+
+@_jit
+def merge_rows(keys, lesion, group, genotype, count, new_keys, new_lesion, new_group, new_genotype, new_count):
+    """Two sorted tables with disjoint keys merged into one, rows without cells dropped."""
+    size = len(keys) + len(new_keys)
+    o_lesion = np.empty(size, dtype=np.int64)
+    o_group = np.empty(size, dtype=np.int64)
+    o_genotype = np.empty(size, dtype=np.int32)
+    o_count = np.empty(size, dtype=np.int64)
+    i = j = w = 0
+    while i < len(keys) or j < len(new_keys):
+        if j == len(new_keys) or (i < len(keys) and keys[i] < new_keys[j]):
+            if count[i] > 0:
+                o_lesion[w], o_group[w], o_genotype[w], o_count[w] = lesion[i], group[i], genotype[i], count[i]
+                w += 1
+            i += 1
+        else:
+            if new_count[j] > 0:
+                o_lesion[w], o_group[w] = new_lesion[j], new_group[j]
+                o_genotype[w], o_count[w] = new_genotype[j], new_count[j]
+                w += 1
+            j += 1
+    return o_lesion[:w], o_group[:w], o_genotype[:w], o_count[:w]

@@ -1,0 +1,124 @@
+"""The compiled loops (engine with one generator) against the numpy paths (per-patient streams)
+and against plain references: same laws, same merges."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from gistsim.biology.genotypes import default_registry
+from gistsim.engine import _kernels, arrivals, kendall
+from gistsim.engine.clones import CloneTable
+from gistsim.engine.rates import GenotypeRates, MutationModel
+from gistsim.streams import Draws, PatientStreams
+from tests.test_kendall import two_sample_chi2_p
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_gallop_finds_the_leftmost_position_like_a_binary_search(seed):
+    rng = np.random.default_rng(seed)
+    keys = np.sort(rng.integers(0, 500, rng.integers(0, 300)))
+    for x in rng.integers(-5, 505, 200):
+        start = int(rng.integers(0, len(keys) + 3))
+        assert _kernels._gallop(keys, x, start) == np.searchsorted(keys, x), (x, start)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_add_cells_matches_a_merge_by_dictionary(seed):
+    """Additions to existing clones, new clones (duplicated, in any order), empty additions, and
+    clones left without cells, against a dictionary of (lesion, genotype) → cells."""
+    rng = np.random.default_rng(seed)
+    g = 7
+    lesion = rng.integers(0, 40, 120)
+    genotype = rng.integers(0, g, 120)
+    count = rng.integers(0, 5, 120)
+    table = CloneTable.from_arrays(lesion=lesion, genotype=genotype, count=count, group=lesion // 4, n_genotypes=g)
+    table.count[rng.random(len(table)) < 0.2] = 0  # left without cells by a step
+    ref = {(int(a), int(b)): int(c) for a, b, c in zip(table.lesion, table.genotype, table.count)}
+    add_lesion = rng.integers(0, 45, 200)
+    add_genotype = rng.integers(0, g, 200)
+    add_count = rng.integers(0, 4, 200)
+    for a, b, c in zip(add_lesion, add_genotype, add_count):
+        if c:
+            ref[(int(a), int(b))] = ref.get((int(a), int(b)), 0) + int(c)
+    table.add_cells(add_lesion, add_lesion // 4, add_genotype, add_count)
+    expected = sorted((k, c) for k, c in ref.items() if c > 0)
+    got = [((int(a), int(b)), int(c)) for a, b, c in zip(table.lesion, table.genotype, table.count)]
+    assert got == expected
+    assert (table.group == table.lesion // 4).all() and table.genotype.dtype == np.int32
+
+
+def test_add_cells_refuses_a_table_out_of_order():
+    table = CloneTable.from_arrays(lesion=[1, 2], genotype=[0, 0], count=[3, 4], n_genotypes=2)
+    table.lesion = table.lesion[::-1].copy()
+    with pytest.raises(ValueError, match="not sorted"):
+        table.add_cells(np.array([1]), np.array([1]), np.array([1]), np.array([1]))
+
+
+# (cells, birth, death) per clone over 84 days: cell by cell; binomial then lineage by lineage;
+# binomial then negative binomial; and the skew-corrected normal.
+# (Which path each takes is checked in the test.)
+TOTAL_CASES = [(5, 0.06, 0.04), (60, 0.04, 0.09), (3_000, 0.04, 0.09), (10**7, 0.04, 0.035)]
+
+
+@pytest.mark.parametrize(("cells", "b", "d"), TOTAL_CASES)
+def test_compiled_total_has_the_law_of_the_numpy_path(cells, b, d):
+    """χ² on pooled bins, α = 0.01 per case."""
+    size = 20_000
+    n = np.full(size, cells)
+    m, h = kendall.compose_mh(np.array([84.0]), np.full((1, size), b), np.full((1, size), d))
+    p = kendall.survival_probability(m[0], h[0])
+    normal = kendall.use_normal_limit(np.array([cells]), m[:1], h[:1])[0]
+    assert normal == (cells > 10**6)
+    assert normal or (cells * p > 2 * kendall.LINEAGE_BY_LINEAGE_MAX) == (cells == 3_000)
+    compiled = kendall.sample_total(np.random.default_rng(1), n, m, h)
+    streams = PatientStreams.from_ids(2, np.arange(1))
+    numpy_path = kendall.sample_total(streams, n, m, h, np.zeros(size, dtype=np.int64))
+    assert two_sample_chi2_p(compiled, numpy_path) > 0.01
+    mean, var = kendall.mean_variance(cells, m[0], h[0])
+    assert abs(compiled.mean() - mean) < 4 * np.sqrt(var / size)
+
+
+def _clones(n0: float, size: int, base_death: float):
+    reg = default_registry()
+    g = reg.n_genotypes
+    base = reg.code("KIT_exon11")
+    # On drug for 56 days (the sensitive genotype dies fast), then off for 28.
+    birth, death = np.full((2, g), 0.04), np.full((2, g), 0.035)
+    death[0, base] = base_death
+    rates = GenotypeRates(birth, death)
+    mutation = MutationModel.from_registry(reg, 1e-7, escape_target_bp=2.0)
+    genotype = np.full(size, base)
+    group = np.arange(size)
+    durations = np.array([56.0, 28.0])
+    b, d = rates.rates(group, genotype)
+    grow = np.exp((b - d) * durations[:, None])
+    m_start = np.vstack([np.ones(size), grow[0], grow[0] * grow[1]])
+    supply = b * m_start[:2] * (np.expm1((b - d) * durations[:, None]) / (b - d))
+    n = np.full(size, int(n0))
+    return n, group, genotype, durations, b, d, m_start, supply, rates, mutation
+
+
+@pytest.mark.parametrize("n0", [1_000_000, 20_000_000], ids=["thinning", "lineages"])
+def test_compiled_arrivals_have_the_law_of_the_numpy_path(n0, monkeypatch):
+    """Arrivals over a two-piece step drawn by the compiled thinning (small supply) or the
+    compiled lineage loop (larger supply, light pairs): per mutant genotype, the number of clones
+    with arrivals (two-proportion z-test) and the total size (two-sample KS), α = 0.01 with
+    Bonferroni over genotypes and statistics."""
+    size = 6_000
+    inputs = _clones(n0, size, 0.09)
+    used = []
+    for name in ("_thinning_compiled", "_node_tables"):
+        real = getattr(arrivals, name)
+        monkeypatch.setattr(arrivals, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
+    one = arrivals.sample_arrivals(Draws(np.random.default_rng(5)), *inputs)
+    assert used and set(used) == {"_thinning_compiled" if n0 < 1e7 else "_node_tables"}
+    per = arrivals.sample_arrivals(Draws(PatientStreams.from_ids(6, np.arange(size))), *inputs)
+    genotypes = np.union1d(one.genotype, per.genotype)
+    alpha = 0.01 / (2 * len(genotypes))
+    for gt in genotypes:
+        a, b = one.size[one.genotype == gt], per.size[per.genotype == gt]
+        pooled = (len(a) + len(b)) / (2 * size)
+        z = (len(a) - len(b)) / size / np.sqrt(2 * pooled * (1 - pooled) / size)
+        assert 2 * stats.norm.sf(abs(z)) > alpha, gt
+        if min(len(a), len(b)) >= 20:
+            assert stats.ks_2samp(a, b).pvalue > alpha, gt
