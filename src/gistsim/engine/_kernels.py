@@ -150,9 +150,19 @@ def thinning_candidates(gen, rows, bound, genotype, cum_u, mutant_of, supply_pie
     offset = np.empty(n)
     n_mut = len(cum_u)
     n_pieces = len(durations)
+    r = np.empty(n_pieces)
+    e = np.empty(n_pieces)
     kept = 0
     for i in range(len(rows)):
+        if counts[i] == 0:
+            continue
         row = rows[i]
+        # Per piece: net rate and expm1(r·τ) of the offset's inverse CDF, once per clone.
+        total = 0.0
+        for s in range(n_pieces):
+            total += supply_piece[s, row]
+            r[s] = b[s, row] - d[s, row]
+            e[s] = math.expm1(r[s] * durations[s])
         for _ in range(counts[i]):
             u_mut, u_piece, u_offset = gen.random(), gen.random(), gen.random()
             k = np.searchsorted(cum_u, u_mut * cum_u[-1], side="right")
@@ -161,18 +171,13 @@ def thinning_candidates(gen, rows, bound, genotype, cum_u, mutant_of, supply_pie
                 continue
             j = 0
             if n_pieces > 1:
-                total = 0.0
-                for s in range(n_pieces):
-                    total += supply_piece[s, row]
                 x, acc = u_piece * total, 0.0
                 for s in range(n_pieces - 1):
                     acc += supply_piece[s, row]
                     if x > acc:
                         j += 1
-            r = b[j, row] - d[j, row]
             length = durations[j]
-            rl = r * length
-            off = u_offset * length if abs(rl) < 1e-8 else math.log1p(u_offset * math.expm1(rl)) / r
+            off = u_offset * length if abs(r[j] * length) < 1e-8 else math.log1p(u_offset * e[j]) / r[j]
             src[kept], target[kept], piece[kept] = row, tgt, j
             offset[kept] = min(max(off, 0.0), length)
             kept += 1
@@ -267,3 +272,74 @@ def merge_rows(keys, lesion, group, genotype, count, new_keys, new_lesion, new_g
                 w += 1
             j += 1
     return o_lesion[:w], o_group[:w], o_genotype[:w], o_count[:w]
+
+
+@_jit
+def compose(durations, b, d):
+    """Per clone over the step's pieces: the mean growth factor to the start of each piece
+    (``m_start``, (P+1, C)), the mutant supply ∫ b·M over each piece (P, C) and H (step.advance's
+    composition), and whether every rate is finite and non-negative (the caller names the bad one)."""
+    n_pieces, n = b.shape
+    m_start = np.empty((n_pieces + 1, n))
+    supply = np.empty((n_pieces, n))
+    h = np.empty(n)
+    valid = True
+    for i in range(n):
+        mi, hi = 1.0, 0.0
+        m_start[0, i] = 1.0
+        for k in range(n_pieces):
+            bk, dk = b[k, i], d[k, i]
+            valid &= bk >= 0.0 and bk < math.inf and dk >= 0.0 and dk < math.inf
+            r = bk - dk
+            t = durations[k]
+            rt = r * t
+            grow = math.exp(rt)
+            ph = t * (1.0 + 0.5 * rt) if abs(rt) < 1e-8 else math.expm1(rt) / r
+            supply[k, i] = bk * mi * ph
+            hi = hi * grow + bk * ph
+            mi = mi * grow
+            m_start[k + 1, i] = mi
+        h[i] = hi
+    return m_start, supply, h, valid
+
+
+@_jit
+def by_node(gen, n0, pair, integrand, geo):
+    """arrivals._by_node with one generator: per pair and quadrature node, Poisson(n0·λ_node)
+    lineages whose summed geometric sizes are k + NegBinomial(k, geo_node). ``integrand`` and
+    ``geo`` are (profiles, nodes)."""
+    out = np.zeros(len(pair), dtype=np.int64)
+    for i in range(len(pair)):
+        j = pair[i]
+        total = 0
+        for s in range(integrand.shape[1]):
+            k = gen.poisson(n0[i] * integrand[j, s])
+            if k > 0:
+                total += k + gen.negative_binomial(float(k), geo[j, s])
+        out[i] = total
+    return out
+
+
+@_jit
+def arrival_bounds(n0, genotype, can_mutate, sum_u, supply_piece, thinning_below):
+    """Per clone, n0 · Σ_k u_k · ∫ b·M (the expected candidate arrivals at every mutation's rate;
+    0 where the genotype cannot mutate), and the rows below ``thinning_below`` (but above 0) and
+    at or above it (arrivals.sample_arrivals' split)."""
+    n = len(n0)
+    bound = np.empty(n)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    ns = nl = 0
+    for i in range(n):
+        total = 0.0
+        for k in range(supply_piece.shape[0]):
+            total += supply_piece[k, i]
+        x = n0[i] * (sum_u if can_mutate[genotype[i]] else 0.0) * total
+        bound[i] = x
+        if x >= thinning_below:
+            large[nl] = i
+            nl += 1
+        elif x > 0.0:
+            small[ns] = i
+            ns += 1
+    return bound, small[:ns], large[:nl]

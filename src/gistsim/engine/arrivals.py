@@ -406,6 +406,11 @@ def arrival_cumulants(integrand: np.ndarray, geo: np.ndarray) -> np.ndarray:
 
 def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
     """Poisson arrivals per quadrature node; each node's sizes summed as k + NegBinomial(k, g)."""
+    if rng.gen is not None:
+        size = _kernels.by_node(
+            rng.gen, np.asarray(n0, dtype=float), pair, np.ascontiguousarray(integrand.T), np.ascontiguousarray(geo.T)
+        )
+        return Arrivals(src_rows, target.astype(np.int32), size)
     lam = n0[:, None] * integrand.take(pair, axis=1).T  # (pairs, nodes)
     owner = np.broadcast_to(group[src_rows][:, None], lam.shape)
     k = rng.poisson(owner, lam)
@@ -454,11 +459,9 @@ def sample_arrivals(
     (shape (P+1, C)); ``supply_piece[j] = b_j · m_start[j] · φ(r_j, τ_j)`` is ∫ b·M over piece j.
     """
     # Σ_k u_k wherever the genotype can mutate at all (see _thinning).
-    total_u = np.where(mutation.total_rate[genotype] > 0, mutation.rate_per_division.sum(), 0.0)
-    bound = n0 * total_u * supply_piece.sum(axis=0)
-    can = bound > 0
-    small = np.flatnonzero(can & (bound < THINNING_BELOW))
-    large = np.flatnonzero(bound >= THINNING_BELOW)
+    bound, small, large = _kernels.arrival_bounds(
+        n0, genotype, mutation.total_rate > 0, float(mutation.rate_per_division.sum()), supply_piece, THINNING_BELOW
+    )
     parts = []
     if len(small):
         parts.append(

@@ -23,7 +23,8 @@ import numpy as np
 
 from gistsim.engine.arrivals import Arrivals, sample_arrivals
 from gistsim.engine.clones import CloneTable
-from gistsim.engine.kendall import phi, sample_total
+from gistsim.engine import _kernels
+from gistsim.engine.kendall import sample_total
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.errors import check_nonnegative
 from gistsim.streams import Draws, PatientStreams, as_draws
@@ -82,20 +83,10 @@ def advance(
         raise ValueError(
             f"rate model returned birth {b.shape} and death {d.shape}; expected (n_pieces, n_clones) = {expected}"
         )
-    _check_rates("birth rate per day", b)
-    _check_rates("death rate per day", d)
-
-    n_pieces = len(durations)
-    m_start = np.ones((n_pieces + 1, n_clones))
-    supply = np.empty((n_pieces, n_clones))
-    h = np.zeros(n_clones)
-    for k in range(n_pieces):
-        r = b[k] - d[k]
-        grow = np.exp(r * durations[k])
-        ph = phi(r, durations[k])
-        supply[k] = b[k] * m_start[k] * ph
-        h = h * grow + b[k] * ph
-        m_start[k + 1] = m_start[k] * grow
+    m_start, supply, h, valid = _kernels.compose(durations, np.ascontiguousarray(b), np.ascontiguousarray(d))
+    if not valid:
+        _check_rates("birth rate per day", b)
+        _check_rates("death rate per day", d)
     m = m_start[-1]
 
     draws = as_draws(rng)
