@@ -23,7 +23,6 @@ from gistsim.engine import normal_limit
 _SAFETY = normal_limit.EDGEWORTH_SAFETY
 _W3 = float(normal_limit._MAX_W3_PHI)
 _W1 = float(normal_limit._MAX_W_PHI)
-_EPS = normal_limit.MAX_KOLMOGOROV
 _MAX_CELLS = normal_limit.MAX_CELLS
 
 # IEEE arithmetic as in numpy (inf and nan, not ZeroDivisionError), and compiled once per machine.
@@ -33,11 +32,12 @@ _inline = njit(cache=True, error_model="numpy", inline="always")
 
 @_inline
 def _geometric(gen, log_q: float) -> int:
-    """Geometric on {1, 2, …} with P(X > k) = q^k, by inversion (as kendall.geometric_by_inversion)."""
+    """Geometric on {1, 2, …} with P(X > k) = q^k: 1 + floor(E / −log q), E ~ Exp(1) (numpy's
+    ziggurat, cheaper than the logarithm of a uniform); P(X > k) = P(E ≥ −k log q) = q^k."""
+    e = gen.standard_exponential()
     if log_q < 0.0:
-        return int(math.floor(math.log(1.0 - gen.random()) / log_q)) + 1
-    gen.random()  # q = 0: the draw is 1, and the stream advances as for any lineage
-    return 1
+        return int(math.floor(e / -log_q)) + 1
+    return 1  # q = 0: one cell (the stream advances as for any lineage)
 
 
 @_inline
@@ -55,19 +55,19 @@ def _normal_draw(z: float, k1: float, k2: float, k3: float) -> int:
 
 
 @_inline
-def _within(k2: float, k3: float, k4: float) -> bool:
-    """normal_limit.within_tolerance for one element."""
+def _within(k2: float, k3: float, k4: float, eps: float) -> bool:
+    """normal_limit.within_tolerance for one element, at tolerance ``eps``."""
     kurt = k4 * k2
     skew2 = k3 * k3
     alpha = kurt / 24.0 - skew2 / 18.0
     beta = -kurt / 8.0 + 5.0 * skew2 / 36.0 - k2 * k2 / 24.0
-    return _SAFETY * (_W3 * abs(alpha) + _W1 * abs(beta)) <= _EPS * (k2 * k2 * k2)
+    return _SAFETY * (_W3 * abs(alpha) + _W1 * abs(beta)) <= eps * (k2 * k2 * k2)
 
 
 @_jit
-def sample_total(gen, n, m, h, cell_max: int, lineage_max: int):
+def sample_total(gen, n, m, h, cell_max: int, lineage_max: int, eps: float):
     """kendall.sample_total for one generator: per clone, the skew-corrected normal where within
-    tolerance, else survivors (cell by cell up to ``cell_max`` cells, else binomial) and their
+    tolerance ``eps``, else survivors (cell by cell up to ``cell_max`` cells, else binomial) and their
     total (lineage by lineage up to ``lineage_max`` survivors, else negative binomial)."""
     out = np.empty(len(n), dtype=np.int64)
     for i in range(len(n)):
@@ -78,7 +78,7 @@ def sample_total(gen, n, m, h, cell_max: int, lineage_max: int):
         k2 = nf * max(mi * (2.0 * hi + dl), 0.0)
         k3 = nf * mi * (6.0 * hi * hi + 6.0 * hi * dl + dl * (2.0 * dl - 1.0))
         k4 = k2 * (12.0 * hi * (hi + dl) + 1.0 - 6.0 * mi * dl)
-        if _within(k2, k3, k4):
+        if _within(k2, k3, k4, eps):
             out[i] = _normal_draw(gen.standard_normal(), nf * mi, k2, k3)
             continue
         p = min(mi / (1.0 + hi), 1.0)
@@ -98,31 +98,6 @@ def sample_total(gen, n, m, h, cell_max: int, lineage_max: int):
             out[i] = total
         else:
             out[i] = k + gen.negative_binomial(float(k), q)
-    return out
-
-
-@_jit
-def lineages(gen, lam, pair, cum, log_q):
-    """Arrivals of light (clone, mutation) pairs (arrivals._by_lineage with its Poisson counts):
-    per pair, Poisson(λ) lineages, each at a node drawn from ``cum[pair]`` (normalised cumulative
-    shares of Λ over the nodes) with a geometric size of parameter ``log_q[pair, node]``.
-    Returns each pair's total cells (0 where no lineage arrived)."""
-    n_nodes = cum.shape[1]
-    out = np.zeros(len(lam), dtype=np.int64)
-    for i in range(len(lam)):
-        c = gen.poisson(lam[i])
-        if c == 0:
-            continue
-        j = pair[i]
-        total = 0
-        for _ in range(c):
-            u = gen.random()
-            node = 0
-            for s in range(n_nodes - 1):
-                if cum[j, s] <= u:
-                    node += 1
-            total += _geometric(gen, log_q[j, node])
-        out[i] = total
     return out
 
 
@@ -304,23 +279,6 @@ def compose(durations, b, d):
 
 
 @_jit
-def by_node(gen, n0, pair, integrand, geo):
-    """arrivals._by_node with one generator: per pair and quadrature node, Poisson(n0·λ_node)
-    lineages whose summed geometric sizes are k + NegBinomial(k, geo_node). ``integrand`` and
-    ``geo`` are (profiles, nodes)."""
-    out = np.zeros(len(pair), dtype=np.int64)
-    for i in range(len(pair)):
-        j = pair[i]
-        total = 0
-        for s in range(integrand.shape[1]):
-            k = gen.poisson(n0[i] * integrand[j, s])
-            if k > 0:
-                total += k + gen.negative_binomial(float(k), geo[j, s])
-        out[i] = total
-    return out
-
-
-@_jit
 def arrival_bounds(n0, genotype, can_mutate, sum_u, supply_piece, thinning_below):
     """Per clone, n0 · Σ_k u_k · ∫ b·M (the expected candidate arrivals at every mutation's rate;
     0 where the genotype cannot mutate), and the rows below ``thinning_below`` (but above 0) and
@@ -343,3 +301,40 @@ def arrival_bounds(n0, genotype, can_mutate, sum_u, supply_piece, thinning_below
             small[ns] = i
             ns += 1
     return bound, small[:ns], large[:nl]
+
+
+@_jit
+def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, aggregate_above, eps):
+    """arrivals._quadrature's draws for one generator, per (clone, mutation) pair with ``n0``
+    source cells and profile ``pair``: Λ = n0 · Σ_nodes integrand. Pairs expecting more than
+    ``aggregate_above`` arrivals draw their total size from the skew-corrected normal where within
+    tolerance ``eps`` (cumulants n0 · K_r per profile), else node by node (Poisson lineages per node, their
+    sizes k + NegBinomial(k, geo)); the others draw Poisson(Λ) lineages, each at a node ∝ its share
+    of Λ (``cum``, normalised) with a geometric size (``log_q`` = log(1 − geo)). Per-profile tables
+    are (profiles, nodes). Returns each pair's total cells (0 where none arrived)."""
+    n_nodes = integrand.shape[1]
+    out = np.zeros(len(pair), dtype=np.int64)
+    for i in range(len(pair)):
+        j = pair[i]
+        n = n0[i]
+        lam = n * isum[j]
+        total = 0
+        if lam > aggregate_above:
+            k2, k3, k4 = n * cumulants[j, 1], n * cumulants[j, 2], n * cumulants[j, 3]
+            if _within(k2, k3, k4, eps):
+                out[i] = _normal_draw(gen.standard_normal(), n * cumulants[j, 0], k2, k3)
+                continue
+            for s in range(n_nodes):
+                k = gen.poisson(n * integrand[j, s])
+                if k > 0:
+                    total += k + gen.negative_binomial(float(k), geo[j, s])
+        else:
+            for _ in range(gen.poisson(lam)):
+                u = gen.random()
+                node = 0
+                for s in range(n_nodes - 1):
+                    if cum[j, s] <= u:
+                        node += 1
+                total += _geometric(gen, log_q[j, node])
+        out[i] = total
+    return out

@@ -333,6 +333,9 @@ def _quadrature(
             local[cols] = np.arange(len(cols))
             pi = np.flatnonzero(pair_bucket == g)
             pair, p_src, p_tgt = local[prof[pi]], src[pi], target[pi]
+        if rng.gen is not None:
+            parts.append(_pairs_compiled(rng.gen, p_src, p_tgt, n0, pair, integrand, geo))
+            continue
         lam = n0[p_src] * integrand.sum(axis=0)[pair]
         # Pairs expecting many arrivals draw their total size from its skew-corrected normal where
         # that is within the engine's tolerance, else node by node: Poisson counts per node and one
@@ -359,18 +362,23 @@ def _quadrature(
             light[rest] = False
             light = np.flatnonzero(light)
             pair, p_src, p_tgt, lam = pair[light], p_src[light], p_tgt[light], lam[light]
-        if rng.gen is not None:
-            cum, log_q = _node_tables(integrand, geo)
-            total = _kernels.lineages(rng.gen, lam, pair, np.ascontiguousarray(cum.T), np.ascontiguousarray(log_q.T))
-            hit = np.flatnonzero(total)
-            if len(hit):
-                parts.append(Arrivals(p_src[hit], p_tgt[hit].astype(np.int32), total[hit]))
-            continue
         counts = rng.poisson(rng.owners_at(group, p_src), lam)
         hit = np.flatnonzero(counts)
         if len(hit):
             parts.append(_by_lineage(rng, p_src[hit], counts[hit], pair[hit], integrand, geo, p_tgt[hit], group))
     return Arrivals.concat(parts) if parts else Arrivals.empty()
+
+
+def _pairs_compiled(gen, p_src, p_tgt, n0, pair, integrand, geo) -> Arrivals:
+    """The draws of :func:`_quadrature` for one generator (the same three ways, per pair in one
+    compiled pass: :func:`gistsim.engine._kernels.pair_arrivals`)."""
+    cum, log_q = _node_tables(integrand, geo)
+    tables = (np.ascontiguousarray(a.T) for a in (arrival_cumulants(integrand, geo), integrand, geo, cum, log_q))
+    total = _kernels.pair_arrivals(
+        gen, n0[p_src].astype(float), pair, integrand.sum(axis=0), *tables, AGGREGATE_ABOVE, normal_limit.MAX_KOLMOGOROV
+    )
+    hit = np.flatnonzero(total)
+    return Arrivals(p_src[hit], p_tgt[hit].astype(np.int32), total[hit])
 
 
 def _pair_integrand(grid, durations, bs, ds, bt, dt, m_start, rate):
@@ -406,11 +414,6 @@ def arrival_cumulants(integrand: np.ndarray, geo: np.ndarray) -> np.ndarray:
 
 def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
     """Poisson arrivals per quadrature node; each node's sizes summed as k + NegBinomial(k, g)."""
-    if rng.gen is not None:
-        size = _kernels.by_node(
-            rng.gen, np.asarray(n0, dtype=float), pair, np.ascontiguousarray(integrand.T), np.ascontiguousarray(geo.T)
-        )
-        return Arrivals(src_rows, target.astype(np.int32), size)
     lam = n0[:, None] * integrand.take(pair, axis=1).T  # (pairs, nodes)
     owner = np.broadcast_to(group[src_rows][:, None], lam.shape)
     k = rng.poisson(owner, lam)

@@ -266,7 +266,9 @@ def _total_compiled(gen: np.random.Generator, n, m, h) -> np.ndarray:
     """:func:`sample_total` with one generator: one compiled pass per clone (:mod:`._kernels`)."""
     n, m, h = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(m, dtype=float), np.asarray(h, dtype=float))
     flat = (np.ascontiguousarray(a).ravel() for a in (n, m, h))
-    return _kernels.sample_total(gen, *flat, CELL_BY_CELL_MAX, LINEAGE_BY_LINEAGE_MAX).reshape(n.shape)
+    return _kernels.sample_total(
+        gen, *flat, CELL_BY_CELL_MAX, LINEAGE_BY_LINEAGE_MAX, normal_limit.MAX_KOLMOGOROV
+    ).reshape(n.shape)
 
 
 def mean_variance(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
