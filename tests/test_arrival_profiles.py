@@ -45,6 +45,6 @@ def test_profiles_share_only_identical_numbers(seed, monkeypatch):
     # Clones with the same numbers throughout share their pairs' profiles.
     assert n_fast <= clone_configurations(src, mutant, ci, ki) * n_mut < len(ci) / 2
     # Every hash colliding forces the exact fallback, which merges all identical pairs.
-    monkeypatch.setattr(arrivals, "_hash_columns", lambda bits, h=None: np.zeros(bits.shape[1], np.uint64))
+    monkeypatch.setattr(arrivals, "_clone_hashes", lambda src_bits, *_: np.zeros(src_bits.shape[1], np.uint64))
     n_slow = check(*arrivals._pair_profiles(src, mutant, ci, ki, n_mut), src, mutant, ci, ki)
     assert n_slow == len(np.unique(np.vstack([src[:, ci], mutant, ki[None, :]]).T, axis=0)) <= n_fast

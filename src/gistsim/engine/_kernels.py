@@ -338,3 +338,68 @@ def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, ag
                 total += _geometric(gen, log_q[j, node])
         out[i] = total
     return out
+
+
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_HASH_SHIFT = np.uint64(29)
+
+
+@_inline
+def _hash_column(bits, col, h):
+    """arrivals._hash_columns for one column, continuing from ``h``."""
+    for r in range(bits.shape[0]):
+        h ^= bits[r, col]
+        h *= _HASH_MUL
+        h ^= h >> _HASH_SHIFT
+    return h
+
+
+@_jit
+def clone_hashes(src_bits, pair_bits, ci, ki):
+    """arrivals._pair_profiles' clone hashes: each pair's numbers hashed (from its k), summed per
+    clone (mod 2⁶⁴, so the order of a clone's pairs does not matter), then the clone's own numbers
+    hashed on top. ``*_bits``: the float64 rates viewed as uint64, (2P, columns)."""
+    own = np.zeros(src_bits.shape[1], dtype=np.uint64)
+    for p in range(len(ci)):
+        own[ci[p]] += _hash_column(pair_bits, p, np.uint64(ki[p]))
+    out = np.empty(src_bits.shape[1], dtype=np.uint64)
+    for c in range(src_bits.shape[1]):
+        out[c] = _hash_column(src_bits, c, own[c])
+    return out
+
+
+@_jit
+def assign_profiles(ci, ki, n_mut, first_clone, clone_prof, src_bits, pair_bits):
+    """Profiles of pairs as (clone profile, k), numbered in that order, with a pair showing each;
+    and whether every pair's numbers equal its profile pair's bit for bit (False: a hash collision,
+    for which the caller falls back to an exact comparison)."""
+    n_pairs = len(ci)
+    pair_of = np.full(src_bits.shape[1] * n_mut, -1, dtype=np.int64)
+    for p in range(n_pairs):
+        pair_of[ci[p] * n_mut + ki[p]] = p
+    present = np.zeros(len(first_clone) * n_mut, dtype=np.bool_)
+    for p in range(n_pairs):
+        present[clone_prof[ci[p]] * n_mut + ki[p]] = True
+    number = np.empty(len(present), dtype=np.int64)
+    first = np.empty(present.sum(), dtype=np.int64)
+    count = 0
+    for key in range(len(present)):
+        number[key] = count
+        if present[key]:
+            first[count] = pair_of[first_clone[key // n_mut] * n_mut + key % n_mut]
+            count += 1
+    prof = np.empty(n_pairs, dtype=np.int64)
+    same = True
+    for p in range(n_pairs):
+        c = clone_prof[ci[p]]
+        prof[p] = number[c * n_mut + ki[p]]
+        rep = first[prof[p]]
+        rep_clone = first_clone[c]
+        if rep < 0:
+            same = False
+            continue
+        for r in range(src_bits.shape[0]):
+            same &= src_bits[r, rep_clone] == src_bits[r, ci[p]]
+        for r in range(pair_bits.shape[0]):
+            same &= pair_bits[r, rep] == pair_bits[r, p]
+    return first, prof, same

@@ -206,14 +206,9 @@ def _quadrature_grid(durations: np.ndarray, n_sub: np.ndarray) -> dict[str, np.n
     return {k: np.concatenate(v) for k, v in zip(("piece", "x", "w"), (pieces, x, w))}
 
 
-def _hash_columns(bits: np.ndarray, h: np.ndarray | None = None) -> np.ndarray:
-    """A 64-bit hash of each column of ``bits`` (uint64, shape (rows, n)), continuing from ``h``."""
-    h = np.full(bits.shape[1], 0xCBF29CE484222325, dtype=np.uint64) if h is None else h.copy()
-    for row in bits:
-        h ^= row
-        h *= np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(29)
-    return h
+def _clone_hashes(src_bits: np.ndarray, pair_bits: np.ndarray, ci: np.ndarray, ki: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per clone of its own numbers and of the set of its pairs' (k, numbers)."""
+    return _kernels.clone_hashes(src_bits, pair_bits, ci, ki)
 
 
 def _pair_profiles(
@@ -229,31 +224,14 @@ def _pair_profiles(
     pair is compared bit for bit with its profile's pair; a hash collision falls back to the exact
     (slow) row-unique over the pairs' numbers.
     """
-    n_clones = src_rates.shape[1]
     src_bits = np.ascontiguousarray(src_rates).view(np.uint64)
     pair_bits = np.ascontiguousarray(pair_rates).view(np.uint64)
-    pair_hash = _hash_columns(pair_bits, ki.astype(np.uint64))
-    # The set of a clone's pairs: the sum of their hashes (pairs of one clone are contiguous).
-    starts = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]])
-    own = np.zeros(n_clones, dtype=np.uint64)
-    own[ci[starts]] = np.add.reduceat(pair_hash, starts)
-    _, first_clone, clone_prof = np.unique(_hash_columns(src_bits, own), return_index=True, return_inverse=True)
-    clone_prof = clone_prof.ravel()
-    # Profiles of pairs: (clone profile, k), numbered densely without a sort.
-    pair_of = np.full(n_clones * n_mut, -1, dtype=np.int64)
-    pair_of[ci * n_mut + ki] = np.arange(len(ci))
-    key = clone_prof[ci] * n_mut + ki
-    present = np.zeros((len(first_clone)) * n_mut, dtype=bool)
-    present[key] = True
-    keys = np.flatnonzero(present)
-    number = np.cumsum(present) - 1
-    first = pair_of[first_clone[keys // n_mut] * n_mut + keys % n_mut]
-    prof = number[key]
-    rep = first[prof]
-    # Row by row with 1-d takes: fancy indexing along the second axis costs several times more.
-    rep_clone = first_clone[clone_prof]
-    same_src = all((row.take(rep_clone) == row).all() for row in src_bits)
-    if same_src and (rep >= 0).all() and all((row.take(rep) == row).all() for row in pair_bits):
+    _, first_clone, clone_prof = np.unique(
+        _clone_hashes(src_bits, pair_bits, ci, ki), return_index=True, return_inverse=True
+    )
+    # Profiles of pairs: (clone profile, k), numbered densely, each pair checked bit for bit.
+    first, prof, same = _kernels.assign_profiles(ci, ki, n_mut, first_clone, clone_prof.ravel(), src_bits, pair_bits)
+    if same:
         return first, prof
     values = np.vstack([src_bits[:, ci], pair_bits, ki[None, :].astype(np.uint64)])
     _, first, prof = np.unique(values.T, axis=0, return_index=True, return_inverse=True)
