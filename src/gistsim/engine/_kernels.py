@@ -160,11 +160,15 @@ def thinning_candidates(gen, rows, bound, genotype, cum_u, mutant_of, supply_pie
 
 
 @_jit
-def thinning_sizes(gen, piece, offset, durations, bt, dt):
+def thinning_sizes(gen, src, target, piece, offset, durations, bt, dt):
     """For candidates founded at (piece, offset) with their own rates bt, dt (pieces × candidates):
-    kept with P(alive at the step's end), then a geometric size. Returns 0 for those not kept."""
+    kept with P(alive at the step's end), then a geometric size. Returns the kept candidates'
+    (source row, target genotype, size)."""
     n_pieces = len(durations)
-    out = np.zeros(len(piece), dtype=np.int64)
+    o_src = np.empty(len(piece), dtype=np.int64)
+    o_target = np.empty(len(piece), dtype=np.int32)
+    o_size = np.empty(len(piece), dtype=np.int64)
+    w = 0
     for a in range(len(piece)):
         j = piece[a]
         m, h = _piece_mh(bt[j, a], dt[j, a], durations[j] - offset[a])
@@ -174,8 +178,10 @@ def thinning_sizes(gen, piece, offset, durations, bt, dt):
             m = m * mk
         q = 1.0 / (1.0 + h)
         if gen.random() < min(m * q, 1.0):
-            out[a] = _geometric(gen, math.log1p(-q) if q < 1.0 else -math.inf)
-    return out
+            o_src[w], o_target[w] = src[a], target[a]
+            o_size[w] = _geometric(gen, math.log1p(-q) if q < 1.0 else -math.inf)
+            w += 1
+    return o_src[:w], o_target[:w], o_size[:w]
 
 
 @_inline
@@ -208,12 +214,13 @@ def _gallop(keys, x, start: int) -> int:
 @_jit
 def add_found(keys, count, add_keys, add_count):
     """Adds each addition to the row of ``keys`` (sorted, unique) holding its key, in place in
-    ``count``; returns the mask of additions whose key has no row."""
+    ``count``; returns the additions whose key has no row (indices, in order)."""
     n = len(keys)
     for i in range(1, n):
         if keys[i] <= keys[i - 1]:
             raise ValueError("clone table rows are not sorted by (lesion, genotype) with one row per key")
-    miss = np.zeros(len(add_keys), dtype=np.bool_)
+    miss = np.empty(len(add_keys), dtype=np.int64)
+    n_miss = 0
     p = 0
     for i in range(len(add_keys)):
         # Additions come in runs ordered like the table (by source clone): search from the last hit.
@@ -221,8 +228,32 @@ def add_found(keys, count, add_keys, add_count):
         if p < n and keys[p] == add_keys[i]:
             count[p] += add_count[i]
         else:
-            miss[i] = True
-    return miss
+            miss[n_miss] = i
+            n_miss += 1
+    return miss[:n_miss]
+
+
+@_jit
+def collapse(keys, rows, lesion, group, genotype, count):
+    """New clones from additions ``rows`` sorted by ``keys``: one per key, with the first row's
+    lesion, group and genotype and the summed cells."""
+    n_out = 0
+    for i in range(len(keys)):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n_out += 1
+    o_key = np.empty(n_out, dtype=np.int64)
+    o_lesion = np.empty(n_out, dtype=np.int64)
+    o_group = np.empty(n_out, dtype=np.int64)
+    o_genotype = np.empty(n_out, dtype=np.int32)
+    o_count = np.zeros(n_out, dtype=np.int64)
+    w = -1
+    for i in range(len(keys)):
+        r = rows[i]
+        if i == 0 or keys[i] != keys[i - 1]:
+            w += 1
+            o_key[w], o_lesion[w], o_group[w], o_genotype[w] = keys[i], lesion[r], group[r], genotype[r]
+        o_count[w] += count[r]
+    return o_key, o_lesion, o_group, o_genotype, o_count
 
 
 @_jit

@@ -176,11 +176,9 @@ def _thinning_compiled(gen, rows, bound, group, genotype, durations, b, d, suppl
     if len(src) == 0:
         return Arrivals.empty()
     bt, dt = rates.rates(group[src], target)
-    size = _kernels.thinning_sizes(
-        gen, piece, offset, durations, np.asarray(bt, dtype=float), np.asarray(dt, dtype=float)
-    )
-    keep = np.flatnonzero(size)
-    return Arrivals(src[keep], target[keep].astype(np.int32), size[keep])
+    return Arrivals(*_kernels.thinning_sizes(
+        gen, src, target, piece, offset, durations, np.asarray(bt, dtype=float), np.asarray(dt, dtype=float)
+    ))
 
 
 def _node_tables(integrand: np.ndarray, geo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

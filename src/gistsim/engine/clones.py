@@ -112,24 +112,15 @@ class CloneTable:
         lesion = np.asarray(lesion, dtype=np.int64)
         group = np.asarray(group, dtype=np.int64)
         genotype = np.asarray(genotype, dtype=np.int32)
-        # The table's keys are sorted and unique: additions to an existing clone find it by binary
-        # search; only the others (new clones, few) are sorted, then merged in one pass.
+        # The table's keys are sorted and unique: additions to an existing clone find it by a
+        # galloping search; only the others (new clones) are sorted, then merged in one pass.
         keys = self.key
         total = self.count.copy()
         add_keys = lesion * self.n_genotypes + genotype
         miss = _kernels.add_found(keys, total, add_keys, count)
-        if miss.any():
-            new_keys = add_keys[miss]
-            order = np.argsort(new_keys, kind="stable")
-            new_keys = new_keys[order]
-            first = np.ones(len(new_keys), dtype=bool)
-            first[1:] = new_keys[1:] != new_keys[:-1]
-            starts = np.flatnonzero(first)
-            row = np.flatnonzero(miss)[order[starts]]
-            new = (new_keys[starts], lesion[row], group[row], genotype[row], np.add.reduceat(count[miss][order], starts))
-        else:
-            e = np.empty(0, dtype=np.int64)
-            new = (e, e, e, e.astype(np.int32), e)
+        new_keys = add_keys[miss]
+        order = np.argsort(new_keys, kind="stable")
+        new = _kernels.collapse(new_keys[order], miss[order], lesion, group, genotype, count)
         self.lesion, self.group, self.genotype, self.count = _kernels.merge_rows(
             keys, self.lesion, self.group, self.genotype, total, *new
         )
