@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from gistsim.biology.genotypes import default_registry
-from gistsim.engine import arrivals, normal_limit
+from gistsim.engine import _kernels, arrivals, normal_limit
 from gistsim.engine.rates import GenotypeRates, MutationModel
 from gistsim.streams import Draws, PatientStreams
 from gistsim.verification.checks_normal import (
@@ -63,10 +63,11 @@ def _heavy_pairs(n0: float, size: int):
 
 
 def _engine_rule(inputs):
-    """Per mutation of the clones' genotype: Λ of one clone's pair, and whether the engine's rule
-    sends it the normal way (checked on the profile, outside the engine's compiled loop)."""
+    """Per mutation of the clones' genotype: Λ of one clone's pair, whether the engine's rule sends
+    it the normal way (checked on the profile, outside the engine's compiled loop), and its number
+    of quadrature nodes."""
     n, group, genotype, durations, b, d, _, _, rates, mutation = inputs
-    lam, normal = [], []
+    lam, normal, nodes = [], [], []
     for k, target in enumerate(mutation.mutant_of[genotype[0]]):
         if target >= 0:
             bt, dt = rates.rates(group[:1], np.array([target]))
@@ -76,7 +77,8 @@ def _engine_rule(inputs):
             c = n[0] * arrivals.arrival_cumulants(integrand[:, None], geo[:, None])[:, 0]
             lam.append(n[0] * integrand.sum())
             normal.append(bool(normal_limit.within_tolerance(c[1], c[2], c[3])))
-    return np.array(lam), np.array(normal)
+            nodes.append(len(integrand))
+    return np.array(lam), np.array(normal), np.array(nodes)
 
 
 def test_normal_path_draws_the_law_of_the_node_path(monkeypatch):
@@ -85,7 +87,7 @@ def test_normal_path_draws_the_law_of_the_node_path(monkeypatch):
     engine's rule, applied to each mutation's profile, must send most pairs the normal way."""
     size = 4_000
     inputs = _heavy_pairs(2e11, size)
-    lam, normal_way = _engine_rule(inputs)
+    lam, normal_way, _ = _engine_rule(inputs)
     normal_way &= lam > arrivals.AGGREGATE_ABOVE
     assert sum(normal_way) > len(normal_way) / 2
     normal = arrivals.sample_arrivals(Draws(np.random.default_rng(1)), *inputs)
@@ -100,15 +102,16 @@ def test_normal_path_draws_the_law_of_the_node_path(monkeypatch):
 
 
 def test_per_patient_streams_draw_moderate_pairs_lineage_by_lineage_with_the_same_law(monkeypatch):
-    """Pairs expecting 16-1000 arrivals that miss the normal limit go node by node with one
-    generator and lineage by lineage with per-patient streams: the same law (per mutant genotype,
-    two-sample KS on the total size, α = 0.01 with Bonferroni)."""
+    """Pairs expecting more than NODE_COST arrivals per quadrature node (and at most 1000) that
+    miss the normal limit go node by node with one generator and lineage by lineage with
+    per-patient streams: the same law (per mutant genotype, two-sample KS on the total size,
+    α = 0.01 with Bonferroni)."""
     size = 3_000
-    inputs = list(_heavy_pairs(1.5e10, size))
+    inputs = list(_heavy_pairs(2e11, size))
     inputs[1] = np.arange(size)  # each clone its own patient
-    lam, normal = _engine_rule(inputs)
-    moderate = (lam > arrivals.AGGREGATE_ABOVE) & (lam <= arrivals.AGGREGATE_ABOVE_PER_PATIENT) & ~normal
-    assert moderate.sum() >= 3  # a third of the pairs go node by node with one generator
+    lam, normal, nodes = _engine_rule(inputs)
+    by_node_way = (lam > _kernels.NODE_COST * nodes) & (lam <= arrivals.AGGREGATE_ABOVE_PER_PATIENT) & ~normal
+    assert by_node_way.sum() >= 3  # a third of the pairs go node by node with one generator
     by_node = []
     real = arrivals._by_node
 

@@ -25,6 +25,11 @@ _W3 = float(normal_limit._MAX_W3_PHI)
 _W1 = float(normal_limit._MAX_W_PHI)
 _MAX_CELLS = normal_limit.MAX_CELLS
 
+#: A quadrature node's Poisson and negative-binomial draws cost about as much as this many
+#: lineages drawn one by one (a uniform, a node, an exponential): pairs expecting fewer arrivals
+#: than NODE_COST × nodes go lineage by lineage even when heavy.
+NODE_COST = 4.0
+
 # IEEE arithmetic as in numpy (inf and nan, not ZeroDivisionError), and compiled once per machine.
 _jit = njit(cache=True, error_model="numpy")
 _inline = njit(cache=True, error_model="numpy", inline="always")
@@ -355,6 +360,7 @@ def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, ag
             if _within(k2, k3, k4, eps):
                 out[i] = _normal_draw(gen.standard_normal(), n * cumulants[j, 0], k2, k3)
                 continue
+        if lam > NODE_COST * n_nodes:
             for s in range(n_nodes):
                 k = gen.poisson(n * integrand[j, s])
                 if k > 0:
