@@ -122,3 +122,31 @@ def test_compiled_arrivals_have_the_law_of_the_numpy_path(n0, monkeypatch):
         assert 2 * stats.norm.sf(abs(z)) > alpha, gt
         if min(len(a), len(b)) >= 20:
             assert stats.ks_2samp(a, b).pvalue > alpha, gt
+
+
+@pytest.mark.parametrize(
+    ("n", "p"), [(1, 0.5), (8, 0.3), (53, 0.27), (54, 0.73), (128, 0.05), (100, 1 / 3), (40, 1e-3)]
+)
+def test_binomial_by_bits_has_the_binomial_law(n, p):
+    """χ² of 20,000 draws against the binomial pmf (cells with expectation ≥ 5 pooled at the
+    tails), α = 0.01 per case; chunk edges (53, 54 cells), p dyadic and not, tiny p."""
+    rng = np.random.default_rng(n)
+    x = np.array([_kernels._binomial_bits(rng, n, p) for _ in range(20_000)])
+    assert ((x >= 0) & (x <= n)).all()
+    expected = stats.binom.pmf(np.arange(n + 1), n, p) * len(x)
+    observed = np.bincount(x, minlength=n + 1).astype(float)
+    keep = expected >= 5
+    lo, hi = np.flatnonzero(keep)[[0, -1]]
+    obs = np.r_[observed[: lo + 1].sum(), observed[lo + 1 : hi], observed[hi:].sum()]
+    exp = np.r_[expected[: lo + 1].sum(), expected[lo + 1 : hi], expected[hi:].sum()]
+    if len(exp) < 2:  # all mass in one cell
+        assert observed[lo] == len(x)
+        return
+    assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 0.01
+
+
+def test_binomial_by_bits_at_the_ends():
+    rng = np.random.default_rng(0)
+    assert _kernels._binomial_bits(rng, 100, 0.0) == 0
+    assert _kernels._binomial_bits(rng, 100, 1.0) == 100
+    assert _kernels._binomial_bits(rng, 0, 0.5) == 0

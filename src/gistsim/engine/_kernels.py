@@ -45,6 +45,50 @@ def _geometric(gen, log_q: float) -> int:
     return 1  # q = 0: one cell (the stream advances as for any lineage)
 
 
+#: Clones of at most this many cells draw their surviving lineages by :func:`_binomial_bits`
+#: (2.5–3× faster than numpy's binomial there, measured; numpy's inversion costs a step per
+#: expected survivor).
+BITS_MAX = 128
+
+# 53 uniform bits: numpy's random() is (next_uint64 >> 11) · 2⁻⁵³.
+_TWO_53 = float(2**53)
+
+
+@_inline
+def _popcount(x):
+    x = x - ((x >> 1) & 0x5555555555555555)
+    x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
+    return (x * 0x0101010101010101) >> 56
+
+
+@_inline
+def _binomial_bits(gen, n: int, p: float) -> int:
+    """Binomial(n, p), exactly, by comparing n uniforms with p one binary digit at a time, 53 cells
+    per machine word: at each digit every undecided cell draws a fair bit; where p's digit is 1 a
+    0 bit decides U < p, where it is 0 a 1 bit decides U > p. A cell whose digits equal all of p's
+    (p has at most 53) has U ≥ p. About log₂(53) + 2 words per 53 cells whatever p."""
+    k = 0
+    left = n
+    while left > 0:
+        c = min(left, 53)
+        left -= c
+        undecided = (np.int64(1) << c) - 1
+        less = np.int64(0)
+        frac = p  # doubling and dropping the integer part are exact in binary floating point
+        while undecided != 0 and frac > 0.0:
+            w = np.int64(gen.random() * _TWO_53)
+            frac *= 2.0
+            if frac >= 1.0:
+                frac -= 1.0
+                less |= undecided & ~w
+                undecided &= w
+            else:
+                undecided &= ~w
+        k += _popcount(less)
+    return k
+
+
 @_inline
 def _normal_draw(z: float, k1: float, k2: float, k3: float) -> int:
     """normal_limit.draw for one element."""
@@ -70,9 +114,9 @@ def _within(k2: float, k3: float, k4: float, eps: float) -> bool:
 
 
 @_jit
-def sample_total(gen, n, m, h, cell_max: int, lineage_max: int, eps: float):
+def sample_total(gen, n, m, h, lineage_max: int, eps: float):
     """kendall.sample_total for one generator: per clone, the skew-corrected normal where within
-    tolerance ``eps``, else survivors (cell by cell up to ``cell_max`` cells, else binomial) and their
+    tolerance ``eps``, else survivors (:func:`_binomial_bits` up to :data:`BITS_MAX` cells, else binomial) and their
     total (lineage by lineage up to ``lineage_max`` survivors, else negative binomial)."""
     out = np.empty(len(n), dtype=np.int64)
     for i in range(len(n)):
@@ -87,13 +131,7 @@ def sample_total(gen, n, m, h, cell_max: int, lineage_max: int, eps: float):
             out[i] = _normal_draw(gen.standard_normal(), nf * mi, k2, k3)
             continue
         p = min(mi / (1.0 + hi), 1.0)
-        if ni <= cell_max:
-            k = 0
-            for _ in range(ni):
-                if gen.random() < p:
-                    k += 1
-        else:
-            k = gen.binomial(ni, p)
+        k = _binomial_bits(gen, ni, p) if ni <= BITS_MAX else gen.binomial(ni, p)
         q = 1.0 / (1.0 + hi)
         if k <= lineage_max:
             log_q = math.log1p(-q) if q < 1.0 else -math.inf
