@@ -114,9 +114,10 @@ def _within(k2: float, k3: float, k4: float, eps: float) -> bool:
 
 
 @_jit
-def sample_total(gen, n, m, h, lineage_max: int, eps: float):
+def sample_total(gen, n, m, h, cell_max: int, lineage_max: int, eps: float):
     """kendall.sample_total for one generator: per clone, the skew-corrected normal where within
-    tolerance ``eps``, else survivors (:func:`_binomial_bits` up to :data:`BITS_MAX` cells, else binomial) and their
+    tolerance ``eps``, else survivors (cell by cell up to ``cell_max`` cells, by
+    :func:`_binomial_bits` up to :data:`BITS_MAX`, else numpy's binomial) and their
     total (lineage by lineage up to ``lineage_max`` survivors, else negative binomial)."""
     out = np.empty(len(n), dtype=np.int64)
     for i in range(len(n)):
@@ -131,7 +132,12 @@ def sample_total(gen, n, m, h, lineage_max: int, eps: float):
             out[i] = _normal_draw(gen.standard_normal(), nf * mi, k2, k3)
             continue
         p = min(mi / (1.0 + hi), 1.0)
-        k = _binomial_bits(gen, ni, p) if ni <= BITS_MAX else gen.binomial(ni, p)
+        if ni <= cell_max:
+            k = 0
+            for _ in range(ni):
+                k += gen.random() < p
+        else:
+            k = _binomial_bits(gen, ni, p) if ni <= BITS_MAX else gen.binomial(ni, p)
         q = 1.0 / (1.0 + hi)
         if k <= lineage_max:
             log_q = math.log1p(-q) if q < 1.0 else -math.inf

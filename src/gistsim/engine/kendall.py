@@ -267,7 +267,7 @@ def _total_compiled(gen: np.random.Generator, n, m, h) -> np.ndarray:
     n, m, h = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(m, dtype=float), np.asarray(h, dtype=float))
     flat = (np.ascontiguousarray(a).ravel() for a in (n, m, h))
     return _kernels.sample_total(
-        gen, *flat, LINEAGE_BY_LINEAGE_MAX, normal_limit.MAX_KOLMOGOROV
+        gen, *flat, CELL_BY_CELL_MAX, LINEAGE_BY_LINEAGE_MAX, normal_limit.MAX_KOLMOGOROV
     ).reshape(n.shape)
 
 
