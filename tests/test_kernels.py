@@ -150,3 +150,29 @@ def test_binomial_by_bits_at_the_ends():
     assert _kernels._binomial_bits(rng, 100, 0.0) == 0
     assert _kernels._binomial_bits(rng, 100, 1.0) == 100
     assert _kernels._binomial_bits(rng, 0, 0.5) == 0
+
+
+def test_candidate_counts_are_independent_poisson_per_row():
+    """Rows of bounds 0.1, 1, 5, 0 and 12 laid end to end, 20,000 times: per kind of row, χ² of
+    the counts against the Poisson pmf (α = 0.01 with Bonferroni over the four), and neighbouring
+    rows uncorrelated (|r| < 3.29/√N, α = 0.001)."""
+    pattern = np.array([0.1, 1.0, 5.0, 0.0, 12.0])
+    reps = 20_000
+    counts = _kernels._candidate_counts(np.random.default_rng(3), np.tile(pattern, reps)).reshape(reps, -1)
+    assert (counts[:, 3] == 0).all()
+    for col, lam in enumerate(pattern):
+        if lam == 0:
+            continue
+        x = counts[:, col]
+        top = int(stats.poisson.ppf(1 - 1e-4, lam))
+        observed = np.bincount(np.minimum(x, top), minlength=top + 1).astype(float)
+        expected = stats.poisson.pmf(np.arange(top + 1), lam)
+        expected[-1] = stats.poisson.sf(top - 1, lam)
+        keep = expected * reps >= 5
+        obs = np.r_[observed[keep], observed[~keep].sum()]
+        exp = np.r_[expected[keep], expected[~keep].sum()] * reps
+        if exp[-1] == 0:
+            obs, exp = obs[:-1], exp[:-1]
+        assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 0.01 / 4, lam
+    r = np.corrcoef(counts[:, 1], counts[:, 2])[0, 1]
+    assert abs(r) < 3.29 / np.sqrt(reps)

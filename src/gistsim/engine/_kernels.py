@@ -160,17 +160,32 @@ def _piece_mh(b: float, d: float, t: float):
 
 
 @_jit
+def _candidate_counts(gen, bound):
+    """Poisson(bound[i]) per row, independent, as the counts of one unit-rate Poisson process on
+    the rows' bounds laid end to end (exponential gaps): one exponential per candidate and an
+    addition per row, where a Poisson draw per row costs an exponential function and a uniform."""
+    counts = np.zeros(len(bound), dtype=np.int64)
+    at = gen.standard_exponential()
+    end = 0.0
+    for i in range(len(bound)):
+        end += bound[i]
+        while at < end:
+            counts[i] += 1
+            at += gen.standard_exponential()
+    return counts
+
+
+@_jit
 def thinning_candidates(gen, rows, bound, genotype, cum_u, mutant_of, supply_piece, b, d, durations):
-    """Candidates of arrivals._thinning: Poisson(bound) per clone row; per candidate three
-    uniforms (mutation ∝ u_k, piece ∝ its share of ∫ b·M, offset ∝ exp(r x) within it), kept
-    where the clone can acquire that mutation. Returns (source row, target genotype, piece, offset)."""
-    counts = np.empty(len(rows), dtype=np.int64)
-    for i in range(len(rows)):
-        counts[i] = gen.poisson(bound[i])
+    """Candidates of arrivals._thinning: Poisson(bound) per clone row; per candidate a uniform
+    for the mutation (∝ u_k), one for the piece (∝ its share of ∫ b·M; only when there are
+    several) and one for the offset within it (∝ exp(r x)); kept where the clone can acquire that
+    mutation. Returns (source row, target genotype, piece, offset)."""
+    counts = _candidate_counts(gen, bound)
     n = counts.sum()
     src = np.empty(n, dtype=np.int64)
     target = np.empty(n, dtype=np.int64)
-    piece = np.empty(n, dtype=np.int64)
+    piece = np.zeros(n, dtype=np.int64)
     offset = np.empty(n)
     n_mut = len(cum_u)
     n_pieces = len(durations)
@@ -188,18 +203,18 @@ def thinning_candidates(gen, rows, bound, genotype, cum_u, mutant_of, supply_pie
             r[s] = b[s, row] - d[s, row]
             e[s] = math.expm1(r[s] * durations[s])
         for _ in range(counts[i]):
-            u_mut, u_piece, u_offset = gen.random(), gen.random(), gen.random()
-            k = np.searchsorted(cum_u, u_mut * cum_u[-1], side="right")
+            k = np.searchsorted(cum_u, gen.random() * cum_u[-1], side="right")
             tgt = mutant_of[genotype[row], min(k, n_mut - 1)]
             if tgt < 0:
                 continue
             j = 0
             if n_pieces > 1:
-                x, acc = u_piece * total, 0.0
+                x, acc = gen.random() * total, 0.0
                 for s in range(n_pieces - 1):
                     acc += supply_piece[s, row]
                     if x > acc:
                         j += 1
+            u_offset = gen.random()
             length = durations[j]
             off = u_offset * length if abs(r[j] * length) < 1e-8 else math.log1p(u_offset * e[j]) / r[j]
             src[kept], target[kept], piece[kept] = row, tgt, j
