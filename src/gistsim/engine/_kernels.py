@@ -276,13 +276,22 @@ def _gallop(keys, x, start: int) -> int:
 
 
 @_jit
+def table_keys(lesion, genotype, n_genotypes):
+    """The clone table's keys ``lesion · n_genotypes + genotype``, checked strictly increasing
+    (rows sorted by (lesion, genotype), one per key: what the searches below rely on)."""
+    keys = np.empty(len(lesion), dtype=np.int64)
+    for i in range(len(lesion)):
+        keys[i] = lesion[i] * n_genotypes + genotype[i]
+        if i > 0 and keys[i] <= keys[i - 1]:
+            raise ValueError("clone table rows are not sorted by (lesion, genotype) with one row per key")
+    return keys
+
+
+@_jit
 def add_found(keys, count, add_keys, add_count):
     """Adds each addition to the row of ``keys`` (sorted, unique) holding its key, in place in
     ``count``; returns the additions whose key has no row (indices, in order)."""
     n = len(keys)
-    for i in range(1, n):
-        if keys[i] <= keys[i - 1]:
-            raise ValueError("clone table rows are not sorted by (lesion, genotype) with one row per key")
     miss = np.empty(len(add_keys), dtype=np.int64)
     n_miss = 0
     p = 0

@@ -114,7 +114,7 @@ class CloneTable:
         genotype = np.asarray(genotype, dtype=np.int32)
         # The table's keys are sorted and unique: additions to an existing clone find it by a
         # galloping search; only the others (new clones) are sorted, then merged in one pass.
-        keys = self.key
+        keys = _kernels.table_keys(self.lesion, self.genotype, self.n_genotypes)
         total = self.count.copy()
         add_keys = lesion * self.n_genotypes + genotype
         miss = _kernels.add_found(keys, total, add_keys, count)

@@ -45,6 +45,8 @@ class GenotypeRates:
             )
 
     def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # take() converts other index types on every call (4x slower with the table's int32).
+        genotype = np.asarray(genotype, dtype=np.intp)
         return self.birth_per_day.take(genotype, axis=1), self.death_per_day.take(genotype, axis=1)
 
 
