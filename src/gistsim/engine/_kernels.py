@@ -203,8 +203,11 @@ def thinning_candidates(gen, rows, bound, genotype, cum_u, mutant_of, supply_pie
             r[s] = b[s, row] - d[s, row]
             e[s] = math.expm1(r[s] * durations[s])
         for _ in range(counts[i]):
-            k = np.searchsorted(cum_u, gen.random() * cum_u[-1], side="right")
-            tgt = mutant_of[genotype[row], min(k, n_mut - 1)]
+            x = gen.random() * cum_u[-1]
+            k = 0
+            while k < n_mut - 1 and cum_u[k] <= x:  # the first k with cum_u[k] > x
+                k += 1
+            tgt = mutant_of[genotype[row], k]
             if tgt < 0:
                 continue
             j = 0
