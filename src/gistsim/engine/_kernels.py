@@ -3,12 +3,14 @@
 The vectorised numpy paths in :mod:`.kendall` and :mod:`.arrivals` pay a pass over memory for
 every array operation: a step's dozens of them cost more than its random numbers. Here each clone
 (or candidate, or lineage) is handled in one pass that draws as it goes, from the same generator
-through numba's port of numpy's samplers (same algorithms, same bit stream). The laws are the same
-as the numpy paths' — only the order in which the stream is consumed differs — and tests compare
-the two by KS; the verification suite checks these kernels, which the engine uses with one
-generator, against theory and the slow reference.
+through numba's port of numpy's samplers (same algorithms, same bit stream). The laws are those of
+the numpy paths — the stream is consumed in another order, and three exact methods differ where
+compiled costs differ (:func:`_binomial_bits`, :func:`_candidate_counts`, :data:`NODE_COST`) — and
+tests compare the two per branch (χ², KS); the verification suite checks these loops, which the
+engine uses with one generator, against theory and the slow reference. The deterministic ones
+(:func:`compose`, the table merge, the quadrature profiles) serve per-patient streams too.
 
-Per-patient streams (:class:`gistsim.streams.PatientStreams`) still use the numpy paths.
+Per-patient streams (:class:`gistsim.streams.PatientStreams`) keep the numpy paths for their draws.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def _geometric(gen, log_q: float) -> int:
     ziggurat, cheaper than the logarithm of a uniform); P(X > k) = P(E ≥ −k log q) = q^k."""
     e = gen.standard_exponential()
     if log_q < 0.0:
-        return int(math.floor(e / -log_q)) + 1
+        return int(math.floor(e / -log_q)) + 1  # noqa: RUF046 (an int64 in numba either way; explicit)
     return 1  # q = 0: one cell (the stream advances as for any lineage)
 
 

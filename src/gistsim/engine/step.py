@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gistsim.engine import _kernels
 from gistsim.engine.arrivals import Arrivals, sample_arrivals
 from gistsim.engine.clones import CloneTable
-from gistsim.engine import _kernels
 from gistsim.engine.kendall import sample_total
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.errors import check_nonnegative
