@@ -95,7 +95,7 @@ class _PatientRates:
     def __init__(self, ids):
         self.kill = np.where(np.array(ids) % 2 == 0, 0.05, 0.02)  # per group (index in the block)
 
-    def rates(self, group, genotype):
+    def rates(self, group, genotype, lesion=None):
         birth = BIRTH[0, genotype] * np.ones((2, 1))
         death = DEATH[0, genotype] + np.outer([1.0, 0.0], self.kill[group]) * (genotype == BASE)
         return birth, death

@@ -92,6 +92,7 @@ class EvolutionParameters(ParameterSet):
     kill_iiv_sigma_log: Parameter
     indolent_fraction: Parameter
     indolent_pace: Parameter
+    lesion_pace_sigma_log: Parameter
     tolerance_rate_per_day: Parameter
     tolerance_kill_floor: Parameter
     tolerance_kill_floor_wild_type: Parameter

@@ -184,7 +184,10 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     """Set ``cohort.kinetics_scale`` (the pace of disease), ``cohort.escape_scale`` (the pace of
     its KIT-independent resistance) and ``cohort.kill_scale`` (its sensitivity to every drug), in
     that order from ``draws``: one normal each per patient; then, if ``indolent_fraction`` > 0, one
-    uniform each: a patient below it has indolent disease, its pace × ``indolent_pace``.
+    uniform each: a patient below it has indolent disease, its pace × ``indolent_pace``; then, if
+    ``lesion_pace_sigma_log`` > 0, one normal per lesion (from its patient's stream):
+    ``cohort.lesion_scale``, each lesion's pace relative to its patient's (median 1, clipped like
+    the patient's).
 
     The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
     (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver
@@ -201,6 +204,13 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
         # its numbers when the class is off.
         indolent = draws.random(np.arange(n)) < fraction
         cohort.kinetics_scale = np.where(indolent, evolution.indolent_pace.value, 1.0) * cohort.kinetics_scale
+    sigma_lesion = evolution.lesion_pace_sigma_log.value
+    if sigma_lesion > 0.0:
+        # Last, and only when on (as the indolent class): each lesion's normal from its patient's stream.
+        z = np.clip(draws.standard_normal(cohort.lesion_patient), -PACE_Z_MAX, PACE_Z_MAX)
+        cohort.lesion_scale = np.exp(sigma_lesion * z)
+    else:
+        cohort.lesion_scale = None
     relative = evolution.escape_relative_growth.value
     if evolution.escape_growth_iiv_sigma_log.value == 0.0:
         # All ones: None spares the rate model a pass per clone and step (the normal is still

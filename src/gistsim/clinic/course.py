@@ -56,12 +56,14 @@ class TreatmentModel(Protocol):
         *,
         group_scale: np.ndarray | None = None,
         group_growth: np.ndarray | None = None,
+        lesion_scale: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, RateModel]]:
         """``(patients, piece durations, rate model)`` per piece structure for one interval.
 
         ``regimen[i] = -1`` means no drug; ``off_days[i]`` days at the start of the interval are
         off drug (surgical recovery); ``group_scale[i]`` multiplies patient i's untreated rates;
-        ``group_growth[i]`` multiplies patient i's untreated net growth (see :func:`growth_factor`).
+        ``group_growth[i]`` multiplies patient i's untreated net growth (see :func:`growth_factor`);
+        ``lesion_scale[l]`` multiplies lesion l's untreated rates on top of its patient's.
         """
         ...
 
@@ -90,6 +92,10 @@ class Cohort:
     escape_scale: np.ndarray | None = None
     """Per patient, a factor on the untreated net growth of its KIT-independent cells
     (``None``: 1 for everyone); like ``kinetics_scale``, not applied to the pre-treatment history."""
+    lesion_scale: np.ndarray | None = None
+    """Per lesion, a factor on its untreated birth and death rates on top of its patient's pace
+    (``evolution.lesion_pace_sigma_log``; ``None``: 1 everywhere). Lesions seeded during the
+    course inherit their founder's lesion's factor."""
     kill_scale: np.ndarray | None = None
     """Per patient, a factor on every drug's kill rate (its tumour's sensitivity at a given
     exposure; ``None``: 1 for everyone)."""
@@ -152,6 +158,7 @@ class _State:
     stopped_once: np.ndarray
     focal_operations: np.ndarray
     tolerance: np.ndarray
+    lesion_scale: np.ndarray | None = None
 
 
 def simulate_course(
@@ -206,6 +213,7 @@ def simulate_course(
         stopped_once=np.zeros(n, dtype=bool),
         focal_operations=np.zeros(n, dtype=np.int64),
         tolerance=np.zeros(n),
+        lesion_scale=None if cohort.lesion_scale is None else np.asarray(cohort.lesion_scale, dtype=float).copy(),
     )
     rec = Records(death_day=np.full(n, np.inf), secondary_at_progression=np.full(n, -1, dtype=np.int64))
     reader = Reader(n)
@@ -263,6 +271,7 @@ def simulate_course(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
             group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale, group_kill=group_kill,
             group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
+            lesion_scale=st.lesion_scale,
         )
         table = _advance_by_structure(table, structures, mutation, draws)
         after = viable_per_lesion()
@@ -417,6 +426,8 @@ def _drop_dead_lesions(table: CloneTable, viable: np.ndarray, lesion_patient, le
     new_id = np.cumsum(keep) - 1
     table.lesion = new_id[table.lesion]
     st.necrotic, st.scar, st.removed = st.necrotic[keep], st.scar[keep], st.removed[keep]
+    if st.lesion_scale is not None:
+        st.lesion_scale = st.lesion_scale[keep]
     reader.forget_lesions(keep)
     return lesion_patient[keep], lesion_organ[keep]
 
@@ -448,12 +459,15 @@ def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rn
     u = base + rng.random(pats) * (cum[last] - base)
     row = order[np.minimum(np.searchsorted(cum, u, side="right"), last)]
     new_ids = len(lesion_patient) + np.arange(len(pats))
-    organ = lesion_organ[table.lesion[row]]
+    founder = table.lesion[row]  # before add_cells changes the rows
+    organ = lesion_organ[founder]
     table.add_cells(new_ids, pats, table.genotype[row], np.ones(len(pats), dtype=np.int64))
     lesion_patient = np.concatenate([lesion_patient, pats])
     lesion_organ = np.concatenate([lesion_organ, organ])
     st.necrotic = np.concatenate([st.necrotic, np.zeros(len(pats))])
     st.scar = np.concatenate([st.scar, np.zeros(len(pats))])
     st.removed = np.concatenate([st.removed, np.zeros(len(pats), dtype=bool)])
+    if st.lesion_scale is not None:  # a seeded lesion keeps its founder's lesion's pace
+        st.lesion_scale = np.concatenate([st.lesion_scale, st.lesion_scale[founder]])
     return lesion_patient, lesion_organ
 

@@ -71,6 +71,9 @@ class DrugRates:
         Optional factor per group on the untreated net growth of the KIT-independent genotypes
         (``registry.bypass_carrier``), taken out of the birth rate like ``group_growth``: how fast
         a patient's escape grows varies between patients (evolution.escape_growth_iiv_sigma_log).
+    lesion_scale
+        Optional factor per lesion id on the untreated birth and death rates, on top of
+        ``group_scale``: how much faster or slower one lesion's disease is than its patient's.
     group_kill
         Optional factor per group on the drug's kill rate: how sensitive a patient's tumour is
         at a given exposure (evolution.kill_iiv_sigma_log).
@@ -89,8 +92,10 @@ class DrugRates:
         group_growth: np.ndarray | None = None,
         group_escape: np.ndarray | None = None,
         group_kill: np.ndarray | None = None,
+        lesion_scale: np.ndarray | None = None,
     ) -> None:
         self.potency = potency or default_potency()
+        self.lesion_scale = None if lesion_scale is None else check_nonnegative("lesion_scale", lesion_scale)
         self.group_escape = None if group_escape is None else check_nonnegative("group_escape", group_escape)
         self._escape_genotype = self.potency.registry.bypass_carrier
         self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)
@@ -164,8 +169,12 @@ class DrugRates:
         kill = self.emax_per_day * ch / (ch + eh)
         return kill if self.group_kill is None else kill * self.group_kill[group]
 
-    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(birth, death)``, each (n_pieces, len(group)), per day: death = untreated + kill."""
+    def rates(
+        self, group: np.ndarray, genotype: np.ndarray, lesion: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(birth, death)``, each (n_pieces, len(group)), per day: death = untreated + kill.
+        With ``lesion_scale``, each clone's untreated rates are also scaled by its lesion's factor
+        (``lesion`` required)."""
         genotype = np.asarray(genotype)
         shape = (self.n_pieces, len(genotype))
         birth = np.broadcast_to(self.birth_rate_per_day[genotype], shape).copy()
@@ -177,8 +186,13 @@ class DrugRates:
             f = e if f is None else f * e
         if f is not None:
             birth = np.maximum(death + (birth - death) * f, 0.0)
-        if self.group_scale is not None:
-            s = self.group_scale[np.asarray(group)]
+        s = None if self.group_scale is None else self.group_scale[np.asarray(group)]
+        if self.lesion_scale is not None:
+            if lesion is None:
+                raise ValueError("rates with lesion_scale need each clone's lesion; lesion is None")
+            f = self.lesion_scale[np.asarray(lesion)]
+            s = f if s is None else s * f
+        if s is not None:
             birth = birth * s
             death = death * s
         return birth, death + self.kill_per_day(group, genotype)

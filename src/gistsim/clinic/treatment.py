@@ -99,6 +99,7 @@ class Treatment:
         group_growth: np.ndarray | None = None,
         group_escape: np.ndarray | None = None,
         group_kill: np.ndarray | None = None,
+        lesion_scale: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, DrugRates]]:
         """For one interval of ``dt_days``: ``(patients, durations, rates)`` per piece structure.
 
@@ -147,10 +148,11 @@ class Treatment:
                 rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
                                   conc_ng_ml=conc, drug=drugs_here, potency=self.potency,
                                   group_scale=group_scale, group_growth=group_growth, group_escape=group_escape,
-                                  group_kill=group_kill)  # fmt: skip
+                                  group_kill=group_kill, lesion_scale=lesion_scale)  # fmt: skip
             else:
                 rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
                                   potency=self.potency, n_pieces=len(durations), group_scale=group_scale,
-                                  group_growth=group_growth, group_escape=group_escape)  # fmt: skip
+                                  group_growth=group_growth, group_escape=group_escape,
+                                  lesion_scale=lesion_scale)  # fmt: skip
             out.append((who, durations, rates))
         return out

@@ -121,6 +121,7 @@ def _thinning(
     supply_piece: np.ndarray,
     rates: RateModel,
     mutation: MutationModel,
+    lesion: np.ndarray | None = None,
 ) -> Arrivals:
     """Exact arrivals for the given clone rows by thinning candidates drawn from ``bound``.
 
@@ -129,7 +130,9 @@ def _thinning(
     alive at the step's end. Drawing k from one shared table is cheaper than a per-genotype one.
     """
     if rng.gen is not None:
-        return _thinning_compiled(rng.gen, rows, bound, group, genotype, durations, b, d, supply_piece, rates, mutation)
+        return _thinning_compiled(
+            rng.gen, rows, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
+        )
     n_cand = rng.poisson(rng.owners_at(group, rows), bound)
     if not n_cand.any():
         return Arrivals.empty()
@@ -155,7 +158,7 @@ def _thinning(
         piece = np.minimum((u_piece * cum[-1] > cum).sum(axis=0), len(durations) - 1)
         r = b[piece, src] - d[piece, src]
     offset = _offset_in_piece(u_offset, r, durations[piece])
-    bt, dt = rates.rates(group[src], target)
+    bt, dt = rates.rates(group[src], target, None if lesion is None else lesion[src])
     p, g = _survival_from(piece, offset, durations, bt, dt)
     keep = np.flatnonzero(rng.random(rng.owners_at(group, src)) < p)
     if len(keep) == 0:
@@ -167,7 +170,9 @@ def _thinning(
     return Arrivals(src, target[keep].astype(np.int32), size)
 
 
-def _thinning_compiled(gen, rows, bound, group, genotype, durations, b, d, supply_piece, rates, mutation) -> Arrivals:
+def _thinning_compiled(
+    gen, rows, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
+) -> Arrivals:
     """:func:`_thinning` with one generator, in two compiled passes around the rate model."""
     src, target, piece, offset = _kernels.thinning_candidates(
         gen, rows, bound, genotype, np.cumsum(mutation.rate_per_division), mutation.mutant_of,
@@ -175,7 +180,7 @@ def _thinning_compiled(gen, rows, bound, group, genotype, durations, b, d, suppl
     )
     if len(src) == 0:
         return Arrivals.empty()
-    bt, dt = rates.rates(group[src], target)
+    bt, dt = rates.rates(group[src], target, None if lesion is None else lesion[src])
     return Arrivals(*_kernels.thinning_sizes(
         gen, src, target, piece, offset, durations, np.asarray(bt, dtype=float), np.asarray(dt, dtype=float)
     ))
@@ -266,6 +271,7 @@ def _quadrature(
     m_start: np.ndarray,
     rates: RateModel,
     mutation: MutationModel,
+    lesion: np.ndarray | None = None,
 ) -> Arrivals:
     """Arrivals for clones with a large supply; Λ computed once per distinct rate profile.
 
@@ -284,7 +290,7 @@ def _quadrature(
     ci, ki = flat // n_mut, flat % n_mut
     src = rows[ci]
     target = targets.ravel()[flat]
-    bt, dt = rates.rates(group[src], target)
+    bt, dt = rates.rates(group[src], target, None if lesion is None else lesion[src])
     u = mutation.rate_per_division[ki]
     src_rates = np.vstack([b.take(rows, axis=1), d.take(rows, axis=1)])
     first, prof = _pair_profiles(src_rates, np.vstack([bt, dt]), ci, ki, n_mut)
@@ -431,6 +437,7 @@ def sample_arrivals(
     supply_piece: np.ndarray,
     rates: RateModel,
     mutation: MutationModel,
+    lesion: np.ndarray | None = None,
 ) -> Arrivals:
     """Mutant lineages founded during the step and alive at its end, for every clone.
 
@@ -444,8 +451,8 @@ def sample_arrivals(
     parts = []
     if len(small):
         parts.append(
-            _thinning(rng, small, bound[small], group, genotype, durations, b, d, supply_piece, rates, mutation)
+            _thinning(rng, small, bound[small], group, genotype, durations, b, d, supply_piece, rates, mutation, lesion)
         )
     if len(large):
-        parts.append(_quadrature(rng, large, n0, group, genotype, durations, b, d, m_start, rates, mutation))
+        parts.append(_quadrature(rng, large, n0, group, genotype, durations, b, d, m_start, rates, mutation, lesion))
     return Arrivals.concat(parts) if parts else Arrivals.empty()

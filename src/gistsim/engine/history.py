@@ -42,7 +42,9 @@ class _LesionRates:
     group_of_row: np.ndarray
     scale: np.ndarray
 
-    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rates(
+        self, group: np.ndarray, genotype: np.ndarray, lesion: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         b, d = self.base.rates(self.group_of_row[group], genotype)
         c = self.scale[group]
         return b * c, d * c

@@ -21,8 +21,13 @@ from gistsim.errors import check_nonnegative
 class RateModel(Protocol):
     """Birth and death rates per day for (group, genotype) pairs over the pieces of one step."""
 
-    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(birth, death)``, each of shape ``(n_pieces, len(group))``, per day."""
+    def rates(
+        self, group: np.ndarray, genotype: np.ndarray, lesion: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(birth, death)``, each of shape ``(n_pieces, len(group))``, per day.
+
+        ``lesion``: each clone's lesion id, for models whose rates differ between the lesions of a
+        group (the engine always passes it; models that do not use it ignore it)."""
         ...
 
 
@@ -44,7 +49,9 @@ class GenotypeRates:
                 f"{self.death_per_day.shape}; they must match (n_pieces, n_genotypes)"
             )
 
-    def rates(self, group: np.ndarray, genotype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rates(
+        self, group: np.ndarray, genotype: np.ndarray, lesion: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         # take() converts other index types on every call (4x slower with the table's int32).
         genotype = np.asarray(genotype, dtype=np.intp)
         return self.birth_per_day.take(genotype, axis=1), self.death_per_day.take(genotype, axis=1)

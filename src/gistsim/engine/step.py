@@ -76,7 +76,7 @@ def advance(
     n_clones = len(table)
     if durations.sum() == 0.0 or n_clones == 0:
         return StepReport(Arrivals.empty(), 0)
-    b, d = rates.rates(table.group, table.genotype)
+    b, d = rates.rates(table.group, table.genotype, table.lesion)
     b, d = np.asarray(b, dtype=float), np.asarray(d, dtype=float)
     expected = (len(durations), n_clones)
     if b.shape != expected or d.shape != expected:
@@ -92,7 +92,7 @@ def advance(
     draws = as_draws(rng)
     n0 = table.count
     arrivals = sample_arrivals(
-        draws, n0, table.group, table.genotype, durations, b, d, m_start, supply, rates, mutation
+        draws, n0, table.group, table.genotype, durations, b, d, m_start, supply, rates, mutation, table.lesion
     )
     table.count = sample_total(draws, n0, m, h, table.group)
     if (arrivals.size > 0).any():

@@ -1,0 +1,94 @@
+"""Each lesion's own pace (evolution.lesion_pace_sigma_log): rates, draws, and a course."""
+
+import numpy as np
+import pytest
+
+from gistsim.biology.parameters import default_evolution
+from gistsim.clinic import course as course_module
+from gistsim.clinic.cohort import draw_paces
+from gistsim.clinic.pd import DrugRates
+from gistsim.streams import Draws, PatientStreams
+from tests.test_course import EVO, NO_DEATH, REG, cohort, events, run
+
+
+def test_a_lesions_factor_scales_its_untreated_rates_as_a_patients_does():
+    """One patient, two lesions, factor 2 on the second: its clones get the rates of a patient
+    whose pace is 2 (birth and untreated death doubled), the drug's kill unchanged."""
+    base = REG.code("KIT_exon11")
+    kw = dict(birth_rate_per_day=0.04, death_rate_per_day=0.03, conc_ng_ml=np.array([[1500.0]]),
+              drug="imatinib")  # fmt: skip
+    per_lesion = DrugRates(**kw, lesion_scale=np.array([1.0, 2.0]))
+    per_patient = DrugRates(**kw, group_scale=np.array([2.0]))
+    plain = DrugRates(**kw)
+    group, genotype = np.zeros(2, dtype=np.int64), np.full(2, base)
+    b, d = per_lesion.rates(group, genotype, np.array([0, 1]))
+    b1, d1 = plain.rates(group[:1], genotype[:1])
+    b2, d2 = per_patient.rates(group[:1], genotype[:1])
+    np.testing.assert_allclose([b[0, 0], d[0, 0]], [b1[0, 0], d1[0, 0]])
+    np.testing.assert_allclose([b[0, 1], d[0, 1]], [b2[0, 0], d2[0, 0]])
+    assert d2[0, 0] - b2[0, 0] != pytest.approx(d1[0, 0] - b1[0, 0])  # the scale did something
+    with pytest.raises(ValueError, match="lesion is None"):
+        per_lesion.rates(group, genotype)
+    with pytest.raises(ValueError, match="lesion_scale"):
+        DrugRates(**kw, lesion_scale=np.array([1.0, -1.0]))
+
+
+def test_lesion_paces_are_drawn_last_only_when_on_with_the_stated_spread():
+    """Off: no factor and no draw. On: the patients' factors unchanged (drawn first, from the same
+    streams) and log factors with mean 0 and SD σ (each within 4 standard errors)."""
+    n = 1500
+    coh = cohort(n, [30.0, 20.0, 10.0])
+    streams = lambda: Draws(PatientStreams.from_ids(9, np.arange(n)))  # noqa: E731
+    off = default_evolution()
+    draw_paces(coh, off, streams())
+    assert coh.lesion_scale is None
+    patient = coh.kinetics_scale.copy()
+    on = default_evolution()
+    sigma = 0.4
+    on.lesion_pace_sigma_log.value = sigma
+    draw_paces(coh, on, streams())
+    np.testing.assert_array_equal(coh.kinetics_scale, patient)
+    z = np.log(coh.lesion_scale)
+    assert len(z) == len(coh.lesion_patient)
+    assert abs(z.mean()) < 4 * sigma / np.sqrt(len(z))
+    assert abs(z.std() / sigma - 1) < 4 / np.sqrt(2 * len(z))
+
+
+def test_the_faster_lesion_escapes_first_and_is_resected():
+    """Two lesions with the same resistant clone escape together (a multifocal progression); with
+    the second lesion 1.5 times faster it escapes first, alone, and is resected."""
+    coh = cohort(6, [30.0, 30.0], resistant={0: ("D816", 10**6), 1: ("D816", 10**6)})
+    quiet = dict(imaging__measurement_cv=0.0, surgery__perioperative_death_probability=0.0, **NO_DEATH)
+    same = run(coh, "resect-focal-continue", years=6.0, **quiet)
+    assert not events(same, "focal_progression") and len(events(same, "progression")) >= 6
+    coh.lesion_scale = np.tile([1.0, 1.5], 6)
+    faster = run(coh, "resect-focal-continue", years=6.0, **quiet)
+    first = {}
+    for p, day, detail in sorted(events(faster, "focal_progression"), key=lambda e: e[1]):
+        first.setdefault(p, detail)
+    assert first == {p: str(2 * p + 1) for p in range(6)}
+
+
+def test_seeded_and_forgotten_lesions_keep_the_factors_aligned(monkeypatch):
+    """With seeding on, every step's rate model holds a factor for every lesion of the table."""
+    coh = cohort(20, [40.0, 30.0, 20.0], seed=3)
+    draw_paces(coh, _with_lesion_pace(0.4), Draws(PatientStreams.from_ids(4, np.arange(20))))
+    real = course_module._advance_by_structure
+    checked, largest = [], []
+
+    def check(table, structures, mutation, draws):
+        for _, _, rates in structures:
+            checked.append(len(rates.lesion_scale) > table.lesion.max())
+        largest.append(int(table.lesion.max()))
+        return real(table, structures, mutation, draws)
+
+    monkeypatch.setattr(course_module, "_advance_by_structure", check)
+    run(coh, "standard-sequence", years=3.0, mutation_rate=1e-9, seeding__rate_per_cell_per_day=1e-9)
+    assert checked and all(checked)
+    assert max(largest) >= len(coh.lesion_patient)  # lesions were seeded
+
+
+def _with_lesion_pace(sigma):
+    evo = EVO.model_copy(deep=True)
+    evo.lesion_pace_sigma_log.value = sigma
+    return evo
