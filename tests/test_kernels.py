@@ -176,3 +176,15 @@ def test_candidate_counts_are_independent_poisson_per_row():
         assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 0.01 / 4, lam
     r = np.corrcoef(counts[:, 1], counts[:, 2])[0, 1]
     assert abs(r) < 3.29 / np.sqrt(reps)
+
+
+def test_added_cells_saturate_at_the_count_ceiling_instead_of_wrapping_round():
+    """Two counts at the ceiling (an extreme pace saturates both) sum to the ceiling, not to a
+    negative number, whether the addition joins a clone or founds one."""
+    top = int(kendall.MAX_CELLS)
+    table = CloneTable.from_arrays(lesion=[0, 1], genotype=[0, 0], count=[top, 5], n_genotypes=2)
+    table.add_cells(np.array([0, 1, 1]), np.array([0, 1, 1]), np.array([0, 1, 1]), np.array([top, top, top]))
+    assert table.count.tolist() == [top, 5, top]
+    two = CloneTable.from_arrays(lesion=[0, 0, 1], genotype=[0, 1, 0], count=[top, top, 3], n_genotypes=2)
+    ids, totals = two.lesion_totals()
+    assert ids.tolist() == [0, 1] and totals.tolist() == [top, 3]

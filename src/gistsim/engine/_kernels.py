@@ -280,6 +280,35 @@ def _gallop(keys, x, start: int) -> int:
     return lo + 1 + np.searchsorted(keys[lo + 1 : hi], x)
 
 
+_MAX_COUNT = np.int64(_MAX_CELLS)
+
+
+@_inline
+def _add_cells(a, b):
+    """a + b for cell counts in [0, MAX_CELLS], saturating at MAX_CELLS (2⁶²) as the draws do:
+    the sum of two saturated counts would pass int64 and wrap round to a negative number."""
+    return _MAX_COUNT if a > _MAX_COUNT - b else a + b
+
+
+@_jit
+def lesion_totals(lesion, count):
+    """(lesion ids, total cells per lesion) of a table sorted by lesion; totals saturate at
+    MAX_CELLS like every count (several saturated clones would pass int64)."""
+    n_out = 0
+    for i in range(len(lesion)):
+        if i == 0 or lesion[i] != lesion[i - 1]:
+            n_out += 1
+    ids = np.empty(n_out, dtype=np.int64)
+    totals = np.zeros(n_out, dtype=np.int64)
+    w = -1
+    for i in range(len(lesion)):
+        if i == 0 or lesion[i] != lesion[i - 1]:
+            w += 1
+            ids[w] = lesion[i]
+        totals[w] = _add_cells(totals[w], count[i])
+    return ids, totals
+
+
 @_jit
 def table_keys(lesion, genotype, n_genotypes):
     """The clone table's keys ``lesion · n_genotypes + genotype``, checked strictly increasing
@@ -304,7 +333,7 @@ def add_found(keys, count, add_keys, add_count):
         # Additions come in runs ordered like the table (by source clone): search from the last hit.
         p = _gallop(keys, add_keys[i], p)
         if p < n and keys[p] == add_keys[i]:
-            count[p] += add_count[i]
+            count[p] = _add_cells(count[p], add_count[i])
         else:
             miss[n_miss] = i
             n_miss += 1
@@ -330,7 +359,7 @@ def collapse(keys, rows, lesion, group, genotype, count):
         if i == 0 or keys[i] != keys[i - 1]:
             w += 1
             o_key[w], o_lesion[w], o_group[w], o_genotype[w] = keys[i], lesion[r], group[r], genotype[r]
-        o_count[w] += count[r]
+        o_count[w] = _add_cells(o_count[w], count[r])
     return o_key, o_lesion, o_group, o_genotype, o_count
 
 

@@ -129,10 +129,7 @@ class CloneTable:
         """(lesion ids, total cells per lesion), lesions in increasing id order."""
         if len(self) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        first = np.ones(len(self), dtype=bool)
-        first[1:] = self.lesion[1:] != self.lesion[:-1]
-        starts = np.flatnonzero(first)
-        return self.lesion[starts], np.add.reduceat(self.count, starts)
+        return _kernels.lesion_totals(self.lesion, self.count)
 
     def copy(self) -> CloneTable:
         return CloneTable(
