@@ -92,3 +92,16 @@ def _with_lesion_pace(sigma):
     evo = EVO.model_copy(deep=True)
     evo.lesion_pace_sigma_log.value = sigma
     return evo
+
+
+def test_a_lesions_whole_pace_stays_below_three_standard_deviations():
+    """Patient and lesion factors at the top of their clipped tails would multiply to ×67 at σ 0.9
+    and 0.5; the whole pace is held at 3·√(σ_p² + σ_l²) on the log scale (×22), slow ones kept."""
+    n = 4000
+    coh = cohort(n, [30.0, 20.0, 10.0])
+    evo = _with_lesion_pace(0.5)
+    draw_paces(coh, evo, Draws(PatientStreams.from_ids(5, np.arange(n))))
+    whole = np.log(coh.kinetics_scale[coh.lesion_patient] * coh.lesion_scale)
+    limit = 3 * np.hypot(evo.kinetics_iiv_sigma_log.value, 0.5)
+    assert whole.max() <= limit + 1e-12
+    assert (whole > 0.8 * limit).any() and whole.min() < -0.8 * limit  # both tails reached, the low one kept

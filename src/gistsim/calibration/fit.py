@@ -44,6 +44,7 @@ FITTED = (
     "evolution.escape_growth_iiv_sigma_log",
     "evolution.kill_iiv_sigma_log",
     "evolution.indolent_fraction",
+    "evolution.lesion_pace_sigma_log",
     "evolution.tolerance_kill_floor",
     "evolution.tolerance_kill_floor_wild_type",
     "potency.emax_per_day",

@@ -26,6 +26,7 @@ _SAFETY = normal_limit.EDGEWORTH_SAFETY
 _W3 = float(normal_limit._MAX_W3_PHI)
 _W1 = float(normal_limit._MAX_W_PHI)
 _MAX_CELLS = normal_limit.MAX_CELLS
+_POISSON_MEAN_MAX = 1e18  # as arrivals.POISSON_MEAN_MAX (not imported: arrivals imports this module)
 
 #: A quadrature node's Poisson and negative-binomial draws cost about as much as this many
 #: lineages drawn one by one (a uniform, a node, an exponential): pairs expecting fewer arrivals
@@ -464,7 +465,7 @@ def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, ag
                 continue
         if lam > NODE_COST * n_nodes:
             for s in range(n_nodes):
-                k = gen.poisson(n * integrand[j, s])
+                k = gen.poisson(min(n * integrand[j, s], _POISSON_MEAN_MAX))
                 if k > 0:
                     total += k + gen.negative_binomial(float(k), geo[j, s])
         else:

@@ -54,6 +54,11 @@ AGGREGATE_ABOVE = 16.0
 #: lineage stays cheaper than two draws per node up to about this many arrivals.
 AGGREGATE_ABOVE_PER_PATIENT = 1000.0
 
+#: Poisson means are capped here: numpy refuses means near 2⁶³, which a clone saturated at
+#: MAX_CELLS (an extreme pace, long past the lethal volume) can ask for; its mutants' total
+#: saturates at MAX_CELLS anyway.
+POISSON_MEAN_MAX = 1e18
+
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(GL_NODES)
 
 
@@ -396,7 +401,7 @@ def arrival_cumulants(integrand: np.ndarray, geo: np.ndarray) -> np.ndarray:
 
 def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> Arrivals:
     """Poisson arrivals per quadrature node; each node's sizes summed as k + NegBinomial(k, g)."""
-    lam = n0[:, None] * integrand.take(pair, axis=1).T  # (pairs, nodes)
+    lam = np.minimum(n0[:, None] * integrand.take(pair, axis=1).T, POISSON_MEAN_MAX)  # (pairs, nodes)
     owner = np.broadcast_to(group[src_rows][:, None], lam.shape)
     k = rng.poisson(owner, lam)
     size = k.astype(np.int64)
