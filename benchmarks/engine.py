@@ -27,6 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from gistsim.biology.genotypes import default_registry  # noqa: E402
+from gistsim.engine._kernels import BITS_MAX  # noqa: E402
 from gistsim.engine.clones import CloneTable  # noqa: E402
 from gistsim.engine.history import sample_history  # noqa: E402
 from gistsim.engine.kendall import CELL_BY_CELL_MAX, compose_mh, survival_probability, use_normal_limit  # noqa: E402
@@ -148,10 +149,12 @@ def measure(name: str, builder, args) -> tuple[float, float]:
     # Which way each clone-step's size is drawn (H = 1/q - 1 and m = p (1 + H) = p/q from the floor inputs).
     normal = np.concatenate([use_normal_limit(n, p / q, 1.0 / q - 1.0) for n, p, q in inputs])
     tiny = sizes <= CELL_BY_CELL_MAX
+    bits = ~tiny & (sizes <= BITS_MAX)
     print(
         f"[{name}] clone-steps drawn by the skew-corrected normal: {normal.mean():.0%}; "
-        f"cell by cell (≤ {CELL_BY_CELL_MAX} cells): {(tiny & ~normal).mean():.0%}; "
-        f"binomial + negative binomial: {(~tiny & ~normal).mean():.0%}"
+        f"survivors cell by cell (≤ {CELL_BY_CELL_MAX} cells): {(tiny & ~normal).mean():.0%}; "
+        f"by the bit-parallel binomial (≤ {BITS_MAX} cells): {(bits & ~normal).mean():.0%}; "
+        f"by numpy's binomial: {(~tiny & ~bits & ~normal).mean():.0%}"
     )
     engine_t, floor_t, n_steps = [], [], 0
     for rep in range(args.repeats):

@@ -38,7 +38,9 @@ def test_lesion_paces_are_drawn_last_only_when_on_with_the_stated_spread():
     streams) and log factors with mean 0 and SD σ (each within 4 standard errors)."""
     n = 1500
     coh = cohort(n, [30.0, 20.0, 10.0])
-    streams = lambda: Draws(PatientStreams.from_ids(9, np.arange(n)))  # noqa: E731
+    def streams():
+        return Draws(PatientStreams.from_ids(9, np.arange(n)))
+
     off = default_evolution()
     draw_paces(coh, off, streams())
     assert coh.lesion_scale is None
