@@ -15,8 +15,7 @@ def test_a_lesions_factor_scales_its_untreated_rates_as_a_patients_does():
     """One patient, two lesions, factor 2 on the second: its clones get the rates of a patient
     whose pace is 2 (birth and untreated death doubled), the drug's kill unchanged."""
     base = REG.code("KIT_exon11")
-    kw = dict(birth_rate_per_day=0.04, death_rate_per_day=0.03, conc_ng_ml=np.array([[1500.0]]),
-              drug="imatinib")  # fmt: skip
+    kw = {"birth_rate_per_day": 0.04, "death_rate_per_day": 0.03, "conc_ng_ml": np.array([[1500.0]]), "drug": "imatinib"}
     per_lesion = DrugRates(**kw, lesion_scale=np.array([1.0, 2.0]))
     per_patient = DrugRates(**kw, group_scale=np.array([2.0]))
     plain = DrugRates(**kw)
