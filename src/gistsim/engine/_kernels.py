@@ -291,14 +291,21 @@ def _add_cells(a, b):
     return _MAX_COUNT if a > _MAX_COUNT - b else a + b
 
 
+@_inline
+def _n_runs(values) -> int:
+    """Number of runs of equal neighbours in ``values``."""
+    n = 0
+    for i in range(len(values)):
+        if i == 0 or values[i] != values[i - 1]:
+            n += 1
+    return n
+
+
 @_jit
 def lesion_totals(lesion, count):
     """(lesion ids, total cells per lesion) of a table sorted by lesion; totals saturate at
     MAX_CELLS like every count (several saturated clones would pass int64)."""
-    n_out = 0
-    for i in range(len(lesion)):
-        if i == 0 or lesion[i] != lesion[i - 1]:
-            n_out += 1
+    n_out = _n_runs(lesion)
     ids = np.empty(n_out, dtype=np.int64)
     totals = np.zeros(n_out, dtype=np.int64)
     w = -1
@@ -345,10 +352,7 @@ def add_found(keys, count, add_keys, add_count):
 def collapse(keys, rows, lesion, group, genotype, count):
     """New clones from additions ``rows`` sorted by ``keys``: one per key, with the first row's
     lesion, group and genotype and the summed cells."""
-    n_out = 0
-    for i in range(len(keys)):
-        if i == 0 or keys[i] != keys[i - 1]:
-            n_out += 1
+    n_out = _n_runs(keys)
     o_key = np.empty(n_out, dtype=np.int64)
     o_lesion = np.empty(n_out, dtype=np.int64)
     o_group = np.empty(n_out, dtype=np.int64)
