@@ -96,6 +96,7 @@ class DrugRates:
     ) -> None:
         self.potency = potency or default_potency()
         self.lesion_scale = None if lesion_scale is None else check_nonnegative("lesion_scale", lesion_scale)
+        self.uses_lesion = self.lesion_scale is not None
         self.group_escape = None if group_escape is None else check_nonnegative("group_escape", group_escape)
         self._escape_genotype = self.potency.registry.bypass_carrier
         self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)

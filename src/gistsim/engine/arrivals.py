@@ -84,6 +84,12 @@ class Arrivals:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("source", "genotype", "size")))
 
 
+def _lesions(rates: RateModel, lesion: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    """The lesions of ``rows`` for the rate model, or None where it does not use them (a gather
+    per call saved; models say so with ``uses_lesion = False``)."""
+    return None if lesion is None or not getattr(rates, "uses_lesion", True) else lesion[rows]
+
+
 def _survival_from(
     piece: np.ndarray, offset: np.ndarray, durations: np.ndarray, bt: np.ndarray, dt: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +169,7 @@ def _thinning(
         piece = np.minimum((u_piece * cum[-1] > cum).sum(axis=0), len(durations) - 1)
         r = b[piece, src] - d[piece, src]
     offset = _offset_in_piece(u_offset, r, durations[piece])
-    bt, dt = rates.rates(group[src], target, None if lesion is None else lesion[src])
+    bt, dt = rates.rates(group[src], target, _lesions(rates, lesion, src))
     p, g = _survival_from(piece, offset, durations, bt, dt)
     keep = np.flatnonzero(rng.random(rng.owners_at(group, src)) < p)
     if len(keep) == 0:
@@ -185,7 +191,7 @@ def _thinning_compiled(
     )
     if len(src) == 0:
         return Arrivals.empty()
-    bt, dt = rates.rates(group[src], target, None if lesion is None else lesion[src])
+    bt, dt = rates.rates(group[src], target, _lesions(rates, lesion, src))
     return Arrivals(*_kernels.thinning_sizes(
         gen, src, target, piece, offset, durations, np.asarray(bt, dtype=float), np.asarray(dt, dtype=float)
     ))
@@ -295,7 +301,7 @@ def _quadrature(
     ci, ki = flat // n_mut, flat % n_mut
     src = rows[ci]
     target = targets.ravel()[flat]
-    bt, dt = rates.rates(group[src], target, None if lesion is None else lesion[src])
+    bt, dt = rates.rates(group[src], target, _lesions(rates, lesion, src))
     u = mutation.rate_per_division[ki]
     src_rates = np.vstack([b.take(rows, axis=1), d.take(rows, axis=1)])
     first, prof = _pair_profiles(src_rates, np.vstack([bt, dt]), ci, ki, n_mut)

@@ -27,7 +27,7 @@ class RateModel(Protocol):
         """Return ``(birth, death)``, each of shape ``(n_pieces, len(group))``, per day.
 
         ``lesion``: each clone's lesion id, for models whose rates differ between the lesions of a
-        group (the engine always passes it; models that do not use it ignore it)."""
+        group (the engine passes it unless the model has ``uses_lesion = False``)."""
         ...
 
 
@@ -48,6 +48,9 @@ class GenotypeRates:
                 f"birth_per_day has shape {self.birth_per_day.shape} but death_per_day has "
                 f"{self.death_per_day.shape}; they must match (n_pieces, n_genotypes)"
             )
+
+    #: Rates depend on the genotype only: the engine need not gather lesions for them.
+    uses_lesion = False
 
     def rates(
         self, group: np.ndarray, genotype: np.ndarray, lesion: np.ndarray | None = None
