@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from gistsim.biology.genotypes import default_registry
-from gistsim.engine import _kernels, arrivals, kendall
+from gistsim.engine import _kernels, arrivals, kendall, normal_limit
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.rates import GenotypeRates, MutationModel
 from gistsim.streams import Draws, PatientStreams
@@ -188,3 +188,20 @@ def test_added_cells_saturate_at_the_count_ceiling_instead_of_wrapping_round():
     two = CloneTable.from_arrays(lesion=[0, 0, 1], genotype=[0, 1, 0], count=[top, top, 3], n_genotypes=2)
     ids, totals = two.lesion_totals()
     assert ids.tolist() == [0, 1] and totals.tolist() == [top, 3]
+
+
+def test_compiled_normal_switch_and_draw_equal_normal_limits():
+    """The compiled loops' per-element normal switch and draw give exactly normal_limit's
+    vectorised results (cumulants of clone totals over a wide grid, skew of both signs)."""
+    rng = np.random.default_rng(8)
+    n = np.exp(rng.uniform(0, np.log(1e10), 3000)).round()
+    m = np.exp(rng.uniform(-6, 3, 3000))
+    h = np.exp(rng.uniform(-8, 5, 3000))
+    k1, k2, k3, k4 = kendall.total_cumulants(n, m, h)
+    eps = kendall.NORMAL_LIMIT_MAX_KOLMOGOROV
+    within = np.array([_kernels._within(*k, eps) for k in zip(k2, k3, k4)])
+    np.testing.assert_array_equal(within, normal_limit.within_tolerance(k2, k3, k4))
+    assert 0.1 < within.mean() < 0.9
+    z = rng.standard_normal(3000)
+    compiled = np.array([_kernels._normal_draw(*v) for v in zip(z, k1, k2, k3)])
+    np.testing.assert_array_equal(compiled, normal_limit.draw(z, k1, k2, k3))

@@ -186,8 +186,8 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     that order from ``draws``: one normal each per patient; then, if ``indolent_fraction`` > 0, one
     uniform each: a patient below it has indolent disease, its pace × ``indolent_pace``; then, if
     ``lesion_pace_sigma_log`` > 0, one normal per lesion (from its patient's stream):
-    ``cohort.lesion_scale``, each lesion's pace relative to its patient's (median 1, clipped like
-    the patient's).
+    ``cohort.lesion_scale``, each lesion's pace relative to its patient's (median 1; the lesion's
+    whole pace, patient × lesion, capped at 3 standard deviations of its law).
 
     The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
     (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver

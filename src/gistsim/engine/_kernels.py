@@ -26,7 +26,10 @@ _SAFETY = normal_limit.EDGEWORTH_SAFETY
 _W3 = float(normal_limit._MAX_W3_PHI)
 _W1 = float(normal_limit._MAX_W_PHI)
 _MAX_CELLS = normal_limit.MAX_CELLS
-_POISSON_MEAN_MAX = 1e18  # as arrivals.POISSON_MEAN_MAX (not imported: arrivals imports this module)
+#: Poisson means of mutant arrivals are capped here: numpy refuses means near 2⁶³, which a clone
+#: saturated at MAX_CELLS (an extreme pace, long past the lethal volume) can ask for; its
+#: mutants' total saturates at MAX_CELLS anyway.
+POISSON_MEAN_MAX = 1e18
 
 #: A quadrature node's Poisson and negative-binomial draws cost about as much as this many
 #: lineages drawn one by one (a uniform, a node, an exponential): pairs expecting fewer arrivals
@@ -469,7 +472,7 @@ def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, ag
                 continue
         if lam > NODE_COST * n_nodes:
             for s in range(n_nodes):
-                k = gen.poisson(min(n * integrand[j, s], _POISSON_MEAN_MAX))
+                k = gen.poisson(min(n * integrand[j, s], POISSON_MEAN_MAX))
                 if k > 0:
                     total += k + gen.negative_binomial(float(k), geo[j, s])
         else:
@@ -490,7 +493,7 @@ _HASH_SHIFT = np.uint64(29)
 
 @_inline
 def _hash_column(bits, col, h):
-    """arrivals._hash_columns for one column, continuing from ``h``."""
+    """A 64-bit hash of column ``col`` of ``bits`` (uint64, (rows, n)), continuing from ``h``."""
     for r in range(bits.shape[0]):
         h ^= bits[r, col]
         h *= _HASH_MUL

@@ -54,10 +54,8 @@ AGGREGATE_ABOVE = 16.0
 #: lineage stays cheaper than two draws per node up to about this many arrivals.
 AGGREGATE_ABOVE_PER_PATIENT = 1000.0
 
-#: Poisson means are capped here: numpy refuses means near 2⁶³, which a clone saturated at
-#: MAX_CELLS (an extreme pace, long past the lethal volume) can ask for; its mutants' total
-#: saturates at MAX_CELLS anyway.
-POISSON_MEAN_MAX = 1e18
+#: Re-exported: the cap on arrivals' Poisson means (see :mod:`._kernels`).
+POISSON_MEAN_MAX = _kernels.POISSON_MEAN_MAX
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(GL_NODES)
 

@@ -40,11 +40,6 @@ class StepReport:
     """Clones advanced."""
 
 
-def _check_rates(name: str, values: np.ndarray) -> None:
-    if not (np.isfinite(values).all() and (values >= 0).all()):
-        check_nonnegative(name, values)
-
-
 def advance(
     table: CloneTable,
     durations_days: np.ndarray | list[float] | float,
@@ -84,9 +79,9 @@ def advance(
             f"rate model returned birth {b.shape} and death {d.shape}; expected (n_pieces, n_clones) = {expected}"
         )
     m_start, supply, h, valid = _kernels.compose(durations, np.ascontiguousarray(b), np.ascontiguousarray(d))
-    if not valid:
-        _check_rates("birth rate per day", b)
-        _check_rates("death rate per day", d)
+    if not valid:  # name the first bad rate
+        check_nonnegative("birth rate per day", b)
+        check_nonnegative("death rate per day", d)
     m = m_start[-1]
 
     draws = as_draws(rng)
