@@ -152,30 +152,56 @@ def test_binomial_by_bits_at_the_ends():
     assert _kernels._binomial_bits(rng, 0, 0.5) == 0
 
 
-def test_candidate_counts_are_independent_poisson_per_row():
-    """Rows of bounds 0.1, 1, 5, 0 and 12 laid end to end, 20,000 times: per kind of row, χ² of
-    the counts against the Poisson pmf (α = 0.01 with Bonferroni over the four), and neighbouring
-    rows uncorrelated (|r| < 3.29/√N, α = 0.001)."""
-    pattern = np.array([0.1, 1.0, 5.0, 0.0, 12.0])
+def _poisson_chi2_p(x: np.ndarray, lam: float) -> float:
+    """χ² p-value of counts ``x`` against Poisson(lam), bins below 5 expected pooled."""
+    top = int(stats.poisson.ppf(1 - 1e-4, lam))
+    observed = np.bincount(np.minimum(x, top), minlength=top + 1).astype(float)
+    expected = stats.poisson.pmf(np.arange(top + 1), lam)
+    expected[-1] = stats.poisson.sf(top - 1, lam)
+    keep = expected * len(x) >= 5
+    obs = np.r_[observed[keep], observed[~keep].sum()]
+    exp = np.r_[expected[keep], expected[~keep].sum()] * len(x)
+    if exp[-1] == 0:
+        obs, exp = obs[:-1], exp[:-1]
+    return stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue
+
+
+def test_thinning_candidates_are_independent_poisson_per_mutation_and_piece():
+    """Clones of two genotypes over two pieces (net rates −0.1 and +0.05 per day), mutations at
+    rates 0.5, 1 and 2, the third impossible for both and the first for genotype 1: per
+    (mutation, piece) segment, χ² of the counts against Poisson(n0 · u_k · supply) (α = 0.01 with
+    Bonferroni over the six); no impossible candidate; neighbouring segments uncorrelated
+    (|r| < 3.29/√N, α = 0.001); offsets per piece against the density ∝ exp(r x) (KS, α = 0.01
+    with Bonferroni over the two). The output starts too small and must grow."""
     reps = 20_000
-    counts = _kernels._candidate_counts(np.random.default_rng(3), np.tile(pattern, reps)).reshape(reps, -1)
-    assert (counts[:, 3] == 0).all()
-    for col, lam in enumerate(pattern):
-        if lam == 0:
-            continue
-        x = counts[:, col]
-        top = int(stats.poisson.ppf(1 - 1e-4, lam))
-        observed = np.bincount(np.minimum(x, top), minlength=top + 1).astype(float)
-        expected = stats.poisson.pmf(np.arange(top + 1), lam)
-        expected[-1] = stats.poisson.sf(top - 1, lam)
-        keep = expected * reps >= 5
-        obs = np.r_[observed[keep], observed[~keep].sum()]
-        exp = np.r_[expected[keep], expected[~keep].sum()] * reps
-        if exp[-1] == 0:
-            obs, exp = obs[:-1], exp[:-1]
-        assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 0.01 / 4, lam
-    r = np.corrcoef(counts[:, 1], counts[:, 2])[0, 1]
-    assert abs(r) < 3.29 / np.sqrt(reps)
+    genotype = np.tile([0, 1], reps // 2)
+    mutant_of = np.array([[1, 2, -1], [-1, 2, -1], [-1, -1, -1]])
+    rate = np.array([0.5, 1.0, 2.0])
+    durations = np.array([10.0, 5.0])
+    b = np.repeat([[0.04], [0.06]], reps, axis=1)
+    d = np.repeat([[0.14], [0.01]], reps, axis=1)
+    supply = np.repeat([[2.0], [0.6]], reps, axis=1)
+    n0 = np.full(reps, 1, dtype=np.int64)
+    src, target, piece, offset = _kernels.thinning_candidates(
+        np.random.default_rng(3), np.arange(reps), n0, genotype, rate, mutant_of, supply, b, d, durations, 0.0
+    )
+    assert (mutant_of[genotype[src]] == target[:, None]).any(axis=1).all()
+    counts = np.zeros((reps, 3, 2), dtype=np.int64)
+    np.add.at(counts, (src, target, piece), 1)
+    segments = {(0, 1): 0, (0, 2): 1, (1, 2): 1}  # (genotype, target): mutation k
+    for (g, t), k in segments.items():
+        for j in range(2):
+            lam = rate[k] * supply[j, 0]
+            assert _poisson_chi2_p(counts[genotype == g, t, j], lam) > 0.01 / 6, (g, t, j)
+    assert counts[genotype == 1, 1].sum() == 0
+    zero = genotype == 0
+    for a, c in [(counts[zero, 1, 1], counts[zero, 2, 0]), (counts[zero, 1, 0], counts[zero, 1, 1])]:
+        assert abs(np.corrcoef(a, c)[0, 1]) < 3.29 / np.sqrt(zero.sum())
+    for j in range(2):
+        r = b[j, 0] - d[j, 0]
+        x = offset[piece == j]
+        cdf = lambda v, r=r, tau=durations[j]: np.expm1(r * v) / np.expm1(r * tau)  # noqa: E731
+        assert stats.kstest(x, cdf).pvalue > 0.01 / 2, j
 
 
 def test_added_cells_saturate_at_the_count_ceiling_instead_of_wrapping_round():

@@ -158,78 +158,114 @@ def sample_total(gen, n, m, h, cell_max: int, lineage_max: int, eps: float):
 
 @_inline
 def _piece_mh(b: float, d: float, t: float):
-    """kendall.piece_mh for one element."""
+    """kendall.piece_mh for one element, with one exponential function: m = 1 + expm1(r·t). Where
+    m is below about 1e-16 it is then exact to 1.1e-16 absolute rather than relative, which a
+    survival probability compared with a uniform (a multiple of 2⁻⁵³) cannot tell apart."""
     r = b - d
     rt = r * t
-    ph = t * (1.0 + 0.5 * rt) if abs(rt) < 1e-8 else math.expm1(rt) / r
-    return math.exp(rt), b * ph
+    if abs(rt) < 1e-8:
+        return 1.0 + rt, b * t * (1.0 + 0.5 * rt)
+    e = math.expm1(rt)
+    return 1.0 + e, b * (e / r)
 
 
 @_jit
-def _candidate_counts(gen, bound):
-    """Poisson(bound[i]) per row, independent, as the counts of one unit-rate Poisson process on
-    the rows' bounds laid end to end (exponential gaps): one exponential per candidate and an
-    addition per row, where a Poisson draw per row costs an exponential function and a uniform."""
-    counts = np.zeros(len(bound), dtype=np.int64)
-    at = gen.standard_exponential()
-    end = 0.0
-    for i in range(len(bound)):
-        end += bound[i]
-        while at < end:
-            counts[i] += 1
-            at += gen.standard_exponential()
-    return counts
+def _grow(a, size):
+    """``a`` copied into an array of ``size`` (at least its length) elements."""
+    out = np.empty(size, dtype=a.dtype)
+    out[: len(a)] = a
+    return out
+
+
+@_inline
+def _cumulative_index(cum, row, u) -> int:
+    """The first k with u < cum[row, k] (k < the row's length), without branches."""
+    k = 0
+    for s in range(cum.shape[1] - 1):
+        k += cum[row, s] <= u
+    return k
 
 
 @_jit
-def thinning_candidates(gen, rows, bound, genotype, cum_u, mutant_of, supply_piece, b, d, durations):
-    """Candidates of arrivals._thinning: Poisson(bound) per clone row; per candidate a uniform
-    for the mutation (∝ u_k), one for the piece (∝ its share of ∫ b·M; only when there are
-    several) and one for the offset within it (∝ exp(r x)); kept where the clone can acquire that
-    mutation. Returns (source row, target genotype, piece, offset)."""
-    counts = _candidate_counts(gen, bound)
-    n = counts.sum()
-    src = np.empty(n, dtype=np.int64)
-    target = np.empty(n, dtype=np.int64)
-    piece = np.zeros(n, dtype=np.int64)
-    offset = np.empty(n)
-    n_mut = len(cum_u)
+def _candidates_into(gen, state, rows, n0, genotype, possible, cum_k, targets, supply_piece, b, d, durations, out):
+    """The loop of :func:`thinning_candidates` from ``state`` = (row index, distance to the next
+    point, candidates written) until the rows or the output run out; returns the new state."""
+    i, at, w = int(state[0]), state[1], int(state[2])
+    src, target, piece, offset = out
     n_pieces = len(durations)
-    r = np.empty(n_pieces)
-    e = np.empty(n_pieces)
-    kept = 0
-    for i in range(len(rows)):
-        if counts[i] == 0:
-            continue
+    while i < len(rows):
         row = rows[i]
-        # Per piece: net rate and expm1(r·τ) of the offset's inverse CDF, once per clone.
-        total = 0.0
+        g = genotype[row]
+        supply = 0.0
         for s in range(n_pieces):
-            total += supply_piece[s, row]
-            r[s] = b[s, row] - d[s, row]
-            e[s] = math.expm1(r[s] * durations[s])
-        for _ in range(counts[i]):
-            x = gen.random() * cum_u[-1]
-            k = 0
-            while k < n_mut - 1 and cum_u[k] <= x:  # the first k with cum_u[k] > x
-                k += 1
-            tgt = mutant_of[genotype[row], k]
-            if tgt < 0:
-                continue
+            supply += supply_piece[s, row]
+        length = n0[row] * possible[g] * supply
+        while at < length:
+            if w == len(src):
+                return i, at, w
+            u = at / length
+            k = _cumulative_index(cum_k, g, u)
+            # The position within mutation k's share, then within piece j's share of it.
+            lo = cum_k[g, k - 1] if k > 0 else 0.0
+            v = min((u - lo) / (cum_k[g, k] - lo), 1.0)
             j = 0
             if n_pieces > 1:
-                x, acc = gen.random() * total, 0.0
-                for s in range(n_pieces - 1):
-                    acc += supply_piece[s, row]
-                    if x > acc:
-                        j += 1
-            u_offset = gen.random()
-            length = durations[j]
-            off = u_offset * length if abs(r[j] * length) < 1e-8 else math.log1p(u_offset * e[j]) / r[j]
-            src[kept], target[kept], piece[kept] = row, tgt, j
-            offset[kept] = min(max(off, 0.0), length)
-            kept += 1
-    return src[:kept], target[:kept], piece[:kept], offset[:kept]
+                acc = 0.0
+                x = v * supply
+                while j < n_pieces - 1 and acc + supply_piece[j, row] <= x:
+                    acc += supply_piece[j, row]
+                    j += 1
+                part = supply_piece[j, row]
+                v = min((x - acc) / part, 1.0) if part > 0.0 else 0.0  # (only by rounding)
+            r = b[j, row] - d[j, row]
+            tau = durations[j]
+            off = v * tau if abs(r * tau) < 1e-8 else math.log1p(v * math.expm1(r * tau)) / r
+            src[w], target[w], piece[w] = row, targets[g, k], j
+            offset[w] = min(max(off, 0.0), tau)
+            w += 1
+            at += gen.standard_exponential()
+        at -= length
+        i += 1
+    return i, at, w
+
+
+@_jit
+def thinning_candidates(gen, rows, n0, genotype, rate, mutant_of, supply_piece, b, d, durations, expected):
+    """Candidates of arrivals._thinning: for each clone row, mutation k its genotype can acquire
+    and piece j, Poisson(n0 · u_k · ∫ b·M over j) candidates, each at an offset within the piece
+    ∝ exp(r x). They are the points of one unit-rate Poisson process on the rows' means laid end to
+    end (exponential gaps; by memorylessness only the overshoot past a row is carried on): one
+    exponential per candidate, where a Poisson count per clone, a uniform for the mutation
+    (discarded when the clone cannot acquire it), one for the piece and one for the offset cost
+    more. A point's position within its row, uniform given the counts, picks the mutation ∝ u_k
+    among the possible ones, then (rescaled) the piece and the offset. ``expected`` sizes the
+    output (it grows if passed). Returns (source row, target genotype, piece, offset)."""
+    n_genotypes, n_mut = mutant_of.shape
+    # Per genotype: Σ u_k over the mutations it can acquire, their cumulative shares, their targets.
+    possible = np.zeros(n_genotypes)
+    cum_k = np.ones((n_genotypes, n_mut))
+    targets = np.full((n_genotypes, n_mut), -1, dtype=np.int64)
+    for g in range(n_genotypes):
+        c = 0
+        for k in range(n_mut):
+            if mutant_of[g, k] >= 0:
+                possible[g] += rate[k]
+                cum_k[g, c] = possible[g]
+                targets[g, c] = mutant_of[g, k]
+                c += 1
+        for k in range(n_mut):
+            cum_k[g, k] = cum_k[g, k] / possible[g] if k < c - 1 else 1.0
+    size = max(int(expected + 4.0 * math.sqrt(expected)) + 16, 16)
+    out = (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size))
+    state = (0, gen.standard_exponential(), 0)
+    while True:
+        state = _candidates_into(gen, state, rows, n0, genotype, possible, cum_k, targets, supply_piece, b, d, durations, out)
+        if state[0] == len(rows):
+            break
+        size *= 2
+        out = (_grow(out[0], size), _grow(out[1], size), _grow(out[2], size), _grow(out[3], size))
+    w = state[2]
+    return out[0][:w], out[1][:w], out[2][:w], out[3][:w]
 
 
 @_jit
@@ -280,8 +316,12 @@ def _gallop(keys, x, start: int) -> int:
             step *= 2
             lo = start - step
         lo = max(lo, -1)
-    # keys[lo] < x (or lo = -1) and keys[hi] >= x (or hi = n)
-    return lo + 1 + np.searchsorted(keys[lo + 1 : hi], x)
+    # keys[lo] < x (or lo = -1) and keys[hi] >= x (or hi = n); the gap is short (additions
+    # land near the last one): a scan costs less than a search on a slice.
+    p = lo + 1
+    while p < hi and keys[p] < x:
+        p += 1
+    return p
 
 
 _MAX_COUNT = np.int64(_MAX_CELLS)
@@ -318,6 +358,23 @@ def lesion_totals(lesion, count):
             ids[w] = lesion[i]
         totals[w] = _add_cells(totals[w], count[i])
     return ids, totals
+
+
+@_jit
+def genotype_rates(birth, death, genotype):
+    """Birth and death tables (pieces × genotypes) gathered at each clone's genotype, both in one
+    pass (numpy's take, twice, reads the genotypes twice and converts int32 indices first)."""
+    n_pieces, n_genotypes = birth.shape
+    b = np.empty((n_pieces, len(genotype)))
+    d = np.empty((n_pieces, len(genotype)))
+    for i in range(len(genotype)):
+        g = genotype[i]
+        if g < 0 or g >= n_genotypes:
+            raise IndexError("genotype code out of range of the rate table")
+        for k in range(n_pieces):
+            b[k, i] = birth[k, g]
+            d[k, i] = death[k, g]
+    return b, d
 
 
 @_jit
@@ -379,46 +436,95 @@ def merge_rows(keys, lesion, group, genotype, count, new_keys, new_lesion, new_g
     o_group = np.empty(size, dtype=np.int64)
     o_genotype = np.empty(size, dtype=np.int32)
     o_count = np.empty(size, dtype=np.int64)
+    # Every row is written and kept by advancing w only where it has cells, and the row taken
+    # from either table is a selection, not a branch (whether a clone died, and where the next
+    # new clone goes, are unpredictable).
+    n, m = len(keys), len(new_keys)
     i = j = w = 0
-    while i < len(keys) or j < len(new_keys):
-        if j == len(new_keys) or (i < len(keys) and keys[i] < new_keys[j]):
-            if count[i] > 0:
-                o_lesion[w], o_group[w], o_genotype[w], o_count[w] = lesion[i], group[i], genotype[i], count[i]
-                w += 1
-            i += 1
+    while i < n and j < m:
+        old = keys[i] < new_keys[j]
+        if old:
+            o_lesion[w], o_group[w], o_genotype[w], c = lesion[i], group[i], genotype[i], count[i]
         else:
-            if new_count[j] > 0:
-                o_lesion[w], o_group[w] = new_lesion[j], new_group[j]
-                o_genotype[w], o_count[w] = new_genotype[j], new_count[j]
-                w += 1
-            j += 1
+            o_lesion[w], o_group[w], o_genotype[w], c = new_lesion[j], new_group[j], new_genotype[j], new_count[j]
+        o_count[w] = c
+        w += c > 0
+        i += old
+        j += 1 - old
+    for r in range(i, n):
+        o_lesion[w], o_group[w], o_genotype[w], o_count[w] = lesion[r], group[r], genotype[r], count[r]
+        w += count[r] > 0
+    for r in range(j, m):
+        o_lesion[w], o_group[w], o_genotype[w] = new_lesion[r], new_group[r], new_genotype[r]
+        o_count[w] = new_count[r]
+        w += new_count[r] > 0
     return o_lesion[:w], o_group[:w], o_genotype[:w], o_count[:w]
+
+
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_HASH_SHIFT = np.uint64(29)
+
+
+@_inline
+def _hash_value(h, x):
+    """A 64-bit hash continued from ``h`` with the value ``x`` (uint64)."""
+    h ^= x
+    h *= _HASH_MUL
+    return h ^ (h >> _HASH_SHIFT)
+
+
+#: Slots of compose's cache of per-piece growth factors (a power of two).
+_COMPOSE_SLOTS = 1024
 
 
 @_jit
 def compose(durations, b, d):
     """Per clone over the step's pieces: the mean growth factor to the start of each piece
     (``m_start``, (P+1, C)), the mutant supply ∫ b·M over each piece (P, C) and H (step.advance's
-    composition), and whether every rate is finite and non-negative (the caller names the bad one)."""
+    composition), and whether every rate is finite and non-negative (the caller names the bad one).
+
+    Clones share rates (a genotype's in every lesion of a patient), so each piece's exp(r·τ) and
+    expm1(r·τ)/r are kept in a direct-mapped cache keyed by the rates' bits: a clone whose rates
+    equal, bit for bit, those of the clone last stored in its slot reuses them (the same numbers
+    as computing them again), and two exponential functions per piece become a hash and a
+    comparison."""
     n_pieces, n = b.shape
     m_start = np.empty((n_pieces + 1, n))
     supply = np.empty((n_pieces, n))
     h = np.empty(n)
     valid = True
+    b_bits, d_bits = b.view(np.uint64), d.view(np.uint64)
+    tag = np.empty((_COMPOSE_SLOTS, 2 * n_pieces), dtype=np.uint64)
+    used = np.zeros(_COMPOSE_SLOTS, dtype=np.bool_)
+    grow = np.empty((_COMPOSE_SLOTS, n_pieces))
+    phase = np.empty((_COMPOSE_SLOTS, n_pieces))
     for i in range(n):
+        key = np.uint64(n_pieces)
+        for k in range(n_pieces):
+            key = _hash_value(key, b_bits[k, i])
+            key = _hash_value(key, d_bits[k, i])
+        slot = key & np.uint64(_COMPOSE_SLOTS - 1)
+        hit = used[slot]
+        for k in range(n_pieces):
+            hit &= tag[slot, 2 * k] == b_bits[k, i] and tag[slot, 2 * k + 1] == d_bits[k, i]
+        if not hit:
+            for k in range(n_pieces):
+                bk, dk = b[k, i], d[k, i]
+                valid &= bk >= 0.0 and bk < math.inf and dk >= 0.0 and dk < math.inf
+                r = bk - dk
+                t = durations[k]
+                rt = r * t
+                grow[slot, k] = math.exp(rt)
+                phase[slot, k] = t * (1.0 + 0.5 * rt) if abs(rt) < 1e-8 else math.expm1(rt) / r
+                tag[slot, 2 * k], tag[slot, 2 * k + 1] = b_bits[k, i], d_bits[k, i]
+            used[slot] = True
         mi, hi = 1.0, 0.0
         m_start[0, i] = 1.0
         for k in range(n_pieces):
-            bk, dk = b[k, i], d[k, i]
-            valid &= bk >= 0.0 and bk < math.inf and dk >= 0.0 and dk < math.inf
-            r = bk - dk
-            t = durations[k]
-            rt = r * t
-            grow = math.exp(rt)
-            ph = t * (1.0 + 0.5 * rt) if abs(rt) < 1e-8 else math.expm1(rt) / r
+            bk, gk, ph = b[k, i], grow[slot, k], phase[slot, k]
             supply[k, i] = bk * mi * ph
-            hi = hi * grow + bk * ph
-            mi = mi * grow
+            hi = hi * gk + bk * ph
+            mi = mi * gk
             m_start[k + 1, i] = mi
         h[i] = hi
     return m_start, supply, h, valid
@@ -440,12 +546,11 @@ def arrival_bounds(n0, genotype, can_mutate, sum_u, supply_piece, thinning_below
             total += supply_piece[k, i]
         x = n0[i] * (sum_u if can_mutate[genotype[i]] else 0.0) * total
         bound[i] = x
-        if x >= thinning_below:
-            large[nl] = i
-            nl += 1
-        elif x > 0.0:
-            small[ns] = i
-            ns += 1
+        # Written to both, kept by one (or neither): no unpredictable branch.
+        large[nl] = i
+        small[ns] = i
+        nl += x >= thinning_below
+        ns += (x > 0.0) & (x < thinning_below)
     return bound, small[:ns], large[:nl]
 
 
@@ -456,10 +561,15 @@ def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, ag
     ``aggregate_above`` arrivals draw their total size from the skew-corrected normal where within
     tolerance ``eps`` (cumulants n0 · K_r per profile), else node by node (Poisson lineages per node, their
     sizes k + NegBinomial(k, geo)); the others draw Poisson(Λ) lineages, each at a node ∝ its share
-    of Λ (``cum``, normalised) with a geometric size (``log_q`` = log(1 − geo)). Per-profile tables
-    are (profiles, nodes). Returns each pair's total cells (0 where none arrived)."""
+    of Λ (``cum``, normalised) with a geometric size (``log_q`` = log(1 − geo)). Those lineages are
+    the points of one unit-rate Poisson process on the pairs' Λ laid end to end (see
+    :func:`thinning_candidates`): a point's position within its pair's segment is the uniform that
+    picks its node (a Poisson draw per pair and a uniform per lineage saved; per node segments
+    would cost a mispredicted branch per node). Per-profile tables are (profiles, nodes). Returns
+    each pair's total cells (0 where none arrived)."""
     n_nodes = integrand.shape[1]
     out = np.zeros(len(pair), dtype=np.int64)
+    at = gen.standard_exponential()  # the light pairs' points: distance to the next one
     for i in range(len(pair)):
         j = pair[i]
         n = n0[i]
@@ -476,28 +586,23 @@ def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, ag
                 if k > 0:
                     total += k + gen.negative_binomial(float(k), geo[j, s])
         else:
-            for _ in range(gen.poisson(lam)):
-                u = gen.random()
+            while at < lam:
+                u = at / lam
                 node = 0
                 for s in range(n_nodes - 1):
-                    if cum[j, s] <= u:
-                        node += 1
+                    node += cum[j, s] <= u
                 total += _geometric(gen, log_q[j, node])
+                at += gen.standard_exponential()
+            at -= lam
         out[i] = total
     return out
-
-
-_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
-_HASH_SHIFT = np.uint64(29)
 
 
 @_inline
 def _hash_column(bits, col, h):
     """A 64-bit hash of column ``col`` of ``bits`` (uint64, (rows, n)), continuing from ``h``."""
     for r in range(bits.shape[0]):
-        h ^= bits[r, col]
-        h *= _HASH_MUL
-        h ^= h >> _HASH_SHIFT
+        h = _hash_value(h, bits[r, col])
     return h
 
 

@@ -121,6 +121,7 @@ def _offset_in_piece(u: np.ndarray, r: np.ndarray, length: np.ndarray) -> np.nda
 def _thinning(
     rng: Draws,
     rows: np.ndarray,
+    n0: np.ndarray,
     bound: np.ndarray,
     group: np.ndarray,
     genotype: np.ndarray,
@@ -137,10 +138,11 @@ def _thinning(
     ``bound`` counts candidates at the rate of *every* secondary mutation (Σ_k u_k); a candidate
     draws its mutation k ∝ u_k and is kept only if the clone can acquire k and the lineage is
     alive at the step's end. Drawing k from one shared table is cheaper than a per-genotype one.
+    (The compiled path draws the possible candidates only, per mutation and piece: the same law.)
     """
     if rng.gen is not None:
         return _thinning_compiled(
-            rng.gen, rows, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
+            rng.gen, rows, n0, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
         )
     n_cand = rng.poisson(rng.owners_at(group, rows), bound)
     if not n_cand.any():
@@ -180,12 +182,12 @@ def _thinning(
 
 
 def _thinning_compiled(
-    gen, rows, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
+    gen, rows, n0, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
 ) -> Arrivals:
     """:func:`_thinning` with one generator, in two compiled passes around the rate model."""
     src, target, piece, offset = _kernels.thinning_candidates(
-        gen, rows, bound, genotype, np.cumsum(mutation.rate_per_division), mutation.mutant_of,
-        supply_piece, b, d, durations,
+        gen, rows, n0, genotype, mutation.rate_per_division, mutation.mutant_of, supply_piece, b, d, durations,
+        float(bound.sum()),
     )
     if len(src) == 0:
         return Arrivals.empty()
@@ -460,7 +462,7 @@ def sample_arrivals(
     parts = []
     if len(small):
         parts.append(
-            _thinning(rng, small, bound[small], group, genotype, durations, b, d, supply_piece, rates, mutation, lesion)
+            _thinning(rng, small, n0, bound[small], group, genotype, durations, b, d, supply_piece, rates, mutation, lesion)
         )
     if len(large):
         parts.append(_quadrature(rng, large, n0, group, genotype, durations, b, d, m_start, rates, mutation, lesion))
