@@ -555,9 +555,35 @@ def arrival_bounds(n0, genotype, can_mutate, sum_u, supply_piece, thinning_below
 
 
 @_jit
-def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, aggregate_above, eps):
-    """arrivals._quadrature's draws for one generator, per (clone, mutation) pair with ``n0``
-    source cells and profile ``pair``: Λ = n0 · Σ_nodes integrand. Pairs expecting more than
+def pair_list(rows, genotype, mutant_of):
+    """arrivals._quadrature's (clone, mutation) pairs, clone by clone: the clone's index in
+    ``rows``, the mutation k, the source row and the mutant genotype, where the clone's genotype
+    can acquire k."""
+    n_mut = mutant_of.shape[1]
+    n = 0
+    for i in range(len(rows)):
+        for k in range(n_mut):
+            n += mutant_of[genotype[rows[i]], k] >= 0
+    ci = np.empty(n, dtype=np.int64)
+    ki = np.empty(n, dtype=np.int64)
+    src = np.empty(n, dtype=np.int64)
+    target = np.empty(n, dtype=np.int64)
+    w = 0
+    for i in range(len(rows)):
+        row = rows[i]
+        for k in range(n_mut):
+            t = mutant_of[genotype[row], k]
+            if t >= 0:
+                ci[w], ki[w], src[w], target[w] = i, k, row, t
+                w += 1
+    return ci, ki, src, target
+
+
+@_jit
+def pair_arrivals(gen, src, target, n0, pair, isum, cumulants, integrand, geo, cum, log_q, aggregate_above, eps):
+    """arrivals._quadrature's draws for one generator, per (clone, mutation) pair: source row
+    ``src`` (``n0[src]`` cells), mutant genotype ``target``, profile ``pair``; Λ = n0 · Σ_nodes
+    integrand. Pairs expecting more than
     ``aggregate_above`` arrivals draw their total size from the skew-corrected normal where within
     tolerance ``eps`` (cumulants n0 · K_r per profile), else node by node (Poisson lineages per node, their
     sizes k + NegBinomial(k, geo)); the others draw Poisson(Λ) lineages, each at a node ∝ its share
@@ -565,20 +591,25 @@ def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, ag
     the points of one unit-rate Poisson process on the pairs' Λ laid end to end (see
     :func:`thinning_candidates`): a point's position within its pair's segment is the uniform that
     picks its node (a Poisson draw per pair and a uniform per lineage saved; per node segments
-    would cost a mispredicted branch per node). Per-profile tables are (profiles, nodes). Returns
-    each pair's total cells (0 where none arrived)."""
+    would cost a mispredicted branch per node). Per-profile tables are (profiles, nodes). Returns the
+    pairs with arrivals: (source row, target genotype, total cells)."""
     n_nodes = integrand.shape[1]
-    out = np.zeros(len(pair), dtype=np.int64)
+    o_src = np.empty(len(pair), dtype=np.int64)
+    o_target = np.empty(len(pair), dtype=np.int32)
+    o_total = np.empty(len(pair), dtype=np.int64)
+    w = 0
     at = gen.standard_exponential()  # the light pairs' points: distance to the next one
     for i in range(len(pair)):
         j = pair[i]
-        n = n0[i]
+        n = float(n0[src[i]])
         lam = n * isum[j]
         total = 0
         if lam > aggregate_above:
             k2, k3, k4 = n * cumulants[j, 1], n * cumulants[j, 2], n * cumulants[j, 3]
             if _within(k2, k3, k4, eps):
-                out[i] = _normal_draw(gen.standard_normal(), n * cumulants[j, 0], k2, k3)
+                total = _normal_draw(gen.standard_normal(), n * cumulants[j, 0], k2, k3)
+                o_src[w], o_target[w], o_total[w] = src[i], target[i], total
+                w += total > 0
                 continue
         if lam > NODE_COST * n_nodes:
             for s in range(n_nodes):
@@ -594,8 +625,9 @@ def pair_arrivals(gen, n0, pair, isum, cumulants, integrand, geo, cum, log_q, ag
                 total += _geometric(gen, log_q[j, node])
                 at += gen.standard_exponential()
             at -= lam
-        out[i] = total
-    return out
+        o_src[w], o_target[w], o_total[w] = src[i], target[i], total
+        w += total > 0
+    return o_src[:w], o_target[:w], o_total[:w]
 
 
 @_inline

@@ -45,8 +45,13 @@ from gistsim.streams import Draws, owners
 GL_NODES = 4
 #: Largest |rate| × length of a quadrature sub-interval.
 MAX_SPAN = 2.0
-#: Clones expecting fewer candidate arrivals than this use exact thinning instead of quadrature.
-THINNING_BELOW = 20.0
+#: Clones expecting fewer candidate arrivals than this use exact thinning instead of quadrature
+#: (with one generator: its compiled thinning costs ~80 ns per candidate, and a candidate in
+#: two dies or cannot happen, where a quadrature pair costs ~60 ns; 10 measured fastest on
+#: benchmarks/engine.py's issue mix, 3–6% ahead of 20 and 5).
+THINNING_BELOW = 10.0
+#: The same with per-patient streams (numpy paths, other costs).
+THINNING_BELOW_PER_PATIENT = 20.0
 #: (clone, mutation) pairs expecting more surviving arrivals than this draw them per node, not per lineage.
 AGGREGATE_ABOVE = 16.0
 #: The same with per-patient streams. There every Poisson or negative-binomial element is a scalar
@@ -291,22 +296,18 @@ def _quadrature(
     same numbers give the same floating-point result whichever other pairs are in the batch, so a
     patient's draws do not depend on who else is in it.
     """
-    targets = mutation.mutant_of[genotype[rows]]
-    n_mut = targets.shape[1]
-    flat = np.flatnonzero(targets >= 0)
-    if len(flat) == 0:
-        return Arrivals.empty()
-    # (clone, mutation) pairs in row-major order. Here and below, take(axis=1) instead of [:, idx]:
+    n_mut = mutation.mutant_of.shape[1]
+    # (clone, mutation) pairs, clone by clone. Here and below, take(axis=1) instead of [:, idx]:
     # fancy indexing along the second axis is several times slower.
-    ci, ki = flat // n_mut, flat % n_mut
-    src = rows[ci]
-    target = targets.ravel()[flat]
+    ci, ki, src, target = _kernels.pair_list(rows, genotype, mutation.mutant_of)
+    if len(ci) == 0:
+        return Arrivals.empty()
     bt, dt = rates.rates(group[src], target, _lesions(rates, lesion, src))
-    u = mutation.rate_per_division[ki]
     src_rates = np.vstack([b.take(rows, axis=1), d.take(rows, axis=1)])
     first, prof = _pair_profiles(src_rates, np.vstack([bt, dt]), ci, ki, n_mut)
     # The profiles' numbers (columns of the pairs that first showed each profile).
-    prof_src, bt, dt, u = src[first], bt.take(first, axis=1), dt.take(first, axis=1), u[first]
+    prof_src, bt, dt = src[first], bt.take(first, axis=1), dt.take(first, axis=1)
+    u = mutation.rate_per_division[ki[first]]
     bs, ds = b.take(prof_src, axis=1), d.take(prof_src, axis=1)
     # The grid follows from the profile's own rates, so a patient's numbers never depend on other
     # patients' rates; profiles with the same grid are computed together.
@@ -367,11 +368,9 @@ def _pairs_compiled(gen, p_src, p_tgt, n0, pair, integrand, geo) -> Arrivals:
     compiled pass: :func:`gistsim.engine._kernels.pair_arrivals`)."""
     cum, log_q = _node_tables(integrand, geo)
     tables = (np.ascontiguousarray(a.T) for a in (arrival_cumulants(integrand, geo), integrand, geo, cum, log_q))
-    total = _kernels.pair_arrivals(
-        gen, n0[p_src].astype(float), pair, integrand.sum(axis=0), *tables, AGGREGATE_ABOVE, normal_limit.MAX_KOLMOGOROV
-    )
-    hit = np.flatnonzero(total)
-    return Arrivals(p_src[hit], p_tgt[hit].astype(np.int32), total[hit])
+    return Arrivals(*_kernels.pair_arrivals(
+        gen, p_src, p_tgt, n0, pair, integrand.sum(axis=0), *tables, AGGREGATE_ABOVE, normal_limit.MAX_KOLMOGOROV
+    ))
 
 
 def _pair_integrand(grid, durations, bs, ds, bt, dt, m_start, rate):
@@ -456,8 +455,9 @@ def sample_arrivals(
     (shape (P+1, C)); ``supply_piece[j] = b_j · m_start[j] · φ(r_j, τ_j)`` is ∫ b·M over piece j.
     """
     # Σ_k u_k wherever the genotype can mutate at all (see _thinning).
+    threshold = THINNING_BELOW if rng.gen is not None else THINNING_BELOW_PER_PATIENT
     bound, small, large = _kernels.arrival_bounds(
-        n0, genotype, mutation.total_rate > 0, float(mutation.rate_per_division.sum()), supply_piece, THINNING_BELOW
+        n0, genotype, mutation.total_rate > 0, float(mutation.rate_per_division.sum()), supply_piece, threshold
     )
     parts = []
     if len(small):

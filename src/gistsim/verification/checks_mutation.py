@@ -127,7 +127,8 @@ def check_luria_delbruck(level: str, seed: int) -> Verdict:
 #: Treatment: S killed by the drug, R resistant and growing. Rates per day (on drug, off drug).
 TREATMENT = {"b_s": (0.05, 0.06), "d_s": (0.25, 0.01), "b_r": (0.08, 0.06), "d_r": (0.03, 0.01)}
 #: (label, durations, target bound n0·u·∫b·M on candidate arrivals). The bound decides the
-#: engine's path: exact thinning below ``THINNING_BELOW`` (20), Gauss–Legendre quadrature above.
+#: engine's path (one generator): exact thinning below ``THINNING_BELOW`` (10), Gauss–Legendre
+#: quadrature above.
 TREATMENT_CASES = [
     ("one piece, quadrature", [14.0], 35.0),
     ("two pieces, quadrature", [14.0, 7.0], 35.0),
@@ -158,7 +159,7 @@ def check_treatment_mutants(level: str, seed: int) -> Verdict:
     s0 = _n(level, 500, 2_000)
     n_eng = _n(level, 20_000, 200_000)
     n_ref = _n(level, 1_200, 8_000)
-    threshold = getattr(engine_arrivals, "THINNING_BELOW", 20.0)
+    threshold = engine_arrivals.THINNING_BELOW
     streams = rngs(seed, 2 * len(TREATMENT_CASES))
     subtests, problems, notes = [], [], []
     for i, (label, durations, target) in enumerate(TREATMENT_CASES):
