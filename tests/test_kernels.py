@@ -200,7 +200,7 @@ def test_thinning_candidates_are_independent_poisson_per_mutation_and_piece():
     for j in range(2):
         r = b[j, 0] - d[j, 0]
         x = offset[piece == j]
-        cdf = lambda v, r=r, tau=durations[j]: np.expm1(r * v) / np.expm1(r * tau)  # noqa: E731
+        cdf = lambda v, r=r, tau=durations[j]: np.expm1(r * v) / np.expm1(r * tau)
         assert stats.kstest(x, cdf).pvalue > 0.01 / 2, j
 
 

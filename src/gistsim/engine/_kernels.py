@@ -5,10 +5,12 @@ every array operation: a step's dozens of them cost more than its random numbers
 (or candidate, or lineage) is handled in one pass that draws as it goes, from the same generator
 through numba's port of numpy's samplers (same algorithms, same bit stream). The laws are those of
 the numpy paths — the stream is consumed in another order, and three exact methods differ where
-compiled costs differ (:func:`_binomial_bits`, :func:`_candidate_counts`, :data:`NODE_COST`) — and
+compiled costs differ (:func:`_binomial_bits`; light arrivals as the points of one Poisson process,
+:func:`thinning_candidates` and :func:`pair_arrivals`; :data:`NODE_COST`) — and
 tests compare the two per branch (χ², KS); the verification suite checks these loops, which the
 engine uses with one generator, against theory and the slow reference. The deterministic ones
-(:func:`compose`, the table merge, the quadrature profiles) serve per-patient streams too.
+(:func:`compose`, :func:`genotype_rates`, the table merge, the quadrature profiles) serve
+per-patient streams too.
 
 Per-patient streams (:class:`gistsim.streams.PatientStreams`) keep the numpy paths for their draws.
 """
