@@ -40,3 +40,22 @@ def test_rate_model_with_wrong_pieces_is_refused():
 def test_rates_must_match_genotypes():
     with pytest.raises(ValueError, match="shape"):
         GenotypeRates(np.array([[0.04, 0.04]]), np.array([[0.06]]))
+
+
+def test_genotype_rates_gather_like_take_and_refuse_bad_codes():
+    """The compiled gather equals numpy's take for every integer type the engine uses, and names
+    a genotype code outside the table or a non-integer one."""
+    rng = np.random.default_rng(0)
+    birth, death = rng.random((2, 5)), rng.random((2, 5))
+    rates = GenotypeRates(birth, death)
+    codes = rng.integers(0, 5, 40)
+    for dtype in (np.int32, np.int64, np.intp):
+        b, d = rates.rates(np.zeros(40, dtype=np.int64), codes.astype(dtype))
+        np.testing.assert_array_equal(b, birth.take(codes, axis=1))
+        np.testing.assert_array_equal(d, death.take(codes, axis=1))
+    with pytest.raises(IndexError, match="genotype code out of range"):
+        rates.rates(np.zeros(1, dtype=np.int64), np.array([5]))
+    with pytest.raises(IndexError, match="genotype code out of range"):
+        rates.rates(np.zeros(1, dtype=np.int64), np.array([-1]))
+    with pytest.raises(ValueError, match="genotype codes must be integers"):
+        rates.rates(np.zeros(1, dtype=np.int64), np.array([1.0]))
