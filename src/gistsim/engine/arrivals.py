@@ -46,9 +46,9 @@ GL_NODES = 4
 #: Largest |rate| × length of a quadrature sub-interval.
 MAX_SPAN = 2.0
 #: Clones expecting fewer candidate arrivals than this use exact thinning instead of quadrature
-#: (with one generator: its compiled thinning costs ~80 ns per candidate, and a candidate in
-#: two dies or cannot happen, where a quadrature pair costs ~60 ns; 10 measured fastest on
-#: benchmarks/engine.py's issue mix, 3–6% ahead of 20 and 5).
+#: (with one generator: compiled thinning costs ~80 ns per candidate and about half the
+#: candidates die before the step's end, where a compiled quadrature pair costs ~60 ns with its
+#: lineages; 10 measured fastest on benchmarks/engine.py's issue mix, 3–6% ahead of 20 and 5).
 THINNING_BELOW = 10.0
 #: The same with per-patient streams (numpy paths, other costs).
 THINNING_BELOW_PER_PATIENT = 20.0
