@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from gistsim.engine import _kernels
+
 
 class PatientStreams:
     """One ``numpy.random.Generator`` per patient, indexed by a group index (0..n-1)."""
@@ -53,29 +55,16 @@ POISSON_INVERSION_MAX = 30.0
 
 def poisson_by_inversion(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Poisson(λ) draws as the smallest k with P(K ≤ k) ≥ u (sequential search, exact but for the
-    rounding of the running sum, ~1e-15). For small λ: the search takes about λ + 1 passes."""
+    rounding of the running sum, ~1e-15). For small λ: the search takes about λ + 1 passes (a
+    compiled loop; P(K = 0) comes from numpy's exp, so the numbers are those of the vectorised
+    search it replaced)."""
     u = np.asarray(u, dtype=float)
     shape = u.shape
     u = u.ravel()
-    lam = np.broadcast_to(np.asarray(lam, dtype=float), shape).ravel()
-    out = np.zeros(len(u), dtype=np.int64)
-    p = np.exp(-lam)
-    idx = np.flatnonzero(u > p)
-    u_a, lam_a, p_a = u[idx], lam[idx], p[idx]
-    f_a = p_a.copy()
-    k = 0
+    lam = np.ascontiguousarray(np.broadcast_to(np.asarray(lam, dtype=float), shape).ravel())
     # The running sum can round to just below 1; the cap stops a search past any mass.
     cap = 60 + 3 * float(lam.max(initial=0.0))
-    while len(idx):
-        k += 1
-        p_a = p_a * lam_a / k
-        f_a = f_a + p_a
-        more = u_a > f_a
-        if k >= cap:
-            more[:] = False
-        out[idx[~more]] = k
-        idx, u_a, lam_a, p_a, f_a = idx[more], u_a[more], lam_a[more], p_a[more], f_a[more]
-    return out.reshape(shape)
+    return _kernels.poisson_search(u, lam, np.exp(-lam), cap).reshape(shape)
 
 
 class Draws:

@@ -363,6 +363,27 @@ def lesion_totals(lesion, count):
 
 
 @_jit
+def poisson_search(u, lam, p0, cap):
+    """streams.poisson_by_inversion's search: per element the smallest k with u ≤ Σ_{j≤k} P(j),
+    the terms P(j) = P(j−1)·λ/j from P(0) = ``p0`` (stopped at ``cap``)."""
+    out = np.zeros(len(u), dtype=np.int64)
+    for i in range(len(u)):
+        p = p0[i]
+        if not u[i] > p:
+            continue
+        f = p
+        k = 0
+        while True:
+            k += 1
+            p = p * lam[i] / k
+            f = f + p
+            if not u[i] > f or k >= cap:
+                out[i] = k
+                break
+    return out
+
+
+@_jit
 def genotype_rates(birth, death, genotype):
     """Birth and death tables (pieces × genotypes) gathered at each clone's genotype, both in one
     pass (numpy's take, twice, reads the genotypes twice and converts int32 indices first)."""
