@@ -93,18 +93,10 @@ class Draws:
     def _runs(self, owner: np.ndarray) -> tuple[np.ndarray | None, list[int], list[int], list[int]]:
         """Elements sorted by generator (stable): the order (None when they already are), and each
         generator's run (lo, hi, index)."""
-        gen_of = self.streams.index[owner]
-        if len(gen_of) < 2 or (gen_of[1:] >= gen_of[:-1]).all():
-            # Already grouped (about half the calls of a trial, half their elements).
-            order, sorted_gen = None, gen_of
-        else:
-            # A stable sort of 16-bit keys is a radix sort, ~10x faster than of int64 (same order).
-            keys = gen_of.astype(np.uint16) if len(self.streams.generators) <= 1 << 16 else gen_of
-            order = np.argsort(keys, kind="stable")
-            sorted_gen = gen_of[order]
-        cuts = (np.flatnonzero(sorted_gen[1:] != sorted_gen[:-1]) + 1).tolist()
-        los, his = [0, *cuts], [*cuts, len(gen_of)]  # lists, not np.r_: ~13 µs a call saved
-        return order, los, his, sorted_gen[los].tolist()
+        # One compiled pass: ~12,000 calls a block, each on a few hundred elements, where numpy's
+        # per-operation overhead dominated (0.47 s of a 250-patient block's 5.9 s).
+        grouped, order, los, his, first = _kernels.owner_runs(self.streams.index, owner, len(self.streams.generators))
+        return (None if grouped else order), los.tolist(), his.tolist(), first.tolist()
 
     def _apply(self, owner: np.ndarray, fn: Callable, *args: np.ndarray) -> np.ndarray:
         """``fn(generator, *args)`` per owner, for draws with one or two argument arrays (int64).

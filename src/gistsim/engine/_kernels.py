@@ -384,6 +384,52 @@ def poisson_search(u, lam, p0, cap):
 
 
 @_jit
+def owner_runs(index, owner, n_generators):
+    """streams.Draws._runs: the elements' generators ``index[owner]``; whether they are already
+    grouped (non-decreasing), else the stable order that groups them (a counting sort over the
+    ``n_generators``); and each generator's run (lo, hi, generator) in that order."""
+    n = len(owner)
+    gen_of = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        gen_of[i] = index[owner[i]]
+    grouped = True
+    for i in range(1, n):
+        if gen_of[i] < gen_of[i - 1]:
+            grouped = False
+            break
+    if grouped:
+        order = np.empty(0, dtype=np.int64)
+        ordered = gen_of
+    else:
+        start = np.zeros(n_generators + 1, dtype=np.int64)
+        for i in range(n):
+            start[gen_of[i] + 1] += 1
+        for g in range(n_generators):
+            start[g + 1] += start[g]
+        order = np.empty(n, dtype=np.int64)
+        ordered = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            g = gen_of[i]
+            order[start[g]] = i
+            ordered[start[g]] = g
+            start[g] += 1
+    n_runs = _n_runs(ordered)
+    los = np.empty(n_runs, dtype=np.int64)
+    his = np.empty(n_runs, dtype=np.int64)
+    first = np.empty(n_runs, dtype=np.int64)
+    w = -1
+    for i in range(n):
+        if i == 0 or ordered[i] != ordered[i - 1]:
+            w += 1
+            los[w], first[w] = i, ordered[i]
+            if w > 0:
+                his[w - 1] = i
+    if n_runs:
+        his[n_runs - 1] = n
+    return grouped, order, los, his, first
+
+
+@_jit
 def genotype_rates(birth, death, genotype):
     """Birth and death tables (pieces × genotypes) gathered at each clone's genotype, both in one
     pass (numpy's take, twice, reads the genotypes twice and converts int32 indices first)."""
