@@ -725,34 +725,45 @@ def clone_hashes(src_bits, pair_bits, ci, ki):
 def assign_profiles(ci, ki, n_mut, first_clone, clone_prof, src_bits, pair_bits):
     """Profiles of pairs as (clone profile, k), numbered in that order, with a pair showing each;
     and whether every pair's numbers equal its profile pair's bit for bit (False: a hash collision,
-    for which the caller falls back to an exact comparison)."""
+    for which the caller falls back to an exact comparison).
+
+    A clone's pairs are contiguous (``ci`` non-decreasing) and ordered by k, so a clone's j-th
+    pair is matched with the j-th pair of its profile's first clone: one sequential pass, and a
+    clone whose mutations differ from that clone's is a collision like any other."""
+    n_clones = src_bits.shape[1]
     n_pairs = len(ci)
-    pair_of = np.full(src_bits.shape[1] * n_mut, -1, dtype=np.int64)
+    pstart = np.zeros(n_clones + 1, dtype=np.int64)
     for p in range(n_pairs):
-        pair_of[ci[p] * n_mut + ki[p]] = p
-    present = np.zeros(len(first_clone) * n_mut, dtype=np.bool_)
-    for p in range(n_pairs):
-        present[clone_prof[ci[p]] * n_mut + ki[p]] = True
-    number = np.empty(len(present), dtype=np.int64)
-    first = np.empty(present.sum(), dtype=np.int64)
-    count = 0
-    for key in range(len(present)):
-        number[key] = count
-        if present[key]:
-            first[count] = pair_of[first_clone[key // n_mut] * n_mut + key % n_mut]
-            count += 1
+        pstart[ci[p] + 1] += 1
+    for c in range(n_clones):
+        pstart[c + 1] += pstart[c]
+    n_prof = len(first_clone)
+    base = np.empty(n_prof + 1, dtype=np.int64)
+    base[0] = 0
+    for cp in range(n_prof):
+        rep = first_clone[cp]
+        base[cp + 1] = base[cp] + pstart[rep + 1] - pstart[rep]
+    first = np.empty(base[n_prof], dtype=np.int64)
+    for cp in range(n_prof):
+        rep = first_clone[cp]
+        for j in range(pstart[rep + 1] - pstart[rep]):
+            first[base[cp] + j] = pstart[rep] + j
     prof = np.empty(n_pairs, dtype=np.int64)
     same = True
-    for p in range(n_pairs):
-        c = clone_prof[ci[p]]
-        prof[p] = number[c * n_mut + ki[p]]
-        rep = first[prof[p]]
-        rep_clone = first_clone[c]
-        if rep < 0:
+    for c in range(n_clones):
+        cp = clone_prof[c]
+        rep = first_clone[cp]
+        count = pstart[c + 1] - pstart[c]
+        if count != pstart[rep + 1] - pstart[rep]:
             same = False
-            continue
+            count = min(count, pstart[rep + 1] - pstart[rep])
         for r in range(src_bits.shape[0]):
-            same &= src_bits[r, rep_clone] == src_bits[r, ci[p]]
-        for r in range(pair_bits.shape[0]):
-            same &= pair_bits[r, rep] == pair_bits[r, p]
+            same &= src_bits[r, rep] == src_bits[r, c]
+        for j in range(count):
+            p = pstart[c] + j
+            q = pstart[rep] + j
+            prof[p] = base[cp] + j
+            same &= ki[p] == ki[q]
+            for r in range(pair_bits.shape[0]):
+                same &= pair_bits[r, q] == pair_bits[r, p]
     return first, prof, same
