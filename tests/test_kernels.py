@@ -283,3 +283,14 @@ def test_poisson_search_matches_the_vectorised_search():
     from gistsim.streams import poisson_by_inversion
 
     np.testing.assert_array_equal(poisson_by_inversion(u, lam), vectorised(u, lam))
+
+
+def test_owner_runs_refuse_an_owner_outside_the_streams():
+    """An unchecked compiled read past the index would group draws under a stray generator (and
+    write past the counting sort's table): refused instead."""
+    index = np.arange(4)
+    for owner in ([0, 4], [-1, 0], [2, 1, 9]):
+        with pytest.raises(IndexError, match="outside the patient streams"):
+            _kernels.owner_runs(index, np.array(owner), 4)
+    with pytest.raises(IndexError, match="outside the patient streams"):
+        _kernels.owner_runs(np.array([0, 7]), np.array([1]), 4)

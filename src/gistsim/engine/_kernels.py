@@ -391,7 +391,10 @@ def owner_runs(index, owner, n_generators):
     n = len(owner)
     gen_of = np.empty(n, dtype=np.int64)
     for i in range(n):
-        gen_of[i] = index[owner[i]]
+        o = owner[i]
+        if o < 0 or o >= len(index) or index[o] < 0 or index[o] >= n_generators:
+            raise IndexError("owner outside the patient streams")
+        gen_of[i] = index[o]
     grouped = True
     for i in range(1, n):
         if gen_of[i] < gen_of[i - 1]:
