@@ -41,10 +41,10 @@ def clone_configurations(src, mutant, ci, ki):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_profiles_share_only_identical_numbers(seed, monkeypatch):
     src, mutant, ci, ki, n_mut = pairs(seed)
-    n_fast = check(*arrivals._pair_profiles(src, mutant, ci, ki, n_mut), src, mutant, ci, ki)
+    n_fast = check(*arrivals._pair_profiles(src, mutant, ci, ki), src, mutant, ci, ki)
     # Clones with the same numbers throughout share their pairs' profiles.
     assert n_fast <= clone_configurations(src, mutant, ci, ki) * n_mut < len(ci) / 2
     # Every hash colliding forces the exact fallback, which merges all identical pairs.
     monkeypatch.setattr(arrivals, "_clone_hashes", lambda src_bits, *_: np.zeros(src_bits.shape[1], np.uint64))
-    n_slow = check(*arrivals._pair_profiles(src, mutant, ci, ki, n_mut), src, mutant, ci, ki)
+    n_slow = check(*arrivals._pair_profiles(src, mutant, ci, ki), src, mutant, ci, ki)
     assert n_slow == len(np.unique(np.vstack([src[:, ci], mutant, ki[None, :]]).T, axis=0)) <= n_fast

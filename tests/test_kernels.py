@@ -241,10 +241,12 @@ def test_owner_runs_group_like_a_stable_sort(seed):
     n_gen = 30
     index = rng.permutation(n_gen)
     owner = rng.integers(0, n_gen, rng.integers(1, 400))
-    for case in (owner, np.sort(owner)):
+    by_generator = owner[np.argsort(index[owner], kind="stable")]  # grouped: the path without a sort
+    for case, expect_grouped in ((owner, len(owner) < 2), (by_generator, True)):
         gen_of = index[case]
         grouped, order, los, his, first = _kernels.owner_runs(index, case, n_gen)
         assert grouped == bool((np.diff(gen_of) >= 0).all())
+        assert grouped or not expect_grouped
         ref_order = np.argsort(gen_of, kind="stable")
         ordered = gen_of if grouped else gen_of[order]
         if not grouped:

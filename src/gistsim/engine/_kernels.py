@@ -676,25 +676,16 @@ def pair_arrivals(gen, src, target, n0, pair, isum, cumulants, integrand, geo, c
         n = float(n0[src[i]])
         lam = n * isum[j]
         total = 0
-        if lam > aggregate_above:
-            k2, k3, k4 = n * cumulants[j, 1], n * cumulants[j, 2], n * cumulants[j, 3]
-            if _within(k2, k3, k4, eps):
-                total = _normal_draw(gen.standard_normal(), n * cumulants[j, 0], k2, k3)
-                o_src[w], o_target[w], o_total[w] = src[i], target[i], total
-                w += total > 0
-                continue
-        if lam > NODE_COST * n_nodes:
+        if lam > aggregate_above and _within(n * cumulants[j, 1], n * cumulants[j, 2], n * cumulants[j, 3], eps):
+            total = _normal_draw(gen.standard_normal(), n * cumulants[j, 0], n * cumulants[j, 1], n * cumulants[j, 2])
+        elif lam > NODE_COST * n_nodes:
             for s in range(n_nodes):
                 k = gen.poisson(min(n * integrand[j, s], POISSON_MEAN_MAX))
                 if k > 0:
                     total += k + gen.negative_binomial(float(k), geo[j, s])
         else:
             while at < lam:
-                u = at / lam
-                node = 0
-                for s in range(n_nodes - 1):
-                    node += cum[j, s] <= u
-                total += _geometric(gen, log_q[j, node])
+                total += _geometric(gen, log_q[j, _cumulative_index(cum, j, at / lam)])
                 at += gen.standard_exponential()
             at -= lam
         o_src[w], o_target[w], o_total[w] = src[i], target[i], total
@@ -725,7 +716,7 @@ def clone_hashes(src_bits, pair_bits, ci, ki):
 
 
 @_jit
-def assign_profiles(ci, ki, n_mut, first_clone, clone_prof, src_bits, pair_bits):
+def assign_profiles(ci, ki, first_clone, clone_prof, src_bits, pair_bits):
     """Profiles of pairs as (clone profile, k), numbered in that order, with a pair showing each;
     and whether every pair's numbers equal its profile pair's bit for bit (False: a hash collision,
     for which the caller falls back to an exact comparison).

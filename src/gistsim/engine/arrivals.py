@@ -231,12 +231,12 @@ def _clone_hashes(src_bits: np.ndarray, pair_bits: np.ndarray, ci: np.ndarray, k
 
 
 def _pair_profiles(
-    src_rates: np.ndarray, pair_rates: np.ndarray, ci: np.ndarray, ki: np.ndarray, n_mut: int
+    src_rates: np.ndarray, pair_rates: np.ndarray, ci: np.ndarray, ki: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (clone ci, mutation ki) with bit-identical numbers share a profile.
 
     ``src_rates`` (2P, clones) holds each clone's b and d per piece, ``pair_rates`` (2P, pairs) the
-    mutant's. Returns (a pair showing each profile, the profile of each pair).
+    mutant's; a clone's pairs are contiguous and ordered by k. Returns (a pair showing each profile, the profile of each pair).
 
     Clones are deduplicated first, on a hash of their own rates and of the set of (k, mutant rates)
     of their pairs; a pair's profile is then (clone profile, k), so only the clones are sorted. Every
@@ -249,7 +249,7 @@ def _pair_profiles(
         _clone_hashes(src_bits, pair_bits, ci, ki), return_index=True, return_inverse=True
     )
     # Profiles of pairs: (clone profile, k), numbered densely, each pair checked bit for bit.
-    first, prof, same = _kernels.assign_profiles(ci, ki, n_mut, first_clone, clone_prof.ravel(), src_bits, pair_bits)
+    first, prof, same = _kernels.assign_profiles(ci, ki, first_clone, clone_prof.ravel(), src_bits, pair_bits)
     if same:
         return first, prof
     values = np.vstack([src_bits[:, ci], pair_bits, ki[None, :].astype(np.uint64)])
@@ -296,7 +296,6 @@ def _quadrature(
     same numbers give the same floating-point result whichever other pairs are in the batch, so a
     patient's draws do not depend on who else is in it.
     """
-    n_mut = mutation.mutant_of.shape[1]
     # (clone, mutation) pairs, clone by clone. Here and below, take(axis=1) instead of [:, idx]:
     # fancy indexing along the second axis is several times slower.
     ci, ki, src, target = _kernels.pair_list(rows, genotype, mutation.mutant_of)
@@ -304,7 +303,7 @@ def _quadrature(
         return Arrivals.empty()
     bt, dt = rates.rates(group[src], target, _lesions(rates, lesion, src))
     src_rates = np.vstack([b.take(rows, axis=1), d.take(rows, axis=1)])
-    first, prof = _pair_profiles(src_rates, np.vstack([bt, dt]), ci, ki, n_mut)
+    first, prof = _pair_profiles(src_rates, np.vstack([bt, dt]), ci, ki)
     # The profiles' numbers (columns of the pairs that first showed each profile).
     prof_src, bt, dt = src[first], bt.take(first, axis=1), dt.take(first, axis=1)
     u = mutation.rate_per_division[ki[first]]
