@@ -3,7 +3,9 @@
 The JSON is a list of objects (``name``, ``published``, ``simulated``, ``lo``, ``hi``,
 ``tolerance``, ``within``, and the trial, statistic, unit, source and a reason when outside).
 The HTML has the table and one Kaplan–Meier panel per trial and endpoint, with the published
-medians and landmark rates drawn over the simulated curves. Both are written atomically.
+medians and landmark rates drawn over the simulated curves, then the first-line 400 mg arm broken
+down by driver (:mod:`gistsim.calibration.breakdown`; also ``by_driver.json``). All are written
+atomically.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gistsim.calibration.breakdown import by_driver, kaplan_meier_by_driver
 from gistsim.calibration.simulate import Outcome
 from gistsim.calibration.statistics import _endpoint, derive, select
 from gistsim.calibration.targets import UNIT_DAYS, Target
 from gistsim.trials.report import _CSS, DISCLAIMER, _png, _write_atomic
+
+
+#: The arm whose outcomes the report breaks down by driver: the first-line trials' standard dose.
+BREAKDOWN = ("first-line-imatinib", "imatinib-400")
 
 
 def write_validation(out: Path, outcomes: list[Outcome], targets: list[Target], frames: dict[str, pd.DataFrame],
@@ -29,7 +36,14 @@ def write_validation(out: Path, outcomes: list[Outcome], targets: list[Target], 
     doc = [o.to_dict() for o in outcomes]
     j = _write_atomic(out / "validation.json", (json.dumps(doc, indent=2) + "\n").encode())
     h = _write_atomic(out / "validation.html", _html(outcomes, targets, frames, visit_days, header).encode())
-    return [h, j]
+    trial, arm = BREAKDOWN
+    if trial not in frames or arm not in set(frames[trial]["arm"]):
+        return [h, j]
+    # NaN (a landmark past follow-up) and inf (a median not reached) are not JSON: null and "not reached".
+    rows = [{k: (None if isinstance(v, float) and math.isnan(v) else "not reached" if v == math.inf else v)
+             for k, v in r.items()} for r in by_driver(frames[trial], arm).to_dict("records")]  # fmt: skip
+    b = _write_atomic(out / "by_driver.json", (json.dumps({"trial": trial, "arm": arm, "rows": rows}, indent=2) + "\n").encode())
+    return [h, j, b]
 
 
 def headline(outcomes: list[Outcome]) -> str:
@@ -115,6 +129,30 @@ def _km_panels(targets: list[Target], frames: dict[str, pd.DataFrame], visit_day
     return "\n".join(parts)
 
 
+def _breakdown(frames: dict[str, pd.DataFrame]) -> str:
+    """The first-line arm by driver: a table and its PFS curves (empty when that trial did not run)."""
+    trial, arm = BREAKDOWN
+    if trial not in frames or arm not in set(frames[trial]["arm"]):
+        return ""
+    import matplotlib.pyplot as plt
+
+    table = by_driver(frames[trial], arm)
+    cols = [c for c in table.columns if c != "driver"]
+    head = "<tr><th>driver</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"
+    body = "".join(
+        "<tr><td>" + html.escape(r["driver"]) + "</td>"
+        + "".join(f"<td>{r[c]:,}</td>" if c == "n" else f"<td>{_fmt(r[c], 'x')}</td>" for c in cols) + "</tr>"
+        for _, r in table.iterrows()
+    )
+    ax = kaplan_meier_by_driver(frames[trial], arm)
+    img = f'<img alt="{html.escape(arm)} PFS by driver" src="data:image/png;base64,{_png(ax)}">'
+    plt.close(ax.figure)
+    return (f"<h2>{html.escape(trial)}, {html.escape(arm)}: outcomes by driver</h2>"
+            "<p>Which patients make the pooled figures: <code>tail_share</code> is each driver's share of the "
+            "arm's patients progression-free at 10 years. Times in years; rates from Kaplan–Meier.</p>"
+            f"<table>{head}{body}</table>{img}")  # fmt: skip
+
+
 def _html(outcomes, targets, frames, visit_days, header) -> str:
     outside = [o for o in outcomes if not o.within]
     meta = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in header.items())
@@ -129,4 +167,5 @@ def _html(outcomes, targets, frames, visit_days, header) -> str:
 <h2>Outside tolerance</h2><ul>{lst or '<li>none</li>'}</ul>
 <h2>Kaplan–Meier curves with the published values</h2>
 {_km_panels(targets, frames, visit_days)}
+{_breakdown(frames)}
 </body></html>"""
