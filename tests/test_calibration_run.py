@@ -100,6 +100,10 @@ def test_validation_writes_every_target_with_the_required_fields(validation):
             assert d["reason"]
     html = (out / "validation.html").read_text()
     assert "targets" in html and html.count("<img") >= 5 and "data:image/png;base64," in html
+    assert "imatinib-400: outcomes by driver" in html and 'alt="imatinib-400 PFS by driver"' in html
+    bd = json.loads((out / "by_driver.json").read_text())
+    assert (bd["trial"], bd["arm"]) == ("first-line-imatinib", "imatinib-400")
+    assert bd["rows"][-1]["driver"] == "all" and sum(r["n"] for r in bd["rows"][:-1]) == bd["rows"][-1]["n"]
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
 
 

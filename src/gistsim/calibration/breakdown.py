@@ -21,11 +21,14 @@ LANDMARKS_YEARS = (3.0, 10.0)
 _YEAR = 365.25
 
 
-def _km(days: pd.Series, event: pd.Series):
+def _km(rows: pd.DataFrame, endpoint: str, label: str | None = None):
+    """Kaplan–Meier fit of ``<endpoint>_days/event`` in years, rows without a time left out."""
     from lifelines import KaplanMeierFitter
 
+    days = rows[f"{endpoint}_days"]
     ok = days.notna().to_numpy()
-    return KaplanMeierFitter().fit(days.to_numpy(float)[ok] / _YEAR, event.to_numpy(bool)[ok])
+    event = rows[f"{endpoint}_event"].to_numpy(bool)[ok]
+    return KaplanMeierFitter().fit(days.to_numpy(float)[ok] / _YEAR, event, label=label)
 
 
 def _at(km, years: float) -> float:
@@ -55,7 +58,7 @@ def by_driver(rows: pd.DataFrame, arm: str) -> pd.DataFrame:
     for driver, g in groups:
         evaluable = g["best_response"] != "NE"
         resp = g.loc[evaluable, "best_response"]
-        ttp, pfs, os_ = _km(g["line1_ttp_days"], g["line1_ttp_event"]), _km(g["pfs_days"], g["pfs_event"]), _km(g["os_days"], g["os_event"])
+        ttp, pfs, os_ = (_km(g, e) for e in ("line1_ttp", "pfs", "os"))
         row = {"driver": driver, "n": len(g), "share": len(g) / len(sel),
                "orr": float(resp.isin(["CR", "PR"]).mean()) if len(resp) else math.nan,
                "cr": float((resp == "CR").mean()) if len(resp) else math.nan,
@@ -83,7 +86,6 @@ def kaplan_meier_by_driver(rows: pd.DataFrame, arm: str, ax=None, endpoint: str 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from lifelines import KaplanMeierFitter
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
@@ -91,8 +93,7 @@ def kaplan_meier_by_driver(rows: pd.DataFrame, arm: str, ax=None, endpoint: str 
     for driver, g in sel.groupby("driver", sort=True):
         if len(g) < 2:
             continue
-        KaplanMeierFitter().fit(g[f"{endpoint}_days"].to_numpy(float) / _YEAR, g[f"{endpoint}_event"].to_numpy(bool),
-                                label=f"{driver} (n={len(g):,})").plot_survival_function(ax=ax, ci_show=False)  # fmt: skip
+        _km(g, endpoint, label=f"{driver} (n={len(g):,})").plot_survival_function(ax=ax, ci_show=False)
     ax.set_xlabel("years from randomisation")
     ax.set_ylabel(f"{endpoint}: event-free")
     ax.set_ylim(0, 1.02)

@@ -35,14 +35,17 @@ def write_validation(out: Path, outcomes: list[Outcome], targets: list[Target], 
     out.mkdir(parents=True, exist_ok=True)
     doc = [o.to_dict() for o in outcomes]
     j = _write_atomic(out / "validation.json", (json.dumps(doc, indent=2) + "\n").encode())
-    h = _write_atomic(out / "validation.html", _html(outcomes, targets, frames, visit_days, header).encode())
     trial, arm = BREAKDOWN
-    if trial not in frames or arm not in set(frames[trial]["arm"]):
+    table = by_driver(frames[trial], arm) if trial in frames and arm in set(frames[trial]["arm"]) else None
+    breakdown = "" if table is None else _breakdown(table, frames[trial])
+    h = _write_atomic(out / "validation.html", _html(outcomes, targets, frames, visit_days, header, breakdown).encode())
+    if table is None:
         return [h, j]
     # NaN (a landmark past follow-up) and inf (a median not reached) are not JSON: null and "not reached".
     rows = [{k: (None if isinstance(v, float) and math.isnan(v) else "not reached" if v == math.inf else v)
-             for k, v in r.items()} for r in by_driver(frames[trial], arm).to_dict("records")]  # fmt: skip
-    b = _write_atomic(out / "by_driver.json", (json.dumps({"trial": trial, "arm": arm, "rows": rows}, indent=2) + "\n").encode())
+             for k, v in r.items()} for r in table.to_dict("records")]  # fmt: skip
+    doc = {"trial": trial, "arm": arm, "rows": rows}
+    b = _write_atomic(out / "by_driver.json", (json.dumps(doc, indent=2) + "\n").encode())
     return [h, j, b]
 
 
@@ -129,14 +132,12 @@ def _km_panels(targets: list[Target], frames: dict[str, pd.DataFrame], visit_day
     return "\n".join(parts)
 
 
-def _breakdown(frames: dict[str, pd.DataFrame]) -> str:
-    """The first-line arm by driver: a table and its PFS curves (empty when that trial did not run)."""
-    trial, arm = BREAKDOWN
-    if trial not in frames or arm not in set(frames[trial]["arm"]):
-        return ""
+def _breakdown(table: pd.DataFrame, rows: pd.DataFrame) -> str:
+    """:data:`BREAKDOWN`'s arm by driver: ``table`` (from :func:`by_driver`) and the PFS curves of
+    the trial's ``rows``."""
     import matplotlib.pyplot as plt
 
-    table = by_driver(frames[trial], arm)
+    trial, arm = BREAKDOWN
     cols = [c for c in table.columns if c != "driver"]
     head = "<tr><th>driver</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"
     body = "".join(
@@ -144,7 +145,7 @@ def _breakdown(frames: dict[str, pd.DataFrame]) -> str:
         + "".join(f"<td>{r[c]:,}</td>" if c == "n" else f"<td>{_fmt(r[c], 'x')}</td>" for c in cols) + "</tr>"
         for _, r in table.iterrows()
     )
-    ax = kaplan_meier_by_driver(frames[trial], arm)
+    ax = kaplan_meier_by_driver(rows, arm)
     img = f'<img alt="{html.escape(arm)} PFS by driver" src="data:image/png;base64,{_png(ax)}">'
     plt.close(ax.figure)
     return (f"<h2>{html.escape(trial)}, {html.escape(arm)}: outcomes by driver</h2>"
@@ -153,7 +154,7 @@ def _breakdown(frames: dict[str, pd.DataFrame]) -> str:
             f"<table>{head}{body}</table>{img}")  # fmt: skip
 
 
-def _html(outcomes, targets, frames, visit_days, header) -> str:
+def _html(outcomes, targets, frames, visit_days, header, breakdown: str = "") -> str:
     outside = [o for o in outcomes if not o.within]
     meta = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in header.items())
     lst = "".join(f"<li><b>{html.escape(o.name)}</b>: {html.escape(o.reason)}</li>" for o in outside)
@@ -167,5 +168,5 @@ def _html(outcomes, targets, frames, visit_days, header) -> str:
 <h2>Outside tolerance</h2><ul>{lst or '<li>none</li>'}</ul>
 <h2>Kaplan–Meier curves with the published values</h2>
 {_km_panels(targets, frames, visit_days)}
-{_breakdown(frames)}
+{breakdown}
 </body></html>"""
