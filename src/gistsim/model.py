@@ -89,6 +89,7 @@ class Model:
             "potency": {"emax_per_day": self.potency_parameters.emax_per_day.value,
                         "hill": {d: p.value for d, p in self.potency_parameters.hill.items()},
                         "ec50_scale": {d: p.value for d, p in self.potency_parameters.ec50_scale.items()},
+                        "host_kill_per_day": {d: p.value for d, p in self.potency_parameters.host_kill_per_day.items()},
                         "ec50_ng_ml": {d: {r: p.value for r, p in t.items()}
                                        for d, t in self.potency_parameters.ec50_ng_ml.items()}},
         }  # fmt: skip

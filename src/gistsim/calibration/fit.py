@@ -48,6 +48,7 @@ FITTED = (
     "evolution.tolerance_kill_floor",
     "evolution.tolerance_kill_floor_wild_type",
     "potency.emax_per_day",
+    "potency.host_kill_per_day.imatinib",
     "potency.ec50_ng_ml.imatinib.KIT_exon11",
     "potency.ec50_ng_ml.imatinib.KIT_exon9",
     "potency.ec50_ng_ml.imatinib.wild_type",

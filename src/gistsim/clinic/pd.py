@@ -77,6 +77,9 @@ class DrugRates:
     group_kill
         Optional factor per group on the drug's kill rate: how sensitive a patient's tumour is
         at a given exposure (evolution.kill_iiv_sigma_log).
+
+    Where the potency has a host kill for a drug (``potency.host_kill_per_day``), it is added to the
+    death rate of every genotype of a group on that drug, in the pieces where it is present.
     """
 
     def __init__(
@@ -126,6 +129,9 @@ class DrugRates:
         self._ec50_h = self.potency.ec50_ng_ml ** self.potency.hill[:, None]  # (n_drugs, n_genotypes)
         self._drug_of_group = drug_idx
         self._treated = True
+        # The host's kill (potency.host_kill_per_day) needs the drug present: none in a pause.
+        host = self.potency.host_kill_per_day
+        self._host = None if host is None else np.where(treated[None, :] & (conc > 0), host[drug_idx][None, :], 0.0)
 
     @staticmethod
     def _per_genotype(field: str, values: np.ndarray | float, n_geno: int) -> np.ndarray:
@@ -168,7 +174,10 @@ class DrugRates:
         ch = self._conc_h.take(group, axis=1)  # faster than [:, group] for several pieces
         eh = self._ec50_h[self._drug_of_group[group], genotype]
         kill = self.emax_per_day * ch / (ch + eh)
-        return kill if self.group_kill is None else kill * self.group_kill[group]
+        if self.group_kill is not None:
+            kill = kill * self.group_kill[group]
+        # Not scaled by group_kill: the tumour's sensitivity and tolerance are its own, the host's kill is not.
+        return kill if self._host is None else kill + self._host.take(group, axis=1)
 
     def rates(
         self, group: np.ndarray, genotype: np.ndarray, lesion: np.ndarray | None = None

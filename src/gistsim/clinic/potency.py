@@ -29,6 +29,9 @@ class PotencyParameters(BaseModel):
     ec50_scale: dict[str, Parameter] = Field(default_factory=dict)
     """Per drug, a factor on all its EC50s: how far the clinical potency of the drug as a whole
     stands from the in-vitro-derived values (free fraction in plasma, §3c); 1 when absent."""
+    host_kill_per_day: dict[str, Parameter] = Field(default_factory=dict)
+    """Per drug, a kill rate on every tumour cell whatever its genotype while the drug is present
+    (the host's immune response to the drug); 0 when absent."""
     ec50_ng_ml: dict[str, dict[str, Parameter]]
 
     def check_against(self, registry: GenotypeRegistry) -> None:
@@ -40,6 +43,10 @@ class PotencyParameters(BaseModel):
                 raise ValueError(
                     f"{section} has drugs {sorted(got)}; accepted exactly {sorted(drug_names())}"
                 )
+        for section in ("ec50_scale", "host_kill_per_day"):
+            unknown = sorted(set(getattr(self, section)) - set(drug_names()))
+            if unknown:
+                raise ValueError(f"{section} has unknown drugs {unknown}; accepted: {sorted(drug_names())}")
         for drug, table in self.ec50_ng_ml.items():
             if sorted(table) != sorted(rows):
                 missing, extra = sorted(set(rows) - set(table)), sorted(set(table) - set(rows))
@@ -58,6 +65,7 @@ class PotencyParameters(BaseModel):
         pars = [new.emax_per_day, *new.hill.values()]
         pars += [p for table in new.ec50_ng_ml.values() for p in table.values()]
         pars += list(new.ec50_scale.values())
+        pars += list(new.host_kill_per_day.values())
         for par in pars:
             par.value = float(par.prior.sample(rng))
         return new
@@ -79,6 +87,8 @@ class Potency:
     """The genotype codes the columns refer to."""
     parameters: PotencyParameters
     """The parameter set this was built from (for reports and provenance)."""
+    host_kill_per_day: np.ndarray | None = None
+    """Per drug, shape (n_drugs,): kill of every genotype while the drug is present; None = 0."""
 
     def drug_index(self, drug: str) -> int:
         check_choice("drug", drug, self.drugs)
@@ -113,7 +123,9 @@ def build_potency(params: PotencyParameters, registry: GenotypeRegistry | None =
         scale = params.ec50_scale.get(drug)
         ec50[i] = out * (scale.value if scale is not None else 1.0)
     hill = np.array([params.hill[d].value for d in drugs])
-    return Potency(drugs, ec50, hill, params.emax_per_day.value, reg, params)
+    host = np.array([params.host_kill_per_day[d].value if d in params.host_kill_per_day else 0.0 for d in drugs])
+    # None when every drug's host kill is 0, so the rate model skips it (and its results are unchanged).
+    return Potency(drugs, ec50, hill, params.emax_per_day.value, reg, params, host if host.any() else None)
 
 
 @lru_cache(maxsize=2)
