@@ -88,6 +88,7 @@ class EvolutionParameters(ParameterSet):
     growth_half_volume_cm3: Parameter
     escape_target_bp: Parameter
     escape_relative_growth: Parameter
+    secondary_relative_growth: Parameter
     escape_growth_iiv_sigma_log: Parameter
     kill_iiv_sigma_log: Parameter
     indolent_fraction: Parameter
@@ -110,10 +111,13 @@ class EvolutionParameters(ParameterSet):
 
     def untreated_birth(self, registry) -> np.ndarray:
         """Untreated birth rate per genotype code: KIT-independent cells grow at
-        ``escape_relative_growth`` × the net rate (same death rate, so the same turnover)."""
-        birth = np.full(registry.n_genotypes, self.birth_rate_per_day.value)
-        slow = self.death_rate_per_day + self.net_growth_rate_per_day.value * self.escape_relative_growth.value
-        return np.where(registry.bypass_carrier, slow, birth)
+        ``escape_relative_growth`` × the net rate, cells with a secondary KIT mutation at
+        ``secondary_relative_growth`` × the net rate, a clone with both at the product (same death
+        rate, so the same turnover)."""
+        relative = np.where(registry.bypass_carrier, self.escape_relative_growth.value, 1.0) * np.where(
+            registry.kit_secondary_mask != 0, self.secondary_relative_growth.value, 1.0
+        )
+        return self.death_rate_per_day + self.net_growth_rate_per_day.value * relative
 
     def mutation_model(self, registry):
         """Secondary changes at ``mutation_rate_per_bp_per_division`` × their targets, the

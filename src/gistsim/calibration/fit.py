@@ -41,6 +41,7 @@ FITTED = (
     "evolution.growth_half_volume_cm3",
     "evolution.escape_target_bp",
     "evolution.escape_relative_growth",
+    "evolution.secondary_relative_growth",
     "evolution.escape_growth_iiv_sigma_log",
     "evolution.kill_iiv_sigma_log",
     "evolution.indolent_fraction",
