@@ -42,6 +42,7 @@ def test_its_rate_is_the_parameter_times_the_per_bp_rate_and_is_required():
 def test_carriers_grow_at_the_relative_rate_with_the_same_death_rate():
     evo = default_evolution()
     evo.escape_relative_growth.value = 0.25
+    evo.secondary_relative_growth.value = 1.0  # KIT-driven clones all at the net rate (its cost: test_secondary_cost.py)
     birth = evo.untreated_birth(REG)
     net = birth - evo.death_rate_per_day
     r = evo.net_growth_rate_per_day.value

@@ -32,6 +32,16 @@ MATRIX = {
     ("PDGFRA_D842V",): "R R R I S",
     ("wild_type",): "R/I I I I ?",
 }
+def _drug_only() -> P.Potency:
+    # The shipped potency with the host's kill on imatinib removed: these tests are about the
+    # drug's own kill (the host kill has its own, tests/test_host_kill.py).
+    params = P.default_potency_parameters()
+    for p in params.host_kill_per_day.values():
+        p.value = 0.0
+    return P.build_potency(params)
+
+
+DRUG_ONLY = _drug_only()
 S_MIN = 0.5  # sensitive: at least half the maximal kill at the median patient's exposure
 
 
@@ -141,12 +151,12 @@ def test_drug_rates_shapes_and_exact_kill():
     death = birth - 0.005
     conc = rng.uniform(0, 3000, (3, n_groups))
     drugs = ["imatinib", "sunitinib", None, "regorafenib", "ripretinib", "avapritinib"]
-    rates = DrugRates(birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug=drugs)
+    rates = DrugRates(birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug=drugs, potency=DRUG_ONLY)
     group, geno = rng.integers(0, n_groups, m), rng.integers(0, REG.n_genotypes, m)
     b, d = rates.rates(group, geno)
     assert b.shape == d.shape == (3, m)
     np.testing.assert_array_equal(b, np.broadcast_to(birth[geno], (3, m)))
-    pot = P.default_potency()
+    pot = DRUG_ONLY
     expected = np.zeros((3, m))
     for i in range(m):
         name = drugs[group[i]]
@@ -164,10 +174,12 @@ def test_kill_factor_scales_only_the_kill_of_its_patient():
     death = np.full(REG.n_genotypes, 0.035)
     conc = np.array([[1500.0, 1500.0, 1500.0]])
     geno = np.full(3, REG.code("KIT_exon11"))
-    plain = DrugRates(birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug="imatinib")
+    plain = DrugRates(birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug="imatinib",
+                      potency=DRUG_ONLY)  # fmt: skip
     factor = np.array([1.0, 2.5, 0.0])
     scaled = DrugRates(
-        birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug="imatinib", group_kill=factor
+        birth_rate_per_day=birth, death_rate_per_day=death, conc_ng_ml=conc, drug="imatinib", group_kill=factor,
+        potency=DRUG_ONLY,
     )
     (b0, d0), (b1, d1) = plain.rates(np.arange(3), geno), scaled.rates(np.arange(3), geno)
     np.testing.assert_array_equal(b1, b0)  # growth untouched
@@ -189,7 +201,8 @@ def test_untreated_rates_and_engine_step():
     )
     reg = D.regimen("imatinib_400mg_daily")
     dur, conc = D.exposure_pieces(reg, D.typical_pk("imatinib"), 300.0, 384.0)
-    rates = DrugRates(birth_rate_per_day=0.04, death_rate_per_day=0.035, conc_ng_ml=conc, drug="imatinib")
+    rates = DrugRates(birth_rate_per_day=0.04, death_rate_per_day=0.035, conc_ng_ml=conc, drug="imatinib",
+                      potency=DRUG_ONLY)  # fmt: skip
     advance(table, dur, rates, MutationModel.none(REG.n_genotypes), rng=np.random.default_rng(1))
     after = dict(zip(table.genotype.tolist(), table.count.tolist()))
     assert after[sens] < 0.2 * 10**9 and after[res] > 10**6
