@@ -192,3 +192,26 @@ def test_local_cluster_workers_keep_freed_memory_and_one_blas_thread(monkeypatch
     assert "MALLOC_TRIM_THRESHOLD_" not in seen
     assert str(seen.get("OMP_NUM_THREADS")) == "1"
     assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
+
+
+def test_local_cluster_does_not_need_port_8787():
+    """Another cluster on the machine holds Dask's default HTTP port: no warning, another port."""
+    import socket
+    import warnings
+
+    from gistsim.trials import runner
+
+    with socket.socket() as held:
+        try:
+            held.bind(("", 8787))
+            held.listen()
+        except OSError:
+            pass  # already taken by someone else: the condition under test holds anyway
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cluster = runner.local_cluster(1)
+            try:
+                assert cluster.scheduler.http_server.port != 8787
+            finally:
+                cluster.close()
+    assert not [w for w in caught if "8787" in str(w.message)]

@@ -335,7 +335,10 @@ def local_cluster(workers: int):
       that freed memory goes back to the system at once): glibc then hands every array of more
       than 64 KiB back and maps it again, and a block of 250 patients ran 15–18% slower with it,
       in a worker or in process (5.3 against 4.5 s). A block's memory is bounded, so keeping
-      freed pages costs little. Dask's other settings (one BLAS/OpenMP thread) are kept.
+      freed pages costs little. Dask's other settings (one BLAS/OpenMP thread) are kept;
+    * with the scheduler's HTTP server (health and metrics, served even without a dashboard) on a
+      free port: its default, 8787, is taken by any other cluster on the machine (a second trial,
+      the test suite), and Dask then warns and picks another anyway.
     """
     import dask
     from dask.distributed import LocalCluster
@@ -344,7 +347,8 @@ def local_cluster(workers: int):
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     settings = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": environ}
     with dask.config.set(settings):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                            scheduler_kwargs={"dashboard_address": ":0"})  # fmt: skip
 
 
 def run_trial(
