@@ -97,6 +97,7 @@ class EvolutionParameters(ParameterSet):
     tolerance_rate_per_day: Parameter
     tolerance_kill_floor: Parameter
     tolerance_kill_floor_wild_type: Parameter
+    secondary_growth_iiv_sigma_log: Parameter
 
     def _draw(self, rng: np.random.Generator) -> None:
         # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.

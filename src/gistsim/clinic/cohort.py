@@ -187,7 +187,9 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     uniform each: a patient below it has indolent disease, its pace × ``indolent_pace``; then, if
     ``lesion_pace_sigma_log`` > 0, one normal per lesion (from its patient's stream):
     ``cohort.lesion_scale``, each lesion's pace relative to its patient's (median 1; the lesion's
-    whole pace, patient × lesion, capped at 3 standard deviations of its law).
+    whole pace, patient × lesion, capped at 3 standard deviations of its law); then, if
+    ``secondary_growth_iiv_sigma_log`` > 0, one normal per patient: ``cohort.secondary_scale``, the
+    pace of its secondary KIT mutants relative to ``secondary_relative_growth``.
 
     The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
     (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver
@@ -218,6 +220,16 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
         cohort.lesion_scale = np.exp(whole - patient_log)
     else:
         cohort.lesion_scale = None
+    sigma_secondary = evolution.secondary_growth_iiv_sigma_log.value
+    if sigma_secondary > 0.0:
+        # After the lesions' normals, and only when on, for the same reason. Capped so that a
+        # secondary mutant never outgrows its parent (relative growth × factor ≤ 1, the top of
+        # secondary_relative_growth's prior).
+        factor = draw_pace(n, sigma_secondary, draws)
+        top = evolution.secondary_relative_growth.value
+        cohort.secondary_scale = np.minimum(factor, 1.0 / top) if top > 0 else factor
+    else:
+        cohort.secondary_scale = None
     relative = evolution.escape_relative_growth.value
     if evolution.escape_growth_iiv_sigma_log.value == 0.0:
         # All ones: None spares the rate model a pass per clone and step (the normal is still

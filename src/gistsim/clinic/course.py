@@ -99,6 +99,10 @@ class Cohort:
     kill_scale: np.ndarray | None = None
     """Per patient, a factor on every drug's kill rate (its tumour's sensitivity at a given
     exposure; ``None``: 1 for everyone)."""
+    secondary_scale: np.ndarray | None = None
+    """Per patient, a factor on the untreated net growth of its cells with a secondary KIT
+    mutation (``None``: 1 for everyone); like ``escape_scale``, not applied to the pre-treatment
+    history."""
 
     @property
     def n_patients(self) -> int:
@@ -269,7 +273,8 @@ def simulate_course(
             group_kill = factor if group_kill is None else group_kill * factor
         structures = treatment.step_rates(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
-            group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale, group_kill=group_kill,
+            group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale,
+            group_secondary=cohort.secondary_scale, group_kill=group_kill,
             group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
             lesion_scale=st.lesion_scale,
         )
