@@ -55,6 +55,19 @@ def test_lesion_paces_are_drawn_last_only_when_on_with_the_stated_spread():
     assert abs(z.std() / sigma - 1) < 4 / np.sqrt(2 * len(z))
 
 
+def test_the_lesion_with_the_fitter_resistant_clone_escapes_first_and_is_resected():
+    """As below, with only the secondary mutants of the second lesion growing 1.5 times faster
+    (evolution.secondary_growth_lesion_sigma_log's factor): it escapes first, alone."""
+    coh = cohort(6, [30.0, 30.0], resistant={0: ("D816", 10**6), 1: ("D816", 10**6)})
+    quiet = dict(imaging__measurement_cv=0.0, surgery__perioperative_death_probability=0.0, **NO_DEATH)
+    coh.secondary_scale = np.tile([1.0, 1.5], 6)
+    faster = run(coh, "resect-focal-continue", years=6.0, **quiet)
+    first = {}
+    for p, day, detail in sorted(events(faster, "focal_progression"), key=lambda e: e[1]):
+        first.setdefault(p, detail)
+    assert first == {p: str(2 * p + 1) for p in range(6)}
+
+
 def test_the_faster_lesion_escapes_first_and_is_resected():
     """Two lesions with the same resistant clone escape together (a multifocal progression); with
     the second lesion 1.5 times faster it escapes first, alone, and is resected."""
@@ -70,16 +83,19 @@ def test_the_faster_lesion_escapes_first_and_is_resected():
     assert first == {p: str(2 * p + 1) for p in range(6)}
 
 
-def test_seeded_and_forgotten_lesions_keep_the_factors_aligned(monkeypatch):
+@pytest.mark.parametrize("factor", ["lesion_scale", "lesion_secondary"])
+def test_seeded_and_forgotten_lesions_keep_the_factors_aligned(monkeypatch, factor):
     """With seeding on, every step's rate model holds a factor for every lesion of the table."""
     coh = cohort(20, [40.0, 30.0, 20.0], seed=3)
-    draw_paces(coh, _with_lesion_pace(0.4), Draws(PatientStreams.from_ids(4, np.arange(20))))
+    evo = _with_lesion_pace(0.4) if factor == "lesion_scale" else EVO.model_copy(deep=True)
+    evo.secondary_growth_lesion_sigma_log.value = 0.0 if factor == "lesion_scale" else 0.5
+    draw_paces(coh, evo, Draws(PatientStreams.from_ids(4, np.arange(20))))
     real = course_module._advance_by_structure
     checked, largest = [], []
 
     def check(table, structures, mutation, draws):
         for _, _, rates in structures:
-            checked.append(len(rates.lesion_scale) > table.lesion.max())
+            checked.append(len(getattr(rates, factor)) > table.lesion.max())
         largest.append(int(table.lesion.max()))
         return real(table, structures, mutation, draws)
 
@@ -106,3 +122,17 @@ def test_a_lesions_whole_pace_stays_below_three_standard_deviations():
     limit = 3 * np.hypot(evo.kinetics_iiv_sigma_log.value, 0.5)
     assert whole.max() <= limit + 1e-12
     assert (whole > 0.8 * limit).any() and whole.min() < -0.8 * limit  # both tails reached, the low one kept
+
+
+def test_a_trials_randomised_subcohort_keeps_each_lesions_factors():
+    """The patients randomised in a trial are re-simulated as a sub-cohort; their lesions keep
+    their own pace and secondary-mutant factors (the per-lesion arrays were once dropped there)."""
+    from gistsim.trials.runner import _subcohort
+
+    coh = cohort(6, [30.0, 20.0, 10.0])
+    coh.lesion_scale = np.arange(18) + 1.0
+    coh.secondary_scale = np.arange(18) / 10.0 + 0.1
+    sub = _subcohort(coh, np.array([1, 4]))
+    np.testing.assert_array_equal(sub.lesion_patient, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(sub.lesion_scale, [4.0, 5.0, 6.0, 13.0, 14.0, 15.0])
+    np.testing.assert_allclose(sub.secondary_scale, [0.4, 0.5, 0.6, 1.3, 1.4, 1.5])

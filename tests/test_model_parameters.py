@@ -49,6 +49,31 @@ def test_unknown_names_are_errors_naming_the_accepted_ones(path, message):
         Model.build(overrides={path: 1.0})
 
 
+@pytest.mark.parametrize(
+    "path, value, message",
+    [("potency.host_kill_per_day.imatinib", -0.001, r"uniform, accepted values are 0 to 0\.005"),
+     ("evolution.secondary_relative_growth", 1.4, r"uniform, accepted values are 0\.3 to 1"),
+     ("evolution.birth_rate_per_day", 0.0, "lognormal, accepted values are > 0"),
+     ("clinic.death.lethal_volume_cm3", -5.0, "lognormal|uniform")],
+)  # fmt: skip
+def test_values_outside_their_priors_support_are_errors_naming_the_parameter(path, value, message):
+    with pytest.raises(ValueError, match=f"parameter '{path}' = {value!r} is not accepted: its prior is (?:{message})"):
+        Model.build(overrides={path: value})
+
+
+def test_a_data_file_value_outside_its_priors_support_fails_validation():
+    from pydantic import ValidationError
+
+    from gistsim.biology.parameters import Parameter
+
+    ok = {"prior": {"kind": "uniform", "low": 0.3, "high": 1.0}, "source": "test"}
+    assert Parameter.model_validate({"value": 1.0, **ok}).value == 1.0
+    with pytest.raises(ValidationError, match="accepted values are 0.3 to 1"):
+        Parameter.model_validate({"value": 1.2, **ok})
+    # The shipped files load through both checks (data values, then calibrated values over them).
+    assert Model.build("calibrated").value("potency.host_kill_per_day.imatinib") > 0.0
+
+
 def test_pace_factor_scales_untreated_rates_but_not_the_drug_kill():
     kw = dict(birth_rate_per_day=0.04, death_rate_per_day=0.03, conc_ng_ml=np.full((1, 2), 1000.0),
               drug="imatinib")  # fmt: skip

@@ -63,4 +63,6 @@ def load_group(model_cls, filename: str, group: str, calibrated: bool):
 def apply_values(model, values: dict[str, float], prefix: str = "") -> None:
     """Set ``values`` (paths relative to ``model``) in place."""
     for path, v in values.items():
-        get_parameter(model, path, prefix).value = float(v)
+        parameter = get_parameter(model, path, prefix)
+        parameter.prior.check(f"{prefix}.{path}" if prefix else path, float(v))
+        parameter.value = float(v)

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 
 class LogNormalPrior(BaseModel):
@@ -24,6 +24,12 @@ class LogNormalPrior(BaseModel):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float:
         return self.median * np.exp(self.sigma_log * rng.standard_normal(size))
 
+    def check(self, name: str, value: float) -> None:
+        """Raise unless ``value`` lies in the prior's support (a lognormal's is the positive numbers)."""
+        if not value > 0.0:
+            raise ValueError(f"parameter {name!r} = {value!r} is not accepted: its prior is lognormal, "
+                             "accepted values are > 0")  # fmt: skip
+
 
 class UniformPrior(BaseModel):
     """X ~ Uniform(low, high)."""
@@ -36,6 +42,13 @@ class UniformPrior(BaseModel):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float:
         return rng.uniform(self.low, self.high, size)
 
+    def check(self, name: str, value: float) -> None:
+        """Raise unless ``value`` lies in [low, high]: the prior is the range the model is meant for
+        (e.g. a fitness cost above 1 would make resistant cells outgrow their parent)."""
+        if not self.low <= value <= self.high:
+            raise ValueError(f"parameter {name!r} = {value!r} is not accepted: its prior is uniform, "
+                             f"accepted values are {self.low:g} to {self.high:g}")  # fmt: skip
+
 
 Prior = Annotated[LogNormalPrior | UniformPrior, Field(discriminator="kind")]
 
@@ -47,6 +60,11 @@ class Parameter(BaseModel):
     value: float
     prior: Prior
     source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _value_in_support(self) -> Parameter:
+        self.prior.check("value", self.value)
+        return self
 
 
 class ParameterSet(BaseModel):
@@ -98,6 +116,7 @@ class EvolutionParameters(ParameterSet):
     tolerance_kill_floor: Parameter
     tolerance_kill_floor_wild_type: Parameter
     secondary_growth_iiv_sigma_log: Parameter
+    secondary_growth_lesion_sigma_log: Parameter
 
     def _draw(self, rng: np.random.Generator) -> None:
         # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.

@@ -44,6 +44,7 @@ FITTED = (
     "evolution.secondary_relative_growth",
     "evolution.escape_growth_iiv_sigma_log",
     "evolution.secondary_growth_iiv_sigma_log",
+    "evolution.secondary_growth_lesion_sigma_log",
     "evolution.kill_iiv_sigma_log",
     "evolution.indolent_fraction",
     "evolution.lesion_pace_sigma_log",

@@ -187,9 +187,8 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     uniform each: a patient below it has indolent disease, its pace × ``indolent_pace``; then, if
     ``lesion_pace_sigma_log`` > 0, one normal per lesion (from its patient's stream):
     ``cohort.lesion_scale``, each lesion's pace relative to its patient's (median 1; the lesion's
-    whole pace, patient × lesion, capped at 3 standard deviations of its law); then, if
-    ``secondary_growth_iiv_sigma_log`` > 0, one normal per patient: ``cohort.secondary_scale``, the
-    pace of its secondary KIT mutants relative to ``secondary_relative_growth``.
+    whole pace, patient × lesion, capped at 3 standard deviations of its law); then
+    ``cohort.secondary_scale`` (:func:`draw_secondary_scale`).
 
     The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
     (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver
@@ -220,16 +219,7 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
         cohort.lesion_scale = np.exp(whole - patient_log)
     else:
         cohort.lesion_scale = None
-    sigma_secondary = evolution.secondary_growth_iiv_sigma_log.value
-    if sigma_secondary > 0.0:
-        # After the lesions' normals, and only when on, for the same reason. Capped so that a
-        # secondary mutant never outgrows its parent (relative growth × factor ≤ 1, the top of
-        # secondary_relative_growth's prior).
-        factor = draw_pace(n, sigma_secondary, draws)
-        top = evolution.secondary_relative_growth.value
-        cohort.secondary_scale = np.minimum(factor, 1.0 / top) if top > 0 else factor
-    else:
-        cohort.secondary_scale = None
+    cohort.secondary_scale = draw_secondary_scale(cohort, evolution, draws)
     relative = evolution.escape_relative_growth.value
     if evolution.escape_growth_iiv_sigma_log.value == 0.0:
         # All ones: None spares the rate model a pass per clone and step (the normal is still
@@ -237,3 +227,32 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
         cohort.escape_scale = None
     else:
         cohort.escape_scale = np.minimum(escape, 1.0 / relative) if relative > 0 else escape
+
+
+def draw_secondary_scale(cohort, evolution, draws) -> np.ndarray | None:
+    """Per lesion, the factor on the untreated net growth of its secondary KIT mutants: the
+    patient's lognormal factor (``secondary_growth_iiv_sigma_log``, one normal per patient) times
+    the lesion's own (``secondary_growth_lesion_sigma_log``, one normal per lesion from its
+    patient's stream), each median 1 and drawn only when on, after every other factor, so a
+    course keeps its numbers when both are off (``None``: 1 everywhere).
+
+    The lesion's part stands for which secondary mutation wins in that lesion: different lesions
+    of one patient carry different ones (Liegl 2008, Wardelmann 2006), whose fitness need not be
+    alike. The product is capped so that a secondary mutant never outgrows its parent
+    (``secondary_relative_growth`` × factor ≤ 1, the top of that parameter's prior).
+    """
+    sigma_patient = evolution.secondary_growth_iiv_sigma_log.value
+    sigma_lesion = evolution.secondary_growth_lesion_sigma_log.value
+    if sigma_patient == 0.0 and sigma_lesion == 0.0:
+        return None
+    lesion_patient = np.asarray(cohort.lesion_patient, dtype=np.int64)
+    n = cohort.n_patients
+    log_factor = np.zeros(len(lesion_patient))
+    if sigma_patient > 0.0:
+        log_factor += np.log(draw_pace(n, sigma_patient, draws))[lesion_patient]
+    if sigma_lesion > 0.0:
+        z = np.clip(draws.standard_normal(lesion_patient), -PACE_Z_MAX, PACE_Z_MAX)
+        log_factor += sigma_lesion * z
+    top = evolution.secondary_relative_growth.value
+    factor = np.exp(log_factor)
+    return np.minimum(factor, 1.0 / top) if top > 0 else factor

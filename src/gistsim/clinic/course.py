@@ -100,9 +100,10 @@ class Cohort:
     """Per patient, a factor on every drug's kill rate (its tumour's sensitivity at a given
     exposure; ``None``: 1 for everyone)."""
     secondary_scale: np.ndarray | None = None
-    """Per patient, a factor on the untreated net growth of its cells with a secondary KIT
-    mutation (``None``: 1 for everyone); like ``escape_scale``, not applied to the pre-treatment
-    history."""
+    """Per lesion, a factor on the untreated net growth of its cells with a secondary KIT
+    mutation (its patient's factor times its own; ``None``: 1 everywhere); like ``escape_scale``,
+    not applied to the pre-treatment history. Lesions seeded during the course inherit their
+    founder's lesion's factor."""
 
     @property
     def n_patients(self) -> int:
@@ -163,6 +164,7 @@ class _State:
     focal_operations: np.ndarray
     tolerance: np.ndarray
     lesion_scale: np.ndarray | None = None
+    lesion_secondary: np.ndarray | None = None
 
 
 def simulate_course(
@@ -218,6 +220,7 @@ def simulate_course(
         focal_operations=np.zeros(n, dtype=np.int64),
         tolerance=np.zeros(n),
         lesion_scale=None if cohort.lesion_scale is None else np.asarray(cohort.lesion_scale, dtype=float).copy(),
+        lesion_secondary=None if cohort.secondary_scale is None else np.asarray(cohort.secondary_scale, dtype=float).copy(),
     )
     rec = Records(death_day=np.full(n, np.inf), secondary_at_progression=np.full(n, -1, dtype=np.int64))
     reader = Reader(n)
@@ -274,7 +277,7 @@ def simulate_course(
         structures = treatment.step_rates(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
             group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale,
-            group_secondary=cohort.secondary_scale, group_kill=group_kill,
+            lesion_secondary=st.lesion_secondary, group_kill=group_kill,
             group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
             lesion_scale=st.lesion_scale,
         )
@@ -433,6 +436,8 @@ def _drop_dead_lesions(table: CloneTable, viable: np.ndarray, lesion_patient, le
     st.necrotic, st.scar, st.removed = st.necrotic[keep], st.scar[keep], st.removed[keep]
     if st.lesion_scale is not None:
         st.lesion_scale = st.lesion_scale[keep]
+    if st.lesion_secondary is not None:
+        st.lesion_secondary = st.lesion_secondary[keep]
     reader.forget_lesions(keep)
     return lesion_patient[keep], lesion_organ[keep]
 
@@ -474,5 +479,7 @@ def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rn
     st.removed = np.concatenate([st.removed, np.zeros(len(pats), dtype=bool)])
     if st.lesion_scale is not None:  # a seeded lesion keeps its founder's lesion's pace
         st.lesion_scale = np.concatenate([st.lesion_scale, st.lesion_scale[founder]])
+    if st.lesion_secondary is not None:  # and its founder's lesion's secondary fitness
+        st.lesion_secondary = np.concatenate([st.lesion_secondary, st.lesion_secondary[founder]])
     return lesion_patient, lesion_organ
 

@@ -71,10 +71,10 @@ class DrugRates:
         Optional factor per group on the untreated net growth of the KIT-independent genotypes
         (``registry.bypass_carrier``), taken out of the birth rate like ``group_growth``: how fast
         a patient's escape grows varies between patients (evolution.escape_growth_iiv_sigma_log).
-    group_secondary
-        Optional factor per group on the untreated net growth of the genotypes with a secondary
-        KIT mutation (``registry.kit_secondary_mask``), as ``group_escape``
-        (evolution.secondary_growth_iiv_sigma_log).
+    lesion_secondary
+        Optional factor per lesion id on the untreated net growth of the genotypes with a
+        secondary KIT mutation (``registry.kit_secondary_mask``), taken out of the birth rate like
+        ``group_escape`` (evolution.secondary_growth_iiv_sigma_log and _lesion_sigma_log).
     lesion_scale
         Optional factor per lesion id on the untreated birth and death rates, on top of
         ``group_scale``: how much faster or slower one lesion's disease is than its patient's.
@@ -98,16 +98,16 @@ class DrugRates:
         group_scale: np.ndarray | None = None,
         group_growth: np.ndarray | None = None,
         group_escape: np.ndarray | None = None,
-        group_secondary: np.ndarray | None = None,
+        lesion_secondary: np.ndarray | None = None,
         group_kill: np.ndarray | None = None,
         lesion_scale: np.ndarray | None = None,
     ) -> None:
         self.potency = potency or default_potency()
         self.lesion_scale = None if lesion_scale is None else check_nonnegative("lesion_scale", lesion_scale)
-        self.uses_lesion = self.lesion_scale is not None
+        self.lesion_secondary = None if lesion_secondary is None else check_nonnegative("lesion_secondary", lesion_secondary)
+        self.uses_lesion = self.lesion_scale is not None or self.lesion_secondary is not None
         self.group_escape = None if group_escape is None else check_nonnegative("group_escape", group_escape)
         self._escape_genotype = self.potency.registry.bypass_carrier
-        self.group_secondary = None if group_secondary is None else check_nonnegative("group_secondary", group_secondary)
         self._secondary_genotype = self.potency.registry.kit_secondary_mask != 0
         self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)
         self.group_growth = None if group_growth is None else check_nonnegative("group_growth", group_growth)
@@ -198,11 +198,14 @@ class DrugRates:
         death = self.death_rate_per_day[genotype]
         # Both factors act on the net growth: applied as one product, in one pass.
         f = None if self.group_growth is None else self.group_growth[np.asarray(group)]
-        for factor, carrier in ((self.group_escape, self._escape_genotype),
-                                (self.group_secondary, self._secondary_genotype)):  # fmt: skip
-            if factor is not None:
-                e = np.where(carrier[genotype], factor[np.asarray(group)], 1.0)
-                f = e if f is None else f * e
+        if self.group_escape is not None:
+            e = np.where(self._escape_genotype[genotype], self.group_escape[np.asarray(group)], 1.0)
+            f = e if f is None else f * e
+        if self.lesion_secondary is not None:
+            if lesion is None:
+                raise ValueError("rates with lesion_secondary need each clone's lesion; lesion is None")
+            e = np.where(self._secondary_genotype[genotype], self.lesion_secondary[np.asarray(lesion)], 1.0)
+            f = e if f is None else f * e
         if f is not None:
             birth = np.maximum(death + (birth - death) * f, 0.0)
         s = None if self.group_scale is None else self.group_scale[np.asarray(group)]

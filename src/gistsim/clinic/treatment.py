@@ -98,7 +98,7 @@ class Treatment:
         group_scale: np.ndarray | None = None,
         group_growth: np.ndarray | None = None,
         group_escape: np.ndarray | None = None,
-        group_secondary: np.ndarray | None = None,
+        lesion_secondary: np.ndarray | None = None,
         group_kill: np.ndarray | None = None,
         lesion_scale: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, DrugRates]]:
@@ -148,12 +148,12 @@ class Treatment:
             if any(d is not None for d in drugs_here):
                 rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
                                   conc_ng_ml=conc, drug=drugs_here, potency=self.potency,
-                                  group_scale=group_scale, group_growth=group_growth, group_escape=group_escape, group_secondary=group_secondary,
+                                  group_scale=group_scale, group_growth=group_growth, group_escape=group_escape, lesion_secondary=lesion_secondary,
                                   group_kill=group_kill, lesion_scale=lesion_scale)  # fmt: skip
             else:
                 rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
                                   potency=self.potency, n_pieces=len(durations), group_scale=group_scale,
-                                  group_growth=group_growth, group_escape=group_escape, group_secondary=group_secondary,
+                                  group_growth=group_growth, group_escape=group_escape, lesion_secondary=lesion_secondary,
                                   lesion_scale=lesion_scale)  # fmt: skip
             out.append((who, durations, rates))
         return out
