@@ -72,6 +72,20 @@ def test_resume_after_a_killed_run_completes_each_patient_once(serial, tmp_path)
     pd.testing.assert_frame_equal(read(serial), read(tmp_path))
 
 
+def test_resume_refuses_blocks_of_another_run(tmp_path):
+    trial = load_trial(SPEC)
+    run_trial(trial, tmp_path)
+    os.remove(block_path(tmp_path, 1))
+    other = trial.model_validate({**trial.model_dump(), "parameters": {"potency.emax_per_day": 0.05}})
+    with pytest.raises(FileExistsError, match=r"different run \(parameters\.overrides\.potency\.emax_per_day, .*differ\)"):
+        run_trial(other, tmp_path, resume=True)
+    assert not block_path(tmp_path, 1).exists()  # nothing written
+    reseeded = trial.model_validate({**trial.model_dump(), "seed": trial.seed + 1})
+    with pytest.raises(FileExistsError, match=r"different run \(seed, trial\.seed differ\)"):
+        run_trial(reseeded, tmp_path, resume=True)
+    assert run_trial(trial, tmp_path, resume=True).blocks_written == 1  # the same run finishes
+
+
 def test_an_arm_does_not_change_another_arm():
     a = run_block(load_trial(SPEC).model_dump_json(), 0)
     other = dict(SPEC, arms=[SPEC["arms"][0], {"name": "escalate", "strategy": "standard-sequence"}])

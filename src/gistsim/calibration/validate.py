@@ -24,7 +24,8 @@ def run_validation(
     parameters: dict[str, float] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[list[Outcome], list[Path]]:
-    """Run the target trials into ``out/trials/<name>`` (Parquet; finished blocks are reused),
+    """Run the target trials into ``out/trials/<name>`` (Parquet; finished blocks of the same run are
+    reused, blocks of another run refused: :func:`gistsim.trials.runner.run_trial`),
     score every target, write ``validation.html`` and ``validation.json``. ``parameters``: values
     (by path) over the parameter set, for every trial."""
     from gistsim.trials.runner import run_trial
@@ -34,8 +35,6 @@ def run_validation(
     frames: dict[str, pd.DataFrame] = {}
     for name, trial in trials.items():
         folder = out / "trials" / name
-        if folder.exists() and any(folder.glob("block-*.parquet")):
-            _check_same(folder, trial)
         run_trial(trial, folder, workers=workers, resume=True,
                   progress=(lambda done, _, n=name, t=trial: progress(n, done, t.patients)) if progress else None)  # fmt: skip
         frames[name] = pd.concat(
@@ -53,30 +52,3 @@ def run_validation(
     }  # fmt: skip
     paths = write_validation(out, outcomes, targets, frames, {n: t.visit_days for n, t in trials.items()}, header)
     return outcomes, paths
-
-
-def _check_same(folder: Path, trial) -> None:
-    """Refuse to mix blocks of a different trial (size, seed or parameters) into this one."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    first = next(iter(sorted(folder.glob("block-*.parquet"))))
-    meta = json.loads(pq.read_schema(first).metadata[b"gistsim"])
-    old = meta["trial"]
-    new = trial.model_dump()
-    keys = ("patients", "seed", "block_size", "parameter_set", "parameters")
-    record = json.loads(json.dumps(_record(trial)))  # as stored: JSON types
-    same_values = all(meta["parameters"].get(k) == record[k] for k in ("evolution", "clinic", "potency"))
-    if any(old.get(k) != new.get(k) for k in keys) or meta["parameters"].get("parameter_set") != record["parameter_set"] \
-            or not same_values:
-        raise FileExistsError(
-            f"{folder} holds blocks of a different run of {trial.name} (another size, seed or parameter set); "
-            "choose another --out or remove that folder"
-        )
-
-
-def _record(trial) -> dict:
-    from gistsim.trials.runner import trial_model
-
-    return trial_model(trial).record()

@@ -314,6 +314,35 @@ def schema():
     return pa.schema(fields)
 
 
+def _check_same_run(path: Path, meta: dict[str, object]) -> None:
+    """Raise unless the block at ``path`` was written by the same run (version, seed, trial spec,
+    every parameter and the analysis settings): resuming on blocks of another run would mix two
+    simulations in one result."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(b"gistsim")
+    old = json.loads(raw) if raw else {}
+    new = json.loads(json.dumps(meta))
+    if old == new:
+        return
+    differ = sorted(_differences(old, new))
+    shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+    raise FileExistsError(
+        f"{path.parent} holds blocks of a different run ({shown or 'no gistsim metadata'} differ); "
+        "blocks are reused only by the same run: choose an empty folder or remove those blocks"
+    )
+
+
+def _differences(old: object, new: object, prefix: str = "") -> list[str]:
+    """Dotted paths at which two JSON values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            out += _differences(old.get(key), new.get(key), f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return [] if old == new else [prefix or "metadata"]
+
+
 def write_block(rows: list[dict[str, object]], path: Path, meta: dict[str, object]) -> None:
     """Write one block's rows atomically, with the trial's metadata."""
     import pyarrow as pa
@@ -373,6 +402,8 @@ def run_trial(
         )
     todo = [b for b in range(n_blocks) if b not in existing]
     meta = metadata(trial)
+    if existing:
+        _check_same_run(block_path(out, existing[0]), meta)
     spec = trial.model_dump_json()
     t0, done = time.perf_counter(), 0
 
