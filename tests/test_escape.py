@@ -109,6 +109,7 @@ def test_escape_factors_are_drawn_after_the_pace_and_capped():
 
     class Holder:
         n_patients = 400
+        lesion_patient = np.arange(400)  # one lesion each (the secondary-mutant factor is per lesion)
 
     cohort = Holder()
     draw_paces(cohort, evo, as_draws(PatientStreams.from_ids(7, np.arange(400))))
@@ -134,6 +135,7 @@ def test_kill_factors_are_drawn_third_lognormal_with_median_one():
 
     class Holder:
         n_patients = n
+        lesion_patient = np.arange(n)
 
     cohort = Holder()
     draw_paces(cohort, evo, as_draws(PatientStreams.from_ids(11, np.arange(n))))
@@ -167,6 +169,7 @@ def test_indolent_class_is_drawn_fourth_and_only_when_on():
 
     class Holder:
         n_patients = n
+        lesion_patient = np.arange(n)
 
     evo = default_evolution()
     evo.kinetics_iiv_sigma_log.value = 0.5

@@ -98,6 +98,8 @@ def _draw(evo, n=2000, lesions_each=3, seed=5):
 def test_patient_factors_are_drawn_last_only_when_on_shared_by_its_lesions_and_capped():
     n = 2000
     evo = _evolution(0.5)
+    evo.secondary_growth_iiv_sigma_log.value = 0.0
+    evo.secondary_growth_lesion_sigma_log.value = 0.0
     off = _draw(evo, n)
     assert off.secondary_scale is None
     evo.secondary_growth_iiv_sigma_log.value = 0.8
@@ -120,6 +122,7 @@ def test_lesion_factors_vary_within_a_patient_on_top_of_its_own():
     n = 2000
     evo = _evolution(0.3)  # cap 1/0.3 = 3.3, at z > 1.5 of the sum below
     evo.secondary_growth_iiv_sigma_log.value = 0.6
+    evo.secondary_growth_lesion_sigma_log.value = 0.0
     patient_only = _draw(evo, n).secondary_scale.reshape(n, 3)
     evo.secondary_growth_lesion_sigma_log.value = 0.5
     both = _draw(evo, n).secondary_scale.reshape(n, 3)
