@@ -55,27 +55,16 @@ def test_lesion_paces_are_drawn_last_only_when_on_with_the_stated_spread():
     assert abs(z.std() / sigma - 1) < 4 / np.sqrt(2 * len(z))
 
 
-def test_the_lesion_with_the_fitter_resistant_clone_escapes_first_and_is_resected():
-    """As below, with only the secondary mutants of the second lesion growing 1.5 times faster
-    (evolution.secondary_growth_lesion_sigma_log's factor): it escapes first, alone."""
-    coh = cohort(6, [30.0, 30.0], resistant={0: ("D816", 10**6), 1: ("D816", 10**6)})
-    quiet = dict(imaging__measurement_cv=0.0, surgery__perioperative_death_probability=0.0, **NO_DEATH)
-    coh.secondary_scale = np.tile([1.0, 1.5], 6)
-    faster = run(coh, "resect-focal-continue", years=6.0, **quiet)
-    first = {}
-    for p, day, detail in sorted(events(faster, "focal_progression"), key=lambda e: e[1]):
-        first.setdefault(p, detail)
-    assert first == {p: str(2 * p + 1) for p in range(6)}
-
-
-def test_the_faster_lesion_escapes_first_and_is_resected():
+@pytest.mark.parametrize("factor", ["lesion_scale", "secondary_scale"])
+def test_the_faster_lesion_escapes_first_and_is_resected(factor):
     """Two lesions with the same resistant clone escape together (a multifocal progression); with
-    the second lesion 1.5 times faster it escapes first, alone, and is resected."""
+    the second lesion 1.5 times faster (its whole pace, or only its secondary mutants' growth:
+    evolution.secondary_growth_lesion_sigma_log's factor) it escapes first, alone, and is resected."""
     coh = cohort(6, [30.0, 30.0], resistant={0: ("D816", 10**6), 1: ("D816", 10**6)})
     quiet = dict(imaging__measurement_cv=0.0, surgery__perioperative_death_probability=0.0, **NO_DEATH)
     same = run(coh, "resect-focal-continue", years=6.0, **quiet)
     assert not events(same, "focal_progression") and len(events(same, "progression")) >= 6
-    coh.lesion_scale = np.tile([1.0, 1.5], 6)
+    setattr(coh, factor, np.tile([1.0, 1.5], 6))
     faster = run(coh, "resect-focal-continue", years=6.0, **quiet)
     first = {}
     for p, day, detail in sorted(events(faster, "focal_progression"), key=lambda e: e[1]):
