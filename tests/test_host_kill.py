@@ -79,3 +79,42 @@ def test_unknown_drug_in_host_kill_is_refused_naming_the_accepted_ones():
     raw["host_kill_per_day"]["gleevec"] = raw["host_kill_per_day"]["imatinib"]
     with pytest.raises(ValueError, match=r"host_kill_per_day has unknown drugs \['gleevec'\]; accepted: \['avapritinib'"):
         P.build_potency(P.PotencyParameters.model_validate(raw))
+
+
+def test_a_patients_host_factor_scales_only_the_hosts_kill():
+    h, conc, drugs = 0.003, np.array([[1000.0, 1000.0]]), ["imatinib", "imatinib"]
+    every = np.arange(REG.n_genotypes)
+    group, geno = np.repeat([0, 1], len(every)), np.tile(every, 2)
+    pot = _potency(h)
+    plain = _rates(pot, conc, drugs).rates(group, geno)[1]
+    scaled = DrugRates(birth_rate_per_day=BIRTH, death_rate_per_day=DEATH, conc_ng_ml=conc, drug=drugs,
+                       potency=pot, group_host=np.array([1.0, 2.5])).rates(group, geno)[1]  # fmt: skip
+    np.testing.assert_allclose(scaled[:, group == 0], plain[:, group == 0])
+    np.testing.assert_allclose(scaled[:, group == 1] - plain[:, group == 1], 1.5 * h)  # the host part only
+
+
+def test_host_factors_are_drawn_last_and_only_when_on():
+    from gistsim.biology.parameters import default_evolution
+    from gistsim.calibration.fit import FITTED
+    from gistsim.clinic.cohort import draw_paces
+    from gistsim.streams import PatientStreams, as_draws
+
+    class Holder:
+        n_patients = 3000
+        lesion_patient = np.arange(3000)
+
+    evo = default_evolution()
+    off, on = Holder(), Holder()
+    draw_paces(off, evo, as_draws(PatientStreams.from_ids(9, np.arange(3000))))
+    assert off.host_scale is None and default_evolution(calibrated=False).host_kill_iiv_sigma_log.value == 0.0
+    assert "evolution.host_kill_iiv_sigma_log" in FITTED
+    evo.host_kill_iiv_sigma_log.value = 0.9
+    draw_paces(on, evo, as_draws(PatientStreams.from_ids(9, np.arange(3000))))
+    np.testing.assert_array_equal(on.kinetics_scale, off.kinetics_scale)
+    if off.secondary_scale is not None:
+        np.testing.assert_array_equal(on.secondary_scale, off.secondary_scale)
+    # Lognormal, median 1, sigma 0.9 (clipped at 3 sigma): the log's sample sd has SE
+    # 0.9 / sqrt(2 n) = 0.0116, its median SE 1.2533 x 0.9 / sqrt(n) = 0.0206; 4 SE each.
+    logs = np.log(on.host_scale)
+    assert abs(logs.std() - 0.9) < 4 * 0.0116 + 0.01  # + the clip's small cut of the tails
+    assert abs(np.median(logs)) < 4 * 0.0206

@@ -117,6 +117,7 @@ class EvolutionParameters(ParameterSet):
     tolerance_kill_floor_wild_type: Parameter
     secondary_growth_iiv_sigma_log: Parameter
     secondary_growth_lesion_sigma_log: Parameter
+    host_kill_iiv_sigma_log: Parameter
 
     def _draw(self, rng: np.random.Generator) -> None:
         # The net growth rate is redrawn until it is below the birth rate: death = birth - net > 0.

@@ -45,6 +45,7 @@ FITTED = (
     "evolution.escape_growth_iiv_sigma_log",
     "evolution.secondary_growth_iiv_sigma_log",
     "evolution.secondary_growth_lesion_sigma_log",
+    "evolution.host_kill_iiv_sigma_log",
     "evolution.kill_iiv_sigma_log",
     "evolution.indolent_fraction",
     "evolution.lesion_pace_sigma_log",

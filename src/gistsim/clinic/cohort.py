@@ -188,7 +188,8 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     ``lesion_pace_sigma_log`` > 0, one normal per lesion (from its patient's stream):
     ``cohort.lesion_scale``, each lesion's pace relative to its patient's (median 1; the lesion's
     whole pace, patient × lesion, capped at 3 standard deviations of its law); then
-    ``cohort.secondary_scale`` (:func:`draw_secondary_scale`).
+    ``cohort.secondary_scale`` (:func:`draw_secondary_scale`); then, if ``host_kill_iiv_sigma_log``
+    > 0, one normal per patient: ``cohort.host_scale``, its factor on the host's kill.
 
     The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
     (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver
@@ -220,6 +221,9 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     else:
         cohort.lesion_scale = None
     cohort.secondary_scale = draw_secondary_scale(cohort, evolution, draws)
+    sigma_host = evolution.host_kill_iiv_sigma_log.value
+    # Last, and only when on, as the other late factors.
+    cohort.host_scale = draw_pace(n, sigma_host, draws) if sigma_host > 0.0 else None
     relative = evolution.escape_relative_growth.value
     if evolution.escape_growth_iiv_sigma_log.value == 0.0:
         # All ones: None spares the rate model a pass per clone and step (the normal is still

@@ -99,6 +99,9 @@ class Cohort:
     kill_scale: np.ndarray | None = None
     """Per patient, a factor on every drug's kill rate (its tumour's sensitivity at a given
     exposure; ``None``: 1 for everyone)."""
+    host_scale: np.ndarray | None = None
+    """Per patient, a factor on the host's kill while on a drug that has one
+    (``potency.host_kill_per_day``; ``None``: 1 for everyone)."""
     secondary_scale: np.ndarray | None = None
     """Per lesion, a factor on the untreated net growth of its cells with a secondary KIT
     mutation (its patient's factor times its own; ``None``: 1 everywhere); like ``escape_scale``,
@@ -277,7 +280,7 @@ def simulate_course(
         structures = treatment.step_rates(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
             group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale,
-            lesion_secondary=st.lesion_secondary, group_kill=group_kill,
+            lesion_secondary=st.lesion_secondary, group_kill=group_kill, group_host=cohort.host_scale,
             group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
             lesion_scale=st.lesion_scale,
         )

@@ -81,6 +81,8 @@ class DrugRates:
     group_kill
         Optional factor per group on the drug's kill rate: how sensitive a patient's tumour is
         at a given exposure (evolution.kill_iiv_sigma_log).
+    group_host
+        Optional factor per group on the host's kill (evolution.host_kill_iiv_sigma_log).
 
     Where the potency has a host kill for a drug (``potency.host_kill_per_day``), it is added to the
     death rate of every genotype of a group on that drug, in the pieces where it is present.
@@ -100,6 +102,7 @@ class DrugRates:
         group_escape: np.ndarray | None = None,
         lesion_secondary: np.ndarray | None = None,
         group_kill: np.ndarray | None = None,
+        group_host: np.ndarray | None = None,
         lesion_scale: np.ndarray | None = None,
     ) -> None:
         self.potency = potency or default_potency()
@@ -112,6 +115,7 @@ class DrugRates:
         self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)
         self.group_growth = None if group_growth is None else check_nonnegative("group_growth", group_growth)
         self.group_kill = None if group_kill is None else check_nonnegative("group_kill", group_kill)
+        self.group_host = None if group_host is None else check_nonnegative("group_host", group_host)
         n_geno = self.potency.registry.n_genotypes
         self.birth_rate_per_day = self._per_genotype("birth_rate_per_day", birth_rate_per_day, n_geno)
         self.death_rate_per_day = self._per_genotype("death_rate_per_day", death_rate_per_day, n_geno)
@@ -184,7 +188,10 @@ class DrugRates:
         if self.group_kill is not None:
             kill = kill * self.group_kill[group]
         # Not scaled by group_kill: the tumour's sensitivity and tolerance are its own, the host's kill is not.
-        return kill if self._host is None else kill + self._host.take(group, axis=1)
+        if self._host is None:
+            return kill
+        host = self._host.take(group, axis=1)
+        return kill + (host if self.group_host is None else host * self.group_host[group])
 
     def rates(
         self, group: np.ndarray, genotype: np.ndarray, lesion: np.ndarray | None = None

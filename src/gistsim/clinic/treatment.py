@@ -100,6 +100,7 @@ class Treatment:
         group_escape: np.ndarray | None = None,
         lesion_secondary: np.ndarray | None = None,
         group_kill: np.ndarray | None = None,
+        group_host: np.ndarray | None = None,
         lesion_scale: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, DrugRates]]:
         """For one interval of ``dt_days``: ``(patients, durations, rates)`` per piece structure.
@@ -149,7 +150,7 @@ class Treatment:
                 rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
                                   conc_ng_ml=conc, drug=drugs_here, potency=self.potency,
                                   group_scale=group_scale, group_growth=group_growth, group_escape=group_escape, lesion_secondary=lesion_secondary,
-                                  group_kill=group_kill, lesion_scale=lesion_scale)  # fmt: skip
+                                  group_kill=group_kill, group_host=group_host, lesion_scale=lesion_scale)  # fmt: skip
             else:
                 rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
                                   potency=self.potency, n_pieces=len(durations), group_scale=group_scale,

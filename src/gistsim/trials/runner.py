@@ -287,6 +287,7 @@ def _subcohort(cohort, chosen: np.ndarray):
         kinetics_scale=None if cohort.kinetics_scale is None else cohort.kinetics_scale[chosen],
         escape_scale=None if cohort.escape_scale is None else cohort.escape_scale[chosen],
         kill_scale=None if cohort.kill_scale is None else cohort.kill_scale[chosen],
+        host_scale=None if cohort.host_scale is None else cohort.host_scale[chosen],
         lesion_scale=None if cohort.lesion_scale is None else cohort.lesion_scale[keep_les],
         secondary_scale=None if cohort.secondary_scale is None else cohort.secondary_scale[keep_les],
     )  # fmt: skip
