@@ -42,5 +42,6 @@ def main() -> None:
     print(f"peak_rss_mb={max(peaks):.0f} growth_mb={large - small:.0f} "
           f"patients={min(args.patients)}-{max(args.patients)}")  # fmt: skip
 
+
 if __name__ == "__main__":
     main()

@@ -111,8 +111,7 @@ def test_host_factors_are_drawn_last_and_only_when_on():
     evo.host_kill_iiv_sigma_log.value = 0.9
     draw_paces(on, evo, as_draws(PatientStreams.from_ids(9, np.arange(3000))))
     np.testing.assert_array_equal(on.kinetics_scale, off.kinetics_scale)
-    if off.secondary_scale is not None:
-        np.testing.assert_array_equal(on.secondary_scale, off.secondary_scale)
+    np.testing.assert_array_equal(on.secondary_scale, off.secondary_scale)
     # Lognormal, median 1, sigma 0.9 (clipped at 3 sigma): the log's sample sd has SE
     # 0.9 / sqrt(2 n) = 0.0116, its median SE 1.2533 x 0.9 / sqrt(n) = 0.0206; 4 SE each.
     logs = np.log(on.host_scale)

@@ -111,7 +111,8 @@ class DrugRates:
         self.uses_lesion = self.lesion_scale is not None or self.lesion_secondary is not None
         self.group_escape = None if group_escape is None else check_nonnegative("group_escape", group_escape)
         self._escape_genotype = self.potency.registry.bypass_carrier
-        self._secondary_genotype = self.potency.registry.kit_secondary_mask != 0
+        # Only when used: DrugRates is built for every piece structure of every step.
+        self._secondary_genotype = None if lesion_secondary is None else self.potency.registry.kit_secondary_mask != 0
         self.group_scale = None if group_scale is None else check_nonnegative("group_scale", group_scale)
         self.group_growth = None if group_growth is None else check_nonnegative("group_growth", group_growth)
         self.group_kill = None if group_kill is None else check_nonnegative("group_kill", group_kill)

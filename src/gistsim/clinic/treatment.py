@@ -136,6 +136,10 @@ class Treatment:
                     drug_of[p] = reg.drug
                     edges_of[p] = tuple(local.tolist())
                     conc_of[p] = c[:, k]
+        common = dict(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day, potency=self.potency,
+                      group_scale=group_scale, group_growth=group_growth, group_escape=group_escape,
+                      lesion_secondary=lesion_secondary, group_kill=group_kill, group_host=group_host,
+                      lesion_scale=lesion_scale)  # fmt: skip
         out = []
         for edges in sorted(set(edges_of)):
             who = np.array([p for p in range(n) if edges_of[p] == edges], dtype=np.int64)
@@ -147,14 +151,8 @@ class Treatment:
                     conc[:, p] = conc_of[p]
                     drugs_here[p] = drug_of[p]
             if any(d is not None for d in drugs_here):
-                rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
-                                  conc_ng_ml=conc, drug=drugs_here, potency=self.potency,
-                                  group_scale=group_scale, group_growth=group_growth, group_escape=group_escape, lesion_secondary=lesion_secondary,
-                                  group_kill=group_kill, group_host=group_host, lesion_scale=lesion_scale)  # fmt: skip
-            else:
-                rates = DrugRates(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day,
-                                  potency=self.potency, n_pieces=len(durations), group_scale=group_scale,
-                                  group_growth=group_growth, group_escape=group_escape, lesion_secondary=lesion_secondary,
-                                  lesion_scale=lesion_scale)  # fmt: skip
+                rates = DrugRates(conc_ng_ml=conc, drug=drugs_here, **common)
+            else:  # the kill factors have nothing to scale without a drug
+                rates = DrugRates(n_pieces=len(durations), **common)
             out.append((who, durations, rates))
         return out

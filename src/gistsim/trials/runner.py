@@ -322,14 +322,12 @@ def _check_same_run(path: Path, meta: dict[str, object]) -> None:
     import pyarrow.parquet as pq
 
     raw = (pq.read_schema(path).metadata or {}).get(b"gistsim")
-    old = json.loads(raw) if raw else {}
-    new = json.loads(json.dumps(meta))
-    if old == new:
+    differ = _differences(json.loads(raw) if raw else {}, json.loads(json.dumps(meta)))
+    if not differ:
         return
-    differ = sorted(_differences(old, new))
     shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
     raise FileExistsError(
-        f"{path.parent} holds blocks of a different run ({shown or 'no gistsim metadata'} differ); "
+        f"{path.parent} holds blocks of a different run ({shown} differ); "
         "blocks are reused only by the same run: choose an empty folder or remove those blocks"
     )
 
