@@ -88,9 +88,23 @@ def test_a_patients_host_factor_scales_only_the_hosts_kill():
     pot = _potency(h)
     plain = _rates(pot, conc, drugs).rates(group, geno)[1]
     scaled = DrugRates(birth_rate_per_day=BIRTH, death_rate_per_day=DEATH, conc_ng_ml=conc, drug=drugs,
-                       potency=pot, group_host=np.array([1.0, 2.5])).rates(group, geno)[1]  # fmt: skip
+                       potency=pot, group_host=np.array([1.0, 1.5])).rates(group, geno)[1]  # fmt: skip
     np.testing.assert_allclose(scaled[:, group == 0], plain[:, group == 0])
-    np.testing.assert_allclose(scaled[:, group == 1] - plain[:, group == 1], 1.5 * h)  # the host part only
+    np.testing.assert_allclose(scaled[:, group == 1] - plain[:, group == 1], 0.5 * h)  # the host part only (below the cap)
+
+
+def test_a_patients_host_kill_stops_at_its_priors_top():
+    """A factor that would take the host's kill past the prior's top (0.005/day on imatinib) gives
+    the top: more would hold a D842V tumour on imatinib (potency.yaml), for any patient."""
+    pot = _potency(0.003)
+    top = pot.parameters.host_kill_per_day["imatinib"].prior.high
+    conc, drugs = np.array([[1000.0, 1000.0, 1000.0]]), ["imatinib"] * 3
+    group, geno = np.arange(3), np.zeros(3, dtype=np.int64)
+    plain = _rates(pot, conc, drugs).rates(group, geno)[1]
+    factor = np.array([0.5, top / 0.003, 4.0])
+    scaled = DrugRates(birth_rate_per_day=BIRTH, death_rate_per_day=DEATH, conc_ng_ml=conc, drug=drugs,
+                       potency=pot, group_host=factor).rates(group, geno)[1]  # fmt: skip
+    np.testing.assert_allclose(scaled - plain, [[0.5 * 0.003 - 0.003, top - 0.003, top - 0.003]])
 
 
 def test_host_factors_are_drawn_last_and_only_when_on():

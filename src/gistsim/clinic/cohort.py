@@ -189,7 +189,8 @@ def draw_paces(cohort: Cohort, evolution, draws) -> None:
     ``cohort.lesion_scale``, each lesion's pace relative to its patient's (median 1; the lesion's
     whole pace, patient × lesion, capped at 3 standard deviations of its law); then
     ``cohort.secondary_scale`` (:func:`draw_secondary_scale`); then, if ``host_kill_iiv_sigma_log``
-    > 0, one normal per patient: ``cohort.host_scale``, its factor on the host's kill.
+    > 0, one normal per patient: ``cohort.host_scale``, its factor on the host's kill (the rate
+    model holds the product at the host kill prior's top: :class:`gistsim.clinic.pd.DrugRates`).
 
     The escape factor is capped so that KIT-independent cells never outgrow KIT-driven ones
     (relative growth × factor ≤ 1, the top of escape_relative_growth's prior: a bypassed driver

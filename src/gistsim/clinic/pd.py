@@ -144,6 +144,8 @@ class DrugRates:
         # The host's kill (potency.host_kill_per_day) needs the drug present: none in a pause.
         host = self.potency.host_kill_per_day
         self._host = None if host is None else np.where(treated[None, :] & (conc > 0), host[drug_idx][None, :], 0.0)
+        cap = self.potency.host_kill_cap_per_day
+        self._host_cap = None if cap is None else cap[drug_idx]
 
     @staticmethod
     def _per_genotype(field: str, values: np.ndarray | float, n_geno: int) -> np.ndarray:
@@ -192,7 +194,10 @@ class DrugRates:
         if self._host is None:
             return kill
         host = self._host.take(group, axis=1)
-        return kill + (host if self.group_host is None else host * self.group_host[group])
+        if self.group_host is None:
+            return kill + host
+        scaled = host * self.group_host[group]
+        return kill + (scaled if self._host_cap is None else np.minimum(scaled, self._host_cap[group]))
 
     def rates(
         self, group: np.ndarray, genotype: np.ndarray, lesion: np.ndarray | None = None

@@ -89,6 +89,9 @@ class Potency:
     """The parameter set this was built from (for reports and provenance)."""
     host_kill_per_day: np.ndarray | None = None
     """Per drug, shape (n_drugs,): kill of every genotype while the drug is present; None = 0."""
+    host_kill_cap_per_day: np.ndarray | None = None
+    """Per drug, shape (n_drugs,): the most a patient's host kill may be (its prior's top; inf
+    for a prior without one) once scaled by the patient's factor (evolution.host_kill_iiv_sigma_log)."""
 
     def drug_index(self, drug: str) -> int:
         check_choice("drug", drug, self.drugs)
@@ -124,8 +127,12 @@ def build_potency(params: PotencyParameters, registry: GenotypeRegistry | None =
         ec50[i] = out * (scale.value if scale is not None else 1.0)
     hill = np.array([params.hill[d].value for d in drugs])
     host = np.array([params.host_kill_per_day[d].value if d in params.host_kill_per_day else 0.0 for d in drugs])
+    # The prior's top bounds what the host can do (potency.yaml: more would hold a D842V tumour on
+    # imatinib, which it does not), for a patient whose factor is high as for the typical one.
+    cap = np.array([getattr(params.host_kill_per_day[d].prior, "high", np.inf) if d in params.host_kill_per_day
+                    else 0.0 for d in drugs])  # fmt: skip
     # None when every drug's host kill is 0, so the rate model skips it (and its results are unchanged).
-    return Potency(drugs, ec50, hill, params.emax_per_day.value, reg, params, host if host.any() else None)
+    return Potency(drugs, ec50, hill, params.emax_per_day.value, reg, params, host if host.any() else None, cap)
 
 
 @lru_cache(maxsize=2)
