@@ -81,3 +81,26 @@ def test_vectorised_choi_matches_choi(seed):
         ref = assess_choi(lesions, np.arange(n_visits) * 84.0, np.nan_to_num(s, nan=0.0), h)
         expected = [CODE[a.response] for a in ref[1:]]
         np.testing.assert_array_equal(mine[:, i], expected, err_msg=f"patient {i}")
+
+
+def test_a_lesion_seen_before_a_new_baseline_is_not_new_when_it_reappears():
+    """Three patients, each: a 40 mm liver target and a 12 mm lesion that vanished under treatment
+    and is unseen at a new baseline (a line switch); then it is back at 6 mm.
+    Patient 0: it was seen before, so it is disease seen again (SD: 6 mm is under 20% of the
+    burden's nadir, 40 mm + 0); patient 1: never seen before, it is a new lesion (PD); patient 2:
+    seen before but resected at the new baseline, so what grows there is new (PD)."""
+    lesion_patient, organ = np.repeat([0, 1, 2], 2), np.zeros(6, dtype=np.int64)
+    hu = np.full(6, 60.0)
+    first = np.array([40.0, 12.0, 40.0, np.nan, 40.0, 12.0])
+    reader = reading.Reader(3)
+    reader.set_baseline(np.arange(3), lesion_patient, organ, first, hu)
+    gone_at_switch = np.array([40.0, np.nan] * 3)
+    reader.read(lesion_patient, gone_at_switch, hu)
+    reader.set_baseline(np.arange(3), lesion_patient, organ, gone_at_switch, hu,
+                        gone=np.array([False] * 5 + [True]))  # fmt: skip
+    back = reader.read(lesion_patient, np.array([40.0, 6.0] * 3), hu)
+    np.testing.assert_array_equal(back.recist, [reading.SD, reading.PD, reading.PD])
+    np.testing.assert_array_equal(back.new_lesion, [False, True, True])
+    # Grown back past a fifth of the burden's nadir (8 mm), it is unequivocal progression.
+    again = reader.read(lesion_patient, np.array([40.0, 9.0] * 3), hu)
+    assert again.recist[0] == reading.PD and not again.new_lesion[0]

@@ -149,8 +149,9 @@ def decide(
         pats = np.flatnonzero(rebaseline & st.alive)
         # The new baseline is the post-operative state: operated lesions are gone from view.
         m = measured.copy()
-        m[st.removed[: len(m)] | operated] = np.nan
-        reader.set_baseline(pats, lesion_patient, lesion_organ, m, hu)
+        gone = st.removed[: len(m)] | operated
+        m[gone] = np.nan
+        reader.set_baseline(pats, lesion_patient, lesion_organ, m, hu, gone=gone)
 
 
 def _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng) -> None:

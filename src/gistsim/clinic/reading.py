@@ -87,8 +87,12 @@ class Reader:
         lesion_organ: np.ndarray,
         measured_mm: np.ndarray,
         hu: np.ndarray,
+        gone: np.ndarray | None = None,
     ) -> None:
-        """New baseline for ``patients`` from this visit's measurements (NaN = not seen)."""
+        """New baseline for ``patients`` from this visit's measurements (NaN = not seen).
+
+        ``gone``: per lesion, resected (no longer part of the disease, so no longer known).
+        """
         self._grow(len(lesion_patient))
         sel = np.zeros(self.n, dtype=bool)
         sel[patients] = True
@@ -106,7 +110,15 @@ class Reader:
             chosen = order[rank_within(pat * 1000 + org) < MAX_TARGETS_PER_ORGAN]
             target[chosen[rank_within(lesion_patient[chosen]) < MAX_TARGETS]] = True
         self.lesion_target[mine] = target[mine]
-        self.lesion_known[mine] = seen[mine]
+        # A lesion seen before stays known: its regrowth after a new baseline (a line switch, a
+        # restart, an operation) is disease seen again, not a new lesion. RECIST 1.1's working
+        # group: lesions that disappear and reappear are not PD by themselves, unless the sums
+        # meet PD or the previous visit was a CR (recist.eortc.org/faq/does-a-new-lesion-always-
+        # result-in-pd); the reader, like a radiologist, has the earlier scans. Only never-seen
+        # lesions are new.
+        self.lesion_known[mine] |= seen[mine]
+        if gone is not None:
+            self.lesion_known[: len(gone)][gone & mine[: len(gone)]] = False
         self.lesion_nadir[mine] = size[mine]
         sums = np.bincount(lesion_patient, weights=np.where(target, size, 0.0), minlength=self.n)
         nt = np.bincount(lesion_patient, weights=np.where(mine & seen & ~target, size, 0.0), minlength=self.n)
