@@ -21,6 +21,11 @@ class LogNormalPrior(BaseModel):
     median: PositiveFloat
     sigma_log: PositiveFloat
 
+    @property
+    def top(self) -> float:
+        """The largest value in the support: none (inf)."""
+        return np.inf
+
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float:
         return self.median * np.exp(self.sigma_log * rng.standard_normal(size))
 
@@ -38,6 +43,11 @@ class UniformPrior(BaseModel):
     kind: Literal["uniform"]
     low: float
     high: float
+
+    @property
+    def top(self) -> float:
+        """The largest value in the support."""
+        return self.high
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray | float:
         return rng.uniform(self.low, self.high, size)

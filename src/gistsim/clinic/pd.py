@@ -145,7 +145,8 @@ class DrugRates:
         host = self.potency.host_kill_per_day
         self._host = None if host is None else np.where(treated[None, :] & (conc > 0), host[drug_idx][None, :], 0.0)
         cap = self.potency.host_kill_cap_per_day
-        self._host_cap = None if cap is None else cap[drug_idx]
+        # Only a patient's factor can take the host kill past the cap.
+        self._host_cap = None if cap is None or self.group_host is None else cap[drug_idx]
 
     @staticmethod
     def _per_genotype(field: str, values: np.ndarray | float, n_geno: int) -> np.ndarray:

@@ -129,8 +129,7 @@ def build_potency(params: PotencyParameters, registry: GenotypeRegistry | None =
     host = np.array([params.host_kill_per_day[d].value if d in params.host_kill_per_day else 0.0 for d in drugs])
     # The prior's top bounds what the host can do (potency.yaml: more would hold a D842V tumour on
     # imatinib, which it does not), for a patient whose factor is high as for the typical one.
-    cap = np.array([getattr(params.host_kill_per_day[d].prior, "high", np.inf) if d in params.host_kill_per_day
-                    else 0.0 for d in drugs])  # fmt: skip
+    cap = np.array([params.host_kill_per_day[d].prior.top if d in params.host_kill_per_day else 0.0 for d in drugs])
     # None when every drug's host kill is 0, so the rate model skips it (and its results are unchanged).
     return Potency(drugs, ec50, hill, params.emax_per_day.value, reg, params, host if host.any() else None, cap)
 

@@ -68,7 +68,7 @@ class Reader:
             self.lesion_nadir = np.concatenate([self.lesion_nadir, np.zeros(extra)])
 
     def known(self, n_lesions: int) -> np.ndarray:
-        """Per lesion 0..n_lesions-1: whether the reader has ever seen it."""
+        """Per lesion 0..n_lesions-1: whether the reader has seen it (and it was not resected since)."""
         self._grow(n_lesions)
         return self.lesion_known[:n_lesions]
 
@@ -116,9 +116,10 @@ class Reader:
         # meet PD or the previous visit was a CR (recist.eortc.org/faq/does-a-new-lesion-always-
         # result-in-pd); the reader, like a radiologist, has the earlier scans. Only never-seen
         # lesions are new.
-        self.lesion_known[mine] |= seen[mine]
+        known = self.lesion_known | seen
         if gone is not None:
-            self.lesion_known[: len(gone)][gone & mine[: len(gone)]] = False
+            known &= ~gone
+        self.lesion_known[mine] = known[mine]
         self.lesion_nadir[mine] = size[mine]
         sums = np.bincount(lesion_patient, weights=np.where(target, size, 0.0), minlength=self.n)
         nt = np.bincount(lesion_patient, weights=np.where(mine & seen & ~target, size, 0.0), minlength=self.n)
