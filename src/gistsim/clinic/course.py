@@ -7,7 +7,8 @@ The order of one interval between two visits (every patient in lock-step):
 2. The engine advances every clone (:func:`gistsim.engine.step.advance`).
 3. Cells that died become dead tissue, which resorbs (imaging sees viable + dead tissue).
 4. Seeding: new lesions founded by single cells, drawn in proportion to the patient's clones.
-5. Death: background (Gompertz) and tumour-burden hazards; a patient who dies leaves the loop.
+5. Death: background (Gompertz), tumour-burden and failed-drug hazards; a patient who dies leaves
+   the loop.
 6. Toxicity: discontinuation (next line) and dose reduction of imatinib 800 mg.
 7. The visit: every lesion measured with error, lesions below detection unseen; RECIST 1.1 and
    Choi read against the line's baseline.
@@ -166,6 +167,8 @@ class _State:
     stopped_once: np.ndarray
     focal_operations: np.ndarray
     tolerance: np.ndarray
+    failures: np.ndarray
+    failed_drugs: np.ndarray  # a bit per drug (``drug_code``) the disease has progressed on
     lesion_scale: np.ndarray | None = None
     lesion_secondary: np.ndarray | None = None
 
@@ -201,6 +204,7 @@ def simulate_course(
     lesion_organ = cohort.lesion_organ.astype(np.int64).copy()
     density = evolution.cells_per_cm3.value
     names = treatment.regimen_names
+    drug_code = np.unique([r.drug for r in treatment.regimens], return_inverse=True)[1].astype(np.int64)
     first = np.array([names.index(strategy.first_regimen(str(d))) for d in cohort.driver], dtype=np.int64)
     st = _State(
         driver=np.asarray(cohort.driver, dtype=object),
@@ -222,6 +226,8 @@ def simulate_course(
         stopped_once=np.zeros(n, dtype=bool),
         focal_operations=np.zeros(n, dtype=np.int64),
         tolerance=np.zeros(n),
+        failures=np.zeros(n, dtype=np.int64),
+        failed_drugs=np.zeros(n, dtype=np.int64),
         lesion_scale=None if cohort.lesion_scale is None else np.asarray(cohort.lesion_scale, dtype=float).copy(),
         lesion_secondary=None if cohort.secondary_scale is None else np.asarray(cohort.secondary_scale, dtype=float).copy(),
     )
@@ -308,7 +314,7 @@ def simulate_course(
         # Death over the interval.
         burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
         age = cohort.age_years + day / 365.25
-        p_death = death_probability(age, burden_before, burden_after, dt, clinic.death, density)
+        p_death = death_probability(age, burden_before, burden_after, dt, clinic.death, density, st.failures)
         dies = st.alive & (draws.random(np.arange(n)) < p_death)
         if dies.any():
             when = day + draws.random(np.flatnonzero(dies)) * dt
@@ -329,7 +335,7 @@ def simulate_course(
             rec.secondary_at_progression[first_pd] = found[first_pd]
         decide(
             day, reading, measured, hu, strategy, names, st, rec, reader, table, lesion_patient, lesion_organ,
-            clinic, draws,
+            clinic, draws, drug_code,
         )
         rec.recist.append(reading.recist)
         rec.choi.append(reading.choi)

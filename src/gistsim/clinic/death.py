@@ -1,4 +1,5 @@
-"""Death: background mortality by age (Gompertz) plus a tumour-burden-linked hazard."""
+"""Death: background mortality by age (Gompertz), a tumour-burden-linked hazard, and a hazard that
+grows with each drug the disease has progressed on."""
 
 from __future__ import annotations
 
@@ -28,8 +29,14 @@ def death_probability(
     dt_days: float,
     params: DeathParameters,
     cells_per_cm3: float | None = None,
+    failures: np.ndarray | None = None,
 ) -> np.ndarray:
     """P(death within an interval of ``dt_days``), with the burden hazard averaged over its ends.
+
+    ``failures``: per patient, the drugs its disease has progressed on so far; each adds
+    ``hazard_per_year_per_failure`` — the decline of patients with resistant, pretreated disease
+    that tumour volume alone does not carry (performance status, bleeding, obstruction,
+    cumulative toxicity).
 
     With ``cells_per_cm3``, a viable tumour volume above ``lethal_volume_cm3`` at the end of the
     interval is certain death.
@@ -37,6 +44,8 @@ def death_probability(
     h = background_hazard_per_year(age_years, params) + 0.5 * (
         burden_hazard_per_year(cells_start, params) + burden_hazard_per_year(cells_end, params)
     )
+    if failures is not None:
+        h = h + params.hazard_per_year_per_failure.value * np.asarray(failures, dtype=float)
     p = -np.expm1(-h * dt_days / _DAYS_PER_YEAR)
     if cells_per_cm3 is not None:
         p = np.where(np.asarray(cells_end, dtype=float) / cells_per_cm3 > params.lethal_volume_cm3.value, 1.0, p)

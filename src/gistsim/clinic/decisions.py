@@ -44,8 +44,17 @@ def decide(
     lesion_organ: np.ndarray,
     clinic: ClinicParameters,
     rng: Draws,
+    drug_code: np.ndarray,
 ) -> None:
-    """Apply the strategy's rules to every living patient after this visit's reading."""
+    """Apply the strategy's rules to every living patient after this visit's reading.
+
+    ``drug_code``: a code of each regimen's drug, by index in ``names``. The first progression on a drug counts as a
+    failure (``st.failures``, which carries a death hazard) whatever the strategy does about it — a
+    new line, a dose escalation, a resection — so that arms randomised at a progression stay alike
+    in it; progressing again on the same drug (at a higher dose, after a resection, beyond
+    progression) does not add, as trials count prior lines by drug (INVICTUS: imatinib, sunitinib,
+    regorafenib). Progression off drug (a stop, BFR14) or on supportive care does not count.
+    """
     n = len(st.alive)
     pd = st.alive & (reading.recist == PD)
     rebaseline = np.zeros(n, dtype=bool)
@@ -59,6 +68,7 @@ def decide(
         rec.add_event(np.flatnonzero(restart), day, "restart", [names[r] for r in st.regimen[restart]])
         rebaseline |= restart
     pd &= ~restart
+    _count_failures(pd & (st.regimen >= 0), st, drug_code)
     # 2. Focal progression: few progressing lesions, all resectable → the strategy's action.
     focal = np.zeros(n, dtype=bool)
     progressing = reading.progressing & st.alive[lesion_patient] & ~st.removed[: len(lesion_patient)]
@@ -152,6 +162,14 @@ def decide(
         gone = st.removed[: len(m)] | operated
         m[gone] = np.nan
         reader.set_baseline(pats, lesion_patient, lesion_organ, m, hu, gone=gone)
+
+
+def _count_failures(on_drug: np.ndarray, st, drug_code: np.ndarray) -> None:
+    """Add a failure for each patient progressing on a drug it has not progressed on before."""
+    pats = np.flatnonzero(on_drug)
+    bit = np.left_shift(1, drug_code[st.regimen[pats]])
+    st.failures[pats[(st.failed_drugs[pats] & bit) == 0]] += 1
+    st.failed_drugs[pats] |= bit
 
 
 def _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng) -> None:

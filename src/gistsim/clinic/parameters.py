@@ -45,6 +45,7 @@ class DeathParameters(ParameterSet):
     burden_hazard_per_year_at_reference: Parameter
     burden_reference_cells: Parameter
     burden_exponent: Parameter
+    hazard_per_year_per_failure: Parameter
     lethal_volume_cm3: Parameter
 
 
