@@ -48,12 +48,15 @@ def decide(
 ) -> None:
     """Apply the strategy's rules to every living patient after this visit's reading.
 
-    ``drug_code``: a code of each regimen's drug, by index in ``names``. The first progression on a drug counts as a
-    failure (``st.failures``, which carries a death hazard) whatever the strategy does about it — a
-    new line, a dose escalation, a resection — so that arms randomised at a progression stay alike
-    in it; progressing again on the same drug (at a higher dose, after a resection, beyond
-    progression) does not add, as trials count prior lines by drug (INVICTUS: imatinib, sunitinib,
-    regorafenib). Progression off drug (a stop, BFR14) or on supportive care does not count.
+    ``drug_code``: a code of each regimen's drug, by index in ``names``. The first progression on
+    a drug counts as a failure (``st.failures``, which carries a death hazard) whatever the
+    strategy does about it — a new line, a dose escalation, a resection — so that arms randomised
+    at a progression are alike in it at randomisation; progressing again on the same drug (at a
+    higher dose, after a resection, beyond progression) does not add, as trials count prior lines
+    by drug (INVICTUS: imatinib, sunitinib, regorafenib). After randomisation the count does
+    depend on the strategy: one that keeps a failed drug accrues no failure until it moves on
+    (docs/calibration.md). Progression off drug (a stop, BFR14) or on supportive care does not
+    count.
     """
     n = len(st.alive)
     pd = st.alive & (reading.recist == PD)
