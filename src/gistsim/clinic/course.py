@@ -167,8 +167,7 @@ class _State:
     stopped_once: np.ndarray
     focal_operations: np.ndarray
     tolerance: np.ndarray
-    failures: np.ndarray
-    failed_drugs: np.ndarray  # a bit per drug (``drug_code``) the disease has progressed on
+    failed_drugs: np.ndarray  # (patient, ``drug_code``): the disease has progressed on that drug
     lesion_scale: np.ndarray | None = None
     lesion_secondary: np.ndarray | None = None
 
@@ -226,8 +225,7 @@ def simulate_course(
         stopped_once=np.zeros(n, dtype=bool),
         focal_operations=np.zeros(n, dtype=np.int64),
         tolerance=np.zeros(n),
-        failures=np.zeros(n, dtype=np.int64),
-        failed_drugs=np.zeros(n, dtype=np.int64),
+        failed_drugs=np.zeros((n, drug_code.max() + 1), dtype=bool),
         lesion_scale=None if cohort.lesion_scale is None else np.asarray(cohort.lesion_scale, dtype=float).copy(),
         lesion_secondary=None if cohort.secondary_scale is None else np.asarray(cohort.secondary_scale, dtype=float).copy(),
     )
@@ -314,7 +312,8 @@ def simulate_course(
         # Death over the interval.
         burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
         age = cohort.age_years + day / 365.25
-        p_death = death_probability(age, burden_before, burden_after, dt, clinic.death, density, st.failures)
+        failures = st.failed_drugs.sum(axis=1)
+        p_death = death_probability(age, burden_before, burden_after, dt, clinic.death, density, failures)
         dies = st.alive & (draws.random(np.arange(n)) < p_death)
         if dies.any():
             when = day + draws.random(np.flatnonzero(dies)) * dt

@@ -49,7 +49,7 @@ def decide(
     """Apply the strategy's rules to every living patient after this visit's reading.
 
     ``drug_code``: a code of each regimen's drug, by index in ``names``. The first progression on
-    a drug counts as a failure (``st.failures``, which carries a death hazard) whatever the
+    a drug counts as a failure (``st.failed_drugs``, which carries a death hazard) whatever the
     strategy does about it — a new line, a dose escalation, a resection — so that arms randomised
     at a progression are alike in it at randomisation; progressing again on the same drug (at a
     higher dose, after a resection, beyond progression) does not add, as trials count prior lines
@@ -71,7 +71,8 @@ def decide(
         rec.add_event(np.flatnonzero(restart), day, "restart", [names[r] for r in st.regimen[restart]])
         rebaseline |= restart
     pd &= ~restart
-    _count_failures(pd & (st.regimen >= 0), st, drug_code)
+    on_drug = np.flatnonzero(pd & (st.regimen >= 0))
+    st.failed_drugs[on_drug, drug_code[st.regimen[on_drug]]] = True
     # 2. Focal progression: few progressing lesions, all resectable → the strategy's action.
     focal = np.zeros(n, dtype=bool)
     progressing = reading.progressing & st.alive[lesion_patient] & ~st.removed[: len(lesion_patient)]
@@ -165,14 +166,6 @@ def decide(
         gone = st.removed[: len(m)] | operated
         m[gone] = np.nan
         reader.set_baseline(pats, lesion_patient, lesion_organ, m, hu, gone=gone)
-
-
-def _count_failures(on_drug: np.ndarray, st, drug_code: np.ndarray) -> None:
-    """Add a failure for each patient progressing on a drug it has not progressed on before."""
-    pats = np.flatnonzero(on_drug)
-    bit = np.left_shift(1, drug_code[st.regimen[pats]])
-    st.failures[pats[(st.failed_drugs[pats] & bit) == 0]] += 1
-    st.failed_drugs[pats] |= bit
 
 
 def _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng) -> None:
