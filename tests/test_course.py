@@ -45,7 +45,7 @@ def cohort(n, lesions_mm, *, driver="KIT_exon11", resistant=None, seed=0):
     )
 
 
-def run(coh, strategy, *, years=4.0, seed=1, mutation_rate=0.0, **clinic_changes):
+def run(coh, strategy, *, years=4.0, seed=1, mutation_rate=0.0, keep_clones=False, **clinic_changes):
     clinic = default_clinic()
     for path, value in clinic_changes.items():
         group, name = path.split("__")
@@ -54,7 +54,7 @@ def run(coh, strategy, *, years=4.0, seed=1, mutation_rate=0.0, **clinic_changes
         coh, load_strategy(strategy), treatment=TREATMENT, evolution=EVO, clinic=clinic,
         mutation=MutationModel.from_registry(REG, mutation_rate, escape_target_bp=2.0),
         untreated_birth=np.full(G, EVO.birth_rate_per_day.value), untreated_death=np.full(G, EVO.death_rate_per_day),
-        horizon_days=years * 365.25, rng=np.random.default_rng(seed),
+        horizon_days=years * 365.25, rng=np.random.default_rng(seed), keep_clones=keep_clones,
     )
 
 

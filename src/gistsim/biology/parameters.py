@@ -114,6 +114,7 @@ class EvolutionParameters(ParameterSet):
     cells_per_cm3: Parameter
     kinetics_iiv_sigma_log: Parameter
     growth_half_volume_cm3: Parameter
+    kill_slowing_exponent: Parameter
     escape_target_bp: Parameter
     escape_relative_growth: Parameter
     secondary_relative_growth: Parameter

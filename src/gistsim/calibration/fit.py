@@ -39,6 +39,7 @@ FITTED = (
     "evolution.mutation_rate_per_bp_per_division",
     "evolution.kinetics_iiv_sigma_log",
     "evolution.growth_half_volume_cm3",
+    "evolution.kill_slowing_exponent",
     "evolution.escape_target_bp",
     "evolution.escape_relative_growth",
     "evolution.secondary_relative_growth",

@@ -267,6 +267,7 @@ def simulate_course(
     floor = np.where(st.driver == "wild_type", evolution.tolerance_kill_floor_wild_type.value,
                      evolution.tolerance_kill_floor.value)  # fmt: skip
     tolerant = bool((floor < 1.0).any())
+    slowing = evolution.kill_slowing_exponent.value
     day = 0.0
     while day + 1e-9 < horizon_days and st.alive.any():
         dt = min(visit_days, horizon_days - day)
@@ -276,6 +277,9 @@ def simulate_course(
         before = viable_per_lesion()
         burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
         group_kill = cohort.kill_scale
+        growth = growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value)
+        if slowing > 0:
+            group_kill = growth**slowing if group_kill is None else group_kill * growth**slowing
         if tolerant:
             factor, st.tolerance = tolerance_step(
                 st.tolerance, on, off_days, dt, evolution.tolerance_rate_per_day.value, floor
@@ -285,7 +289,7 @@ def simulate_course(
             regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
             group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale,
             lesion_secondary=st.lesion_secondary, group_kill=group_kill, group_host=cohort.host_scale,
-            group_growth=growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value),
+            group_growth=growth,
             lesion_scale=st.lesion_scale,
         )
         table = _advance_by_structure(table, structures, mutation, draws)
@@ -393,6 +397,8 @@ def growth_factor(viable_cm3: np.ndarray, half_volume_cm3: float) -> np.ndarray:
     Cancer 1964;18:490; Norton, Cancer Res 1988;48:7067), evaluated at each step's start, so rates
     stay constant within a step (DESIGN §3). It is what lets resistant disease grow fast while small
     (progression after 1–2 years) and slowly once large (years of survival after progression).
+    The drug's kill is multiplied by this factor to the power ``evolution.kill_slowing_exponent``
+    (0: a kill independent of size; 1: Norton–Simon, the kill slowed as the growth is).
     """
     return 1.0 / (1.0 + np.asarray(viable_cm3, dtype=float) / half_volume_cm3)
 
