@@ -116,12 +116,11 @@ def test_a_lesions_whole_pace_stays_below_three_standard_deviations():
 def test_a_trials_randomised_subcohort_keeps_each_lesions_factors():
     """The patients randomised in a trial are re-simulated as a sub-cohort; their lesions keep
     their own pace and secondary-mutant factors (the per-lesion arrays were once dropped there)."""
-    from gistsim.trials.runner import _subcohort
 
     coh = cohort(6, [30.0, 20.0, 10.0])
     coh.lesion_scale = np.arange(18) + 1.0
     coh.secondary_scale = np.arange(18) / 10.0 + 0.1
-    sub = _subcohort(coh, np.array([1, 4]))
+    sub = coh.subset(np.array([1, 4]))
     np.testing.assert_array_equal(sub.lesion_patient, [0, 0, 0, 1, 1, 1])
     np.testing.assert_array_equal(sub.lesion_scale, [4.0, 5.0, 6.0, 13.0, 14.0, 15.0])
     np.testing.assert_allclose(sub.secondary_scale, [0.4, 0.5, 0.6, 1.3, 1.4, 1.5])

@@ -115,3 +115,34 @@ def test_cli_case_writes_summary(tmp_path):
     text = (tmp_path / "case_summary.md").read_text()
     assert ("No virtual patient reproduced" in text) != summary["matched"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_example_is_the_matched_patients_own_course(monkeypatch):
+    # A replay keeps no clones while it searches; the first matched patient is simulated again
+    # alone for its figures and must have the course it had in its block. Any patient with a
+    # progression stands in for a match here (real matches are ~1 in 3,000).
+    import gistsim.cases.replay as replay
+    from gistsim.cases.match import CaseMatch
+
+    calls = []
+
+    def simulate(*args, **kwargs):
+        calls.append(replay_simulate(*args, **kwargs))
+        return calls[-1]
+
+    def first_progressing(rec, observed, horizon_days):
+        p = min(p for p, _, kind, _ in rec.events if kind == "progression")
+        return [CaseMatch(p, 1.0, 2.0, 1.0, 1, [], 3.0)]
+
+    replay_simulate = replay.simulate_course
+    monkeypatch.setattr(replay, "simulate_course", simulate)
+    monkeypatch.setattr(replay, "match_course", first_progressing)
+    result = replay.replay_case("sakakura-2006", max_patients=60, block_size=30, seed=5)
+    block, alone = calls[0], calls[1]
+    assert len(calls) == 3 and alone.death_day.shape == (1,)  # one re-simulation, for the first match only
+    p = first_progressing(block, None, None)[0].patient
+    mine = [(day, kind, detail) for q, day, kind, detail in block.events if q == p]
+    assert mine == [(day, kind, detail) for _, day, kind, detail in alone.events]
+    assert alone.death_day[0] == block.death_day[p] and len(alone.clones) == len(alone.visit_day)
+    assert result.example is not None
+    assert [(e["day"], e["kind"], e["detail"]) for e in result.example.events] == sorted(mine, key=lambda e: e[0])

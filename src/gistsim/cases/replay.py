@@ -26,7 +26,7 @@ from gistsim.clinic.parameters import default_clinic
 from gistsim.clinic.patient import PatientCourse
 from gistsim.clinic.strategy import load_strategy
 from gistsim.clinic.treatment import Treatment
-from gistsim.streams import as_draws
+from gistsim.streams import PatientStreams, as_draws
 
 #: Months allowed from the start of treatment to the first CR when sizing the horizon.
 MONTHS_TO_CR = 36.0
@@ -112,14 +112,22 @@ def replay_case(
             n, spec, registry=registry, evolution=evolution, mutation=mutation, pk_sampler=treatment.sample_pk, rng=rng
         )
         draw_paces(cohort, evolution, as_draws(rng))
-        rec = simulate_course(
-            cohort, strategy, treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
-            untreated_birth=birth, untreated_death=death, horizon_days=horizon_days,
-            keep_clones=result.example is None, rng=rng,
-        )
+        # Per-patient streams for the course: the first matched patient is simulated again alone,
+        # its clones kept for the figures, with the course it had in its block. Keeping every
+        # patient's clones at every visit until a match cost ~3.4 GB for a block of 2,000.
+        course_seed = int(child.generate_state(1)[0])
+        ids = np.arange(result.n_simulated, result.n_simulated + n)
+        kw = dict(treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
+                  untreated_birth=birth, untreated_death=death, horizon_days=horizon_days)  # fmt: skip
+        rec = simulate_course(cohort, strategy, rng=PatientStreams.from_ids(course_seed, ids), keep_lesions=False, **kw)
         found = match_course(rec, obs, horizon_days)
         if found and result.example is None:
-            result.example = PatientCourse.from_records(rec, found[0].patient, treatment.regimen_names)
+            p = found[0].patient
+            alone = simulate_course(
+                cohort.subset(np.array([p])), strategy, rng=PatientStreams.from_ids(course_seed, ids[[p]]),
+                keep_clones=True, **kw,
+            )  # fmt: skip
+            result.example = PatientCourse.from_records(alone, 0, treatment.regimen_names)
         result.matches.extend(found)
         result.n_simulated += n
         result.n_matched += len(found)

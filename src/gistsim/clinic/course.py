@@ -113,6 +113,33 @@ class Cohort:
     def n_patients(self) -> int:
         return len(self.age_years)
 
+    def subset(self, chosen: np.ndarray) -> Cohort:
+        """The cohort restricted to the patients ``chosen``, renumbered 0..k-1 (clones, lesions and PK)."""
+        from gistsim.clinic.treatment import _subset  # treatment imports this module
+
+        new_of = np.full(len(self.age_years), -1)
+        new_of[chosen] = np.arange(len(chosen))
+        keep_les = np.flatnonzero(np.isin(self.lesion_patient, chosen))
+        les_new = np.full(len(self.lesion_patient), -1)
+        les_new[keep_les] = np.arange(len(keep_les))
+        rows = np.isin(self.clones.lesion, keep_les)
+        clones = CloneTable.from_arrays(
+            lesion=les_new[self.clones.lesion[rows]], group=new_of[self.clones.group[rows]],
+            genotype=self.clones.genotype[rows], count=self.clones.count[rows], n_genotypes=self.clones.n_genotypes,
+        )  # fmt: skip
+        return Cohort(
+            age_years=self.age_years[chosen], driver=self.driver[chosen],
+            lesion_patient=new_of[self.lesion_patient[keep_les]], lesion_organ=self.lesion_organ[keep_les],
+            lesion_site=[self.lesion_site[i] for i in keep_les], clones=clones,
+            pk={d: _subset(p, chosen) for d, p in self.pk.items()},
+            kinetics_scale=None if self.kinetics_scale is None else self.kinetics_scale[chosen],
+            escape_scale=None if self.escape_scale is None else self.escape_scale[chosen],
+            kill_scale=None if self.kill_scale is None else self.kill_scale[chosen],
+            host_scale=None if self.host_scale is None else self.host_scale[chosen],
+            lesion_scale=None if self.lesion_scale is None else self.lesion_scale[keep_les],
+            secondary_scale=None if self.secondary_scale is None else self.secondary_scale[keep_les],
+        )  # fmt: skip
+
 
 @dataclass
 class Records:

@@ -113,7 +113,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
         if len(chosen) < n:  # the others' courses are identical in every arm
             rows += [dict(r, arm=arm.name) for r in rows[:n] if not randomised[r["_k"]]]
         if len(chosen):
-            sub = _subcohort(cohort, chosen)
+            sub = cohort.subset(chosen)
             rec = simulate_course(sub, strategy, rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids[chosen]), **course_kw)
             rows += _rows(rec, chosen, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
     for r in rows:
@@ -261,36 +261,6 @@ def _per_line(ev: list[tuple[float, str, str]], death: float, end: float, codes:
             out |= {f"{key}_regimen": None, f"{key}_start_day": None, f"{key}_best_response": None, f"{key}_pfs_days": None,
                     f"{key}_pfs_event": None, f"{key}_ttp_days": None, f"{key}_ttp_event": None}  # fmt: skip
     return out
-
-
-def _subcohort(cohort, chosen: np.ndarray):
-    """The cohort restricted to some patients, renumbered 0..k-1 (clones, lesions and PK)."""
-    from gistsim.clinic.course import Cohort
-    from gistsim.clinic.treatment import _subset
-    from gistsim.engine.clones import CloneTable
-
-    new_of = np.full(len(cohort.age_years), -1)
-    new_of[chosen] = np.arange(len(chosen))
-    keep_les = np.flatnonzero(np.isin(cohort.lesion_patient, chosen))
-    les_new = np.full(len(cohort.lesion_patient), -1)
-    les_new[keep_les] = np.arange(len(keep_les))
-    rows = np.isin(cohort.clones.lesion, keep_les)
-    clones = CloneTable.from_arrays(
-        lesion=les_new[cohort.clones.lesion[rows]], group=new_of[cohort.clones.group[rows]],
-        genotype=cohort.clones.genotype[rows], count=cohort.clones.count[rows], n_genotypes=cohort.clones.n_genotypes,
-    )  # fmt: skip
-    return Cohort(
-        age_years=cohort.age_years[chosen], driver=cohort.driver[chosen],
-        lesion_patient=new_of[cohort.lesion_patient[keep_les]], lesion_organ=cohort.lesion_organ[keep_les],
-        lesion_site=[cohort.lesion_site[i] for i in keep_les], clones=clones,
-        pk={d: _subset(p, chosen) for d, p in cohort.pk.items()},
-        kinetics_scale=None if cohort.kinetics_scale is None else cohort.kinetics_scale[chosen],
-        escape_scale=None if cohort.escape_scale is None else cohort.escape_scale[chosen],
-        kill_scale=None if cohort.kill_scale is None else cohort.kill_scale[chosen],
-        host_scale=None if cohort.host_scale is None else cohort.host_scale[chosen],
-        lesion_scale=None if cohort.lesion_scale is None else cohort.lesion_scale[keep_les],
-        secondary_scale=None if cohort.secondary_scale is None else cohort.secondary_scale[keep_les],
-    )  # fmt: skip
 
 
 def schema():
