@@ -1,6 +1,7 @@
 """simulate_patient, its figures, the case format, the case matcher and `gistsim case`."""
 
 import json
+from importlib.resources import files
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from gistsim.cases.match import DAYS_PER_MONTH, match_course
 from gistsim.cases.schema import builtin_cases, load_case
 from gistsim.cli import app
 from gistsim.clinic.course import Records
+from gistsim.clinic.drugs import regimen, regimen_names
 from gistsim.clinic.figures import clone_composition, spider_plot, timeline
 from gistsim.clinic.patient import simulate_patient
 from gistsim.clinic.reading import CR, PR, SD
@@ -63,6 +65,7 @@ def records(recist, events, organ=(0, 0), death_day=np.inf):
 
 
 OBS = load_case("sakakura-2006").observed
+DRUG_OF = {name: regimen(name).drug for name in regimen_names()}
 # CR first read at visit 3 (day 252); focal progression of lesion 1 at day 756 (6 visits = 16.6 months).
 COURSE = [-1, PR, PR, CR, CR, CR, CR, CR, CR, SD] + [SD] * 20
 EVENTS = [(0, 0.0, "line_start", "imatinib_400mg_daily"), (0, 756.0, "progression", "focal"),
@@ -71,7 +74,7 @@ EVENTS = [(0, 0.0, "line_start", "imatinib_400mg_daily"), (0, 756.0, "progressio
 
 def test_matcher_reads_the_milestones():
     horizon = 84.0 * 29
-    (m,) = match_course(records(COURSE, EVENTS), OBS, horizon)
+    (m,) = match_course(records(COURSE, EVENTS), OBS, horizon, DRUG_OF)
     assert m.cr_month == pytest.approx(252 / DAYS_PER_MONTH)
     assert m.cr_duration_months == pytest.approx(504 / DAYS_PER_MONTH)
     assert m.progressing_lesions_at_focal_progression == 1
@@ -87,11 +90,24 @@ def test_matcher_reads_the_milestones():
         lambda c, e, o: (c, e + [(0, 1100.0, "progression", "imatinib_400mg_daily")], o),  # < 24 months free
         lambda c, e, o: (c, e + [(0, 400.0, "line_start", "sunitinib_50mg_4on2off")], o),  # not on imatinib
         lambda c, e, o: ([-1, PR, PR, PR, PR, PR, PR, PR, PR, SD] + [SD] * 20, e, o),  # never a CR
+        lambda c, e, o: (c, [(0, 0.0, "line_start", "avapritinib_300mg_daily")] + e[1:], o),  # the case's CR was on imatinib
     ],
 )
 def test_matcher_refuses_other_courses(change):
     course, events, organ = change(COURSE, EVENTS, (0, 0))
-    assert match_course(records(course, events, organ), OBS, 84.0 * 29) == []
+    assert match_course(records(course, events, organ), OBS, 84.0 * 29, DRUG_OF) == []
+
+
+def test_the_observed_drug_is_a_known_one_and_needs_the_regimens_drugs(tmp_path):
+    any_drug = OBS.model_copy(update={"drug": None})
+    assert len(match_course(records(COURSE, [(0, 0.0, "line_start", "avapritinib_300mg_daily")] + EVENTS[1:]), any_drug, 84.0 * 29)) == 1
+    with pytest.raises(ValueError, match="needs regimen_drug"):
+        match_course(records(COURSE, EVENTS), OBS, 84.0 * 29)
+    raw = (files("gistsim.data") / "cases" / "sakakura-2006.yaml").read_text().replace("drug: imatinib", "drug: gleevec")
+    bad = tmp_path / "c.yaml"
+    bad.write_text(raw)
+    with pytest.raises(InputError, match=r"observed.drug.*'gleevec' is not a drug; accepted values: imatinib, sunitinib"):
+        load_case(bad)
 
 
 def test_case_files_validate(tmp_path):
@@ -130,7 +146,7 @@ def test_the_example_is_the_matched_patients_own_course(monkeypatch):
         calls.append(replay_simulate(*args, **kwargs))
         return calls[-1]
 
-    def first_progressing(rec, observed, horizon_days):
+    def first_progressing(rec, *_):
         p = min(p for p, _, kind, _ in rec.events if kind == "progression")
         return [CaseMatch(p, 1.0, 2.0, 1.0, 1, [], 3.0)]
 
@@ -140,7 +156,7 @@ def test_the_example_is_the_matched_patients_own_course(monkeypatch):
     result = replay.replay_case("sakakura-2006", max_patients=60, block_size=30, seed=5)
     block, alone = calls[0], calls[1]
     assert len(calls) == 3 and alone.death_day.shape == (1,)  # one re-simulation, for the first match only
-    p = first_progressing(block, None, None)[0].patient
+    p = first_progressing(block)[0].patient
     mine = [(day, kind, detail) for q, day, kind, detail in block.events if q == p]
     assert mine == [(day, kind, detail) for _, day, kind, detail in alone.events]
     assert alone.death_day[0] == block.death_day[p] and len(alone.clones) == len(alone.visit_day)

@@ -41,8 +41,15 @@ class CaseMatch:
     months_without_progression_after_resection: float
 
 
-def match_course(rec: Records, observed: Observed, horizon_days: float) -> list[CaseMatch]:
-    """Every patient of ``rec`` whose course reproduces ``observed``."""
+def match_course(
+    rec: Records, observed: Observed, horizon_days: float, regimen_drug: dict[str, str] | None = None
+) -> list[CaseMatch]:
+    """Every patient of ``rec`` whose course reproduces ``observed``.
+
+    ``regimen_drug``: the drug of each regimen by name, needed when ``observed.drug`` is set.
+    """
+    if observed.drug is not None and regimen_drug is None:
+        raise ValueError(f"observed.drug = {observed.drug!r} needs regimen_drug (the drug of each regimen)")
     days = np.asarray(rec.visit_day)
     recist = np.vstack(rec.recist)  # (visits, patients)
     events: dict[int, list[tuple[float, str, str]]] = {}
@@ -52,7 +59,12 @@ def match_course(rec: Records, observed: Observed, horizon_days: float) -> list[
     has_cr = is_cr.any(axis=0)
     out = []
     for p in np.flatnonzero(has_cr):
-        m = _match_one(int(p), days, is_cr[:, p], events.get(int(p), []), rec, observed, horizon_days)
+        ev = events.get(int(p), [])
+        if observed.drug is not None and not any(
+            d == 0 and kind == "line_start" and regimen_drug[detail] == observed.drug for d, kind, detail in ev
+        ):
+            continue
+        m = _match_one(int(p), days, is_cr[:, p], ev, rec, observed, horizon_days)
         if m is not None:
             out.append(m)
     return out

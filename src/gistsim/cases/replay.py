@@ -100,6 +100,7 @@ def replay_case(
     g = registry.n_genotypes
     birth = evolution.untreated_birth(registry)
     death = np.full(g, evolution.death_rate_per_day)
+    regimen_drug = {name: reg.drug for name, reg in zip(treatment.regimen_names, treatment.regimens)}
     spec = case.baseline.to_spec()
     result = ReplayResult(case.name, False, 0, 0, seed, horizon_months)
     t0 = time.perf_counter()
@@ -120,7 +121,7 @@ def replay_case(
         kw = dict(treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
                   untreated_birth=birth, untreated_death=death, horizon_days=horizon_days)  # fmt: skip
         rec = simulate_course(cohort, strategy, rng=PatientStreams.from_ids(course_seed, ids), keep_lesions=False, **kw)
-        found = match_course(rec, obs, horizon_days)
+        found = match_course(rec, obs, horizon_days, regimen_drug)
         if found and result.example is None:
             p = found[0].patient
             alone = simulate_course(

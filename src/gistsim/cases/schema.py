@@ -6,9 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, field_validator, model_validator
 
 from gistsim.clinic.cohort import BaselineSpec, Range
+from gistsim.clinic.drugs import drug_names
 from gistsim.clinic.strategy import Organ
 from gistsim.validation import builtin_documents, load_document, validate
 
@@ -72,6 +73,17 @@ class Observed(BaseModel):
     focal_progression_lesions: PositiveInt
     focal_progression_organ: Organ
     progression_free_after_resection_months: NonNegativeFloat
+    drug: str | None = None
+    """The drug the response and the focal progression happened on (the first line, whatever its
+    dose); ``None``: any. Without it a strategy that starts some drivers on another drug (PDGFRA
+    D842V on avapritinib) lets patients unlike the case match."""
+
+    @field_validator("drug")
+    @classmethod
+    def _drug(cls, v: str | None) -> str | None:
+        if v is not None and v not in drug_names():
+            raise ValueError(f"{v!r} is not a drug; accepted values: {', '.join(drug_names())}")
+        return v
 
 
 class Case(BaseModel):

@@ -49,7 +49,7 @@ def spider_plot(course: PatientCourse, path: Path, *, title: str = "") -> Path:
             ax.axvline(e["month"], color="black", ls=":", lw=1)
             ax.text(e["month"], ax.get_ylim()[1] * 0.95, " surgery", fontsize=8, va="top")
     ax.axhline(10, color="grey", lw=0.8, ls="--")
-    ax.text(months[-1], 10.5, "measurable (10 mm)", fontsize=7, color="grey", ha="right")
+    ax.text(0.99, 10.5, "measurable (10 mm)", fontsize=7, color="grey", ha="right", transform=ax.get_yaxis_transform())
     ax.set_xlabel("months from the start of treatment")
     ax.set_ylabel("measured diameter (mm)")
     ax.set_title(title or "Lesion diameters (open circles: present but not seen)")
