@@ -281,18 +281,31 @@ def calibrate(
     start: str = typer.Option("priors", help="Where the search starts: 'priors' (the data files' values) or "
                               "'calibrated' (the shipped set, to refine it)."),
     sigma0: float = typer.Option(0.8, min=0.01, max=3.0, help="Initial CMA-ES step, in prior standard deviations."),
+    free: list[str] = typer.Option(None, "--free", help="A fitted parameter to search (repeat the option); the "
+                                   "others stay at their start values. Default: every fitted parameter."),
+    set_: list[str] = typer.Option(None, "--set", help="PATH=VALUE: a fitted parameter's start value, over --start's."),
     quick: bool = typer.Option(False, "--quick", help="A few small evaluations: exercises the whole path in minutes."),
 ) -> None:
     """Fit the uncertain parameters to the published targets (CMA-ES with common random numbers)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gistsim.calibration.fit import calibrate as run_calibration
-    from gistsim.calibration.fit import start_values
+    from gistsim.calibration.fit import check_fitted, start_values
 
     try:
         start_at = start_values(start)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--start") from exc
+    try:
+        overrides = parse_overrides(set_)
+        check_fitted(overrides, "--set")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set") from exc
+    try:
+        check_fitted(free or [], "--free")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--free") from exc
+    start_at |= overrides
     if quick:
         evaluations, popsize, scale = min(evaluations, 4), 2, 0.01
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} candidates"),
@@ -300,7 +313,7 @@ def calibrate(
         task = bar.add_task("calibrating", total=evaluations, best="-")
         result = run_calibration(
             out, seed=seed, scale=scale, max_evaluations=evaluations, popsize=popsize, workers=workers,
-            start=start_at, sigma0=sigma0, progress=lambda k, _, best: bar.update(task, completed=k, best=f"{best:.3f}"),
+            start=start_at, free=tuple(free) if free else None, sigma0=sigma0, progress=lambda k, _, best: bar.update(task, completed=k, best=f"{best:.3f}"),
         )  # fmt: skip
     console.print(f"{result.evaluations} candidates; best objective {result.best_objective:.3f} "
                   f"(distance {result.best_distance:.3f})")  # fmt: skip

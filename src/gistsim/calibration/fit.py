@@ -52,6 +52,7 @@ FITTED = (
     "evolution.lesion_pace_sigma_log",
     "evolution.tolerance_kill_floor",
     "evolution.tolerance_kill_floor_wild_type",
+    "evolution.tolerance_rate_per_day",
     "potency.emax_per_day",
     "potency.host_kill_per_day.imatinib",
     "potency.ec50_ng_ml.imatinib.KIT_exon11",
@@ -78,9 +79,9 @@ Z_BOUND = 3.0
 Z_BOUNDS = {"potency.ec50_scale.ripretinib": (-Z_BOUND, 0.0)}
 
 
-def _bounds() -> list[list[float]]:
-    """Lower and upper z bound of every fitted parameter."""
-    pairs = [Z_BOUNDS.get(k, (-Z_BOUND, Z_BOUND)) for k in FITTED]
+def _bounds(free: tuple[str, ...] = FITTED) -> list[list[float]]:
+    """Lower and upper z bound of every searched parameter."""
+    pairs = [Z_BOUNDS.get(k, (-Z_BOUND, Z_BOUND)) for k in free]
     return [[p[0] for p in pairs], [p[1] for p in pairs]]
 
 
@@ -95,6 +96,13 @@ def start_values(kind: str) -> dict[str, float]:
         raise ValueError(f"start = {kind!r} is not accepted; accepted values: priors, calibrated")
     model = Model.build(kind)
     return {k: model.value(k) for k in FITTED}
+
+
+def check_fitted(paths, option: str) -> None:
+    """Raise ValueError naming ``option`` and the accepted names if a path is not fitted."""
+    unknown = [p for p in paths if p not in FITTED]
+    if unknown:
+        raise ValueError(f"{option} {', '.join(unknown)}: not a fitted parameter; accepted: {', '.join(FITTED)}")
 
 
 def to_value(path: str, z: float) -> float:
@@ -140,18 +148,31 @@ def calibrate(
     popsize: int = 10,
     sigma0: float = 0.8,
     start: dict[str, float] | None = None,
+    free: tuple[str, ...] | None = None,
     workers: int = 1,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> Calibration:
-    """Run CMA-ES and write ``out/calibrated.yaml`` and ``out/calibration.json`` (atomically)."""
+    """Run CMA-ES and write ``out/calibrated.yaml`` and ``out/calibration.json`` (atomically).
+
+    ``start`` gives the fitted parameters' starting values (the data files' where missing);
+    ``free`` the ones searched (all of :data:`FITTED` by default): the others stay at their start
+    values in every candidate and in the result, which lists every fitted parameter.
+    """
     import cma
 
+    free = FITTED if free is None else tuple(free)
+    check_fitted(free, "free parameter")
+    check_fitted(start or {}, "start value")
+    if not free:
+        raise ValueError("free parameters: none given; accepted: any of " + ", ".join(FITTED))
     out.mkdir(parents=True, exist_ok=True)
-    x0 = [to_z(k, (start or {}).get(k, Model.build("priors").value(k))) for k in FITTED]
-    lo, hi = _bounds()
+    priors = Model.build("priors")
+    base = {k: float((start or {}).get(k, priors.value(k))) for k in FITTED}
+    x0 = [to_z(k, base[k]) for k in free]
+    lo, hi = _bounds(free)
     es = cma.CMAEvolutionStrategy(
         np.clip(x0, np.array(lo) + 0.01, np.array(hi) - 0.01), sigma0,
-        {"seed": seed, "popsize": popsize, "bounds": _bounds(), "maxfevals": max_evaluations, "verbose": -9},
+        {"seed": seed, "popsize": popsize, "bounds": [lo, hi], "maxfevals": max_evaluations, "verbose": -9},
     )  # fmt: skip
     history: list[dict[str, object]] = []
     client = cluster = None
@@ -165,7 +186,7 @@ def calibrate(
     try:
         while not es.stop() and len(history) < max_evaluations:
             zs = es.ask()
-            cands = [{k: to_value(k, float(z)) for k, z in zip(FITTED, x)} for x in zs]
+            cands = [base | {k: to_value(k, float(z)) for k, z in zip(free, x)} for x in zs]
             if client is not None:
                 results = client.gather(client.map(objective, cands, [scale] * len(cands), pure=False))
             else:
@@ -176,13 +197,13 @@ def calibrate(
             if progress:
                 progress(len(history), max_evaluations, min(h["objective"] for h in history))
             # The best so far is on disk after every generation: an interrupted run keeps it.
-            _write(out, _result(history), seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=x0)
+            _write(out, _result(history), seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=base, free=free)
     finally:
         if client is not None:
             client.close()
             cluster.close()
     result = _result(history)
-    _write(out, result, seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=x0)
+    _write(out, result, seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=base, free=free)
     return result
 
 
@@ -205,7 +226,8 @@ def _write(out: Path, result: Calibration, **settings) -> None:
             "evaluations": result.evaluations, "objective": round(result.best_objective, 4),
             "distance": round(result.best_distance, 4), "patients_scale": settings["scale"],
             "popsize": settings["popsize"], "sigma0": settings["sigma0"],
-            "start_z": [round(float(z), 4) for z in settings["start"]],
+            "start_z": {k: round(to_z(k, v), 4) for k, v in settings["start"].items()},
+            "free": list(settings["free"]),
             "targets": fitted,
         },
         "values": {k: float(f"{v:.6g}") for k, v in result.best.items()},
