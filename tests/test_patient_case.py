@@ -40,6 +40,20 @@ def test_simulate_patient_course_and_figures(tmp_path):
         assert path.read_bytes()[:8] == PNG
 
 
+def test_spider_plot_names_operations_once_in_its_legend_and_nowhere_else():
+    from gistsim.clinic.figures import _plt, _spider_figure
+
+    course = simulate_patient(lesions=[{"organ": "liver", "diameter_mm": 30}], years=2, rng=5)
+    last = float(course.visit_month[-1])
+    course.events += [{"kind": "surgery", "month": last - 1.0}, {"kind": "surgery", "month": last}]
+    fig = _spider_figure(course, "")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels.count("surgery") == 1
+    assert not any("surgery" in t.get_text() for t in ax.texts)
+    _plt().close(fig)
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [

@@ -34,6 +34,10 @@ def _save(fig, path: Path) -> Path:
 
 def spider_plot(course: PatientCourse, path: Path, *, title: str = "") -> Path:
     """Measured diameter of each lesion ever seen; when present but unseen, open markers at 0."""
+    return _save(_spider_figure(course, title), path)
+
+
+def _spider_figure(course: PatientCourse, title: str):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     months = course.visit_month
@@ -44,10 +48,10 @@ def spider_plot(course: PatientCourse, path: Path, *, title: str = "") -> Path:
         line = ax.plot(months, y, marker="o", ms=3, label=f"lesion {les} ({course.lesion_organ[j]})")[0]
         unseen = np.isnan(y) & (course.true_mm[:, j] > 0)
         ax.plot(months[unseen], np.zeros(unseen.sum()), "o", mfc="none", color=line.get_color(), ms=3)
-    for e in course.events:
-        if e["kind"] == "surgery":
-            ax.axvline(e["month"], color="black", ls=":", lw=1)
-            ax.text(e["month"], ax.get_ylim()[1] * 0.95, " surgery", fontsize=8, va="top")
+    # Operations go in the legend, not as text by the line: a label near the right edge ran into it.
+    surgery = [e["month"] for e in course.events if e["kind"] == "surgery"]
+    for k, m in enumerate(surgery):
+        ax.axvline(m, color="black", ls=":", lw=1, label="surgery" if k == 0 else None)
     ax.axhline(10, color="grey", lw=0.8, ls="--")
     ax.text(0.99, 10.5, "measurable (10 mm)", fontsize=7, color="grey", ha="right", transform=ax.get_yaxis_transform())
     ax.set_xlabel("months from the start of treatment")
@@ -55,7 +59,7 @@ def spider_plot(course: PatientCourse, path: Path, *, title: str = "") -> Path:
     ax.set_title(title or "Lesion diameters (open circles: present but not seen)")
     if len(ax.get_lines()) <= 24:
         ax.legend(fontsize=7, ncol=2, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _save(fig, path)
+    return fig
 
 
 def timeline(course: PatientCourse, path: Path, *, title: str = "") -> Path:
