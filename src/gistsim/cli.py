@@ -284,6 +284,8 @@ def calibrate(
     free: list[str] = typer.Option(None, "--free", help="A fitted parameter to search (repeat the option); the "
                                    "others stay at their start values. Default: every fitted parameter."),
     set_: list[str] = typer.Option(None, "--set", help="PATH=VALUE: a fitted parameter's start value, over --start's."),
+    loss: str = typer.Option("cauchy", help="The distance's loss per target: 'cauchy' (far-off targets still "
+                             "pull) or 'welsch' (they stop pulling; near ones count)."),
     quick: bool = typer.Option(False, "--quick", help="A few small evaluations: exercises the whole path in minutes."),
 ) -> None:
     """Fit the uncertain parameters to the published targets (CMA-ES with common random numbers)."""
@@ -306,6 +308,9 @@ def calibrate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--free") from exc
     start_at |= overrides
+    if loss not in ("cauchy", "welsch"):
+        accepted = "accepted values: cauchy, welsch"
+        raise typer.BadParameter(f"{loss!r} is not accepted; {accepted}", param_hint="--loss")
     if quick:
         evaluations, popsize, scale = min(evaluations, 4), 2, 0.01
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} candidates"),
@@ -313,7 +318,7 @@ def calibrate(
         task = bar.add_task("calibrating", total=evaluations, best="-")
         result = run_calibration(
             out, seed=seed, scale=scale, max_evaluations=evaluations, popsize=popsize, workers=workers,
-            start=start_at, free=tuple(free) if free else None, sigma0=sigma0, progress=lambda k, _, best: bar.update(task, completed=k, best=f"{best:.3f}"),
+            start=start_at, free=tuple(free) if free else None, loss=loss, sigma0=sigma0, progress=lambda k, _, best: bar.update(task, completed=k, best=f"{best:.3f}"),
         )  # fmt: skip
     console.print(f"{result.evaluations} candidates; best objective {result.best_objective:.3f} "
                   f"(distance {result.best_distance:.3f})")  # fmt: skip

@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from gistsim import __version__
-from gistsim.calibration.simulate import distance, run_in_process, score, target_trials
+from gistsim.calibration.simulate import LOSSES, distance, run_in_process, score, target_trials
 from gistsim.calibration.targets import builtin_targets
 from gistsim.model import Model
 
@@ -119,13 +119,13 @@ def to_z(path: str, value: float) -> float:
     return float(2 * Z_BOUND * (value - prior.low) / (prior.high - prior.low) - Z_BOUND)
 
 
-def objective(values: dict[str, float], scale: float) -> tuple[float, float, int]:
+def objective(values: dict[str, float], scale: float, loss: str = "cauchy") -> tuple[float, float, int]:
     """(objective, distance, targets within) of one candidate: its target trials run in this process."""
     targets = [t for t in builtin_targets() if t.fit]
     trials = target_trials(targets, scale=scale, parameter_set="priors", parameters=values, block_size=100)
     frames = {name: run_in_process(trial) for name, trial in trials.items()}
     outcomes = score(targets, frames, trials)
-    d = distance(outcomes, targets)
+    d = distance(outcomes, targets, loss)
     prior = PRIOR_WEIGHT * sum(to_z(k, v) ** 2 for k, v in values.items())
     return d + prior, d, sum(o.within for o in outcomes)
 
@@ -149,6 +149,7 @@ def calibrate(
     sigma0: float = 0.8,
     start: dict[str, float] | None = None,
     free: tuple[str, ...] | None = None,
+    loss: str = "cauchy",
     workers: int = 1,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> Calibration:
@@ -161,6 +162,8 @@ def calibrate(
     import cma
 
     free = FITTED if free is None else tuple(free)
+    if loss not in LOSSES:
+        raise ValueError(f"loss = {loss!r} is not accepted; accepted values: {', '.join(LOSSES)}")
     check_fitted(free, "free parameter")
     check_fitted(start or {}, "start value")
     if not free:
@@ -174,6 +177,7 @@ def calibrate(
         np.clip(x0, np.array(lo) + 0.01, np.array(hi) - 0.01), sigma0,
         {"seed": seed, "popsize": popsize, "bounds": [lo, hi], "maxfevals": max_evaluations, "verbose": -9},
     )  # fmt: skip
+    settings = dict(seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=base, free=free, loss=loss)
     history: list[dict[str, object]] = []
     client = cluster = None
     if workers > 1:
@@ -188,22 +192,23 @@ def calibrate(
             zs = es.ask()
             cands = [base | {k: to_value(k, float(z)) for k, z in zip(free, x)} for x in zs]
             if client is not None:
-                results = client.gather(client.map(objective, cands, [scale] * len(cands), pure=False))
+                k = len(cands)
+                results = client.gather(client.map(objective, cands, [scale] * k, [loss] * k, pure=False))
             else:
-                results = [objective(c, scale) for c in cands]
+                results = [objective(c, scale, loss) for c in cands]
             es.tell(zs, [r[0] for r in results])
             for c, (obj, d, k) in zip(cands, results):
                 history.append({"values": c, "objective": obj, "distance": d, "within": k})
             if progress:
                 progress(len(history), max_evaluations, min(h["objective"] for h in history))
             # The best so far is on disk after every generation: an interrupted run keeps it.
-            _write(out, _result(history), seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=base, free=free)
+            _write(out, _result(history), **settings)
     finally:
         if client is not None:
             client.close()
             cluster.close()
     result = _result(history)
-    _write(out, result, seed=seed, scale=scale, popsize=popsize, sigma0=sigma0, start=base, free=free)
+    _write(out, result, **settings)
     return result
 
 
@@ -220,8 +225,8 @@ def _write(out: Path, result: Calibration, **settings) -> None:
     doc = {
         "name": f"calibrated-{date}",
         "provenance": {
-            "method": "CMA-ES (cma package) on the tolerance-scaled distance to the targets, plus "
-                      f"{PRIOR_WEIGHT} x sum of squared prior z-scores",
+            "method": "CMA-ES (cma package) on the tolerance-scaled distance to the targets "
+                      f"({settings['loss']} loss), plus {PRIOR_WEIGHT} x sum of squared prior z-scores",
             "seed": settings["seed"], "date": date, "version": __version__,
             "evaluations": result.evaluations, "objective": round(result.best_objective, 4),
             "distance": round(result.best_distance, 4), "patients_scale": settings["scale"],

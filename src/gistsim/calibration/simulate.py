@@ -100,22 +100,43 @@ def _unit(t: Target) -> str:
 
 #: Scale of the distance's Cauchy loss, in tolerances: beyond it, a target's pull weakens.
 Z_SOFT = 5.0
+#: Scale of the Welsch loss, in tolerances: beyond about twice it a target no longer pulls.
+Z_WELSCH = 1.5
+LOSSES = ("cauchy", "welsch")
 
 
-def distance(outcomes: Iterable[Outcome], targets: Iterable[Target]) -> float:
-    """Fitting distance: mean over fitted targets of ρ(z), z = (sim − pub)/tol, a missing value ρ(5).
+def loss(z: float, kind: str = "cauchy") -> float:
+    """ρ(z) of a target z tolerances from its published value; both are z² near it.
 
-    Scaled by the tolerance so that every target weighs by how precisely it is known. ρ(z) =
-    Z_SOFT² · ln(1 + z²/Z_SOFT²) (Cauchy loss) is z² near the target and grows only
-    logarithmically far from it: one target the model cannot reach does not dominate the rest,
-    yet moving a far-off target closer still lowers the distance (a hard cap at 5 tolerances, used
-    before, left the fit blind to later-line PFS three times too long).
+    ``cauchy``: Z_SOFT² · ln(1 + z²/Z_SOFT²), growing logarithmically far away, so that a far-off
+    target moving closer still counts. ``welsch``: Z_WELSCH² · (1 − exp(−z²/Z_WELSCH²)), a
+    redescending loss (Dennis & Welsch, Commun Stat Simul Comput 1978;7:345) that saturates: a
+    target the model cannot reach stops pulling, and the fit spends itself on the targets near
+    their bands, which is what the share within tolerance counts.
     """
+    if kind == "cauchy":
+        return Z_SOFT**2 * math.log1p((z / Z_SOFT) ** 2)
+    if kind == "welsch":
+        return Z_WELSCH**2 * -math.expm1(-((z / Z_WELSCH) ** 2))
+    raise ValueError(f"loss = {kind!r} is not accepted; accepted values: {', '.join(LOSSES)}")
+
+
+def distance(outcomes: Iterable[Outcome], targets: Iterable[Target], kind: str = "cauchy") -> float:
+    """Fitting distance: mean over fitted targets of ρ(z) (:func:`loss`), z = (sim − pub)/tol, a
+    missing value counted as z = Z_SOFT.
+
+    Scaled by the tolerance so that every target weighs by how precisely it is known. The default
+    Cauchy loss is z² near the target and grows only logarithmically far from it: one target the
+    model cannot reach does not dominate the rest, yet moving a far-off target closer still lowers
+    the distance (a hard cap at 5 tolerances, used before, left the fit blind to later-line PFS
+    three times too long).
+    """
+    loss(0.0, kind)  # the kind is checked even when no target is fitted
     fit = {t.name for t in targets if t.fit}
     terms = []
     for o in outcomes:
         if o.name not in fit:
             continue
         z = (o.simulated - o.published) / o.tolerance if math.isfinite(o.simulated) else Z_SOFT
-        terms.append(Z_SOFT**2 * math.log1p((z / Z_SOFT) ** 2))
+        terms.append(loss(z, kind))
     return float(sum(terms) / max(len(terms), 1))
