@@ -293,6 +293,7 @@ def calibrate(
 
     from gistsim.calibration.fit import calibrate as run_calibration
     from gistsim.calibration.fit import check_fitted, start_values
+    from gistsim.calibration.simulate import check_loss
 
     try:
         start_at = start_values(start)
@@ -308,9 +309,10 @@ def calibrate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--free") from exc
     start_at |= overrides
-    if loss not in ("cauchy", "welsch"):
-        accepted = "accepted values: cauchy, welsch"
-        raise typer.BadParameter(f"{loss!r} is not accepted; {accepted}", param_hint="--loss")
+    try:
+        check_loss(loss)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--loss") from exc
     if quick:
         evaluations, popsize, scale = min(evaluations, 4), 2, 0.01
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} candidates"),

@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from gistsim import __version__
-from gistsim.calibration.simulate import LOSSES, distance, run_in_process, score, target_trials
+from gistsim.calibration.simulate import check_loss, distance, run_in_process, score, target_trials
 from gistsim.calibration.targets import builtin_targets
 from gistsim.model import Model
 
@@ -79,7 +79,7 @@ Z_BOUND = 3.0
 Z_BOUNDS = {"potency.ec50_scale.ripretinib": (-Z_BOUND, 0.0)}
 
 
-def _bounds(free: tuple[str, ...] = FITTED) -> list[list[float]]:
+def _bounds(free: tuple[str, ...]) -> list[list[float]]:
     """Lower and upper z bound of every searched parameter."""
     pairs = [Z_BOUNDS.get(k, (-Z_BOUND, Z_BOUND)) for k in free]
     return [[p[0] for p in pairs], [p[1] for p in pairs]]
@@ -162,8 +162,7 @@ def calibrate(
     import cma
 
     free = FITTED if free is None else tuple(free)
-    if loss not in LOSSES:
-        raise ValueError(f"loss = {loss!r} is not accepted; accepted values: {', '.join(LOSSES)}")
+    check_loss(loss)
     check_fitted(free, "free parameter")
     check_fitted(start or {}, "start value")
     if not free:

@@ -105,6 +105,12 @@ Z_WELSCH = 1.5
 LOSSES = ("cauchy", "welsch")
 
 
+def check_loss(kind: str) -> None:
+    """Raise ValueError naming the accepted losses if ``kind`` is not one."""
+    if kind not in LOSSES:
+        raise ValueError(f"loss = {kind!r} is not accepted; accepted values: {', '.join(LOSSES)}")
+
+
 def loss(z: float, kind: str = "cauchy") -> float:
     """ρ(z) of a target z tolerances from its published value; both are z² near it.
 
@@ -114,11 +120,10 @@ def loss(z: float, kind: str = "cauchy") -> float:
     target the model cannot reach stops pulling, and the fit spends itself on the targets near
     their bands, which is what the share within tolerance counts.
     """
+    check_loss(kind)
     if kind == "cauchy":
         return Z_SOFT**2 * math.log1p((z / Z_SOFT) ** 2)
-    if kind == "welsch":
-        return Z_WELSCH**2 * -math.expm1(-((z / Z_WELSCH) ** 2))
-    raise ValueError(f"loss = {kind!r} is not accepted; accepted values: {', '.join(LOSSES)}")
+    return Z_WELSCH**2 * -math.expm1(-((z / Z_WELSCH) ** 2))
 
 
 def distance(outcomes: Iterable[Outcome], targets: Iterable[Target], kind: str = "cauchy") -> float:
@@ -131,7 +136,7 @@ def distance(outcomes: Iterable[Outcome], targets: Iterable[Target], kind: str =
     the distance (a hard cap at 5 tolerances, used before, left the fit blind to later-line PFS
     three times too long).
     """
-    loss(0.0, kind)  # the kind is checked even when no target is fitted
+    check_loss(kind)  # even when no target is fitted
     fit = {t.name for t in targets if t.fit}
     terms = []
     for o in outcomes:
