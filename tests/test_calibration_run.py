@@ -104,6 +104,13 @@ def test_validation_writes_every_target_with_the_required_fields(validation):
     bd = json.loads((out / "by_driver.json").read_text())
     assert (bd["trial"], bd["arm"]) == ("first-line-imatinib", "imatinib-400")
     assert bd["rows"][-1]["driver"] == "all" and sum(r["n"] for r in bd["rows"][:-1]) == bd["rows"][-1]["n"]
+    bl = json.loads((out / "by_line.json").read_text())
+    first = next(d for d in bl if (d["trial"], d["arm"]) == ("first-line-imatinib", "imatinib-400"))
+    # Every patient of the arm starts on line 1 with imatinib 400 mg; later lines hold fewer.
+    assert [r["regimen"] for r in first["rows"] if r["line"] == 1] == ["imatinib_400mg_daily"]
+    assert first["rows"][0]["n"] == bd["rows"][-1]["n"]
+    assert sum(r["n"] for r in first["rows"] if r["line"] == 2) <= first["rows"][0]["n"]
+    assert "<h2>Lines of therapy</h2>" in html and "later-lines, full-sequence</h3>" in html
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
 
 

@@ -4,8 +4,8 @@ The JSON is a list of objects (``name``, ``published``, ``simulated``, ``lo``, `
 ``tolerance``, ``within``, and the trial, statistic, unit, source and a reason when outside).
 The HTML has the table and one Kaplan–Meier panel per trial and endpoint, with the published
 medians and landmark rates drawn over the simulated curves, then the first-line 400 mg arm broken
-down by driver (:mod:`gistsim.calibration.breakdown`; also ``by_driver.json``). All are written
-atomically.
+down by driver (:mod:`gistsim.calibration.breakdown`; also ``by_driver.json``), and every trial
+arm by line of therapy (also ``by_line.json``). All are written atomically.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gistsim.calibration.breakdown import by_driver, kaplan_meier_by_driver
+from gistsim.calibration.breakdown import by_driver, by_line, kaplan_meier_by_driver
 from gistsim.calibration.simulate import Outcome
 from gistsim.calibration.statistics import _endpoint, derive, select
 from gistsim.calibration.targets import UNIT_DAYS, Target
@@ -38,15 +38,22 @@ def write_validation(out: Path, outcomes: list[Outcome], targets: list[Target], 
     trial, arm = BREAKDOWN
     table = by_driver(frames[trial], arm) if trial in frames and arm in set(frames[trial]["arm"]) else None
     breakdown = "" if table is None else _breakdown(table, frames[trial])
+    lines = {(t, a): by_line(df, a) for t, df in frames.items() for a in dict.fromkeys(df["arm"])}
+    breakdown += _by_line_html(lines)
     h = _write_atomic(out / "validation.html", _html(outcomes, targets, frames, visit_days, header, breakdown).encode())
+    doc = [{"trial": t, "arm": a, "rows": _json_rows(tab)} for (t, a), tab in lines.items()]
+    paths = [h, j, _write_atomic(out / "by_line.json", (json.dumps(doc, indent=2) + "\n").encode())]
     if table is None:
-        return [h, j]
-    # NaN (a landmark past follow-up) and inf (a median not reached) are not JSON: null and "not reached".
-    rows = [{k: (None if isinstance(v, float) and math.isnan(v) else "not reached" if v == math.inf else v)
+        return paths
+    doc = {"trial": trial, "arm": arm, "rows": _json_rows(table)}
+    return [*paths, _write_atomic(out / "by_driver.json", (json.dumps(doc, indent=2) + "\n").encode())]
+
+
+def _json_rows(table: pd.DataFrame) -> list[dict]:
+    """Records of ``table`` with NaN (a landmark past follow-up) as null and inf (a median not
+    reached) as "not reached": neither is JSON."""
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else "not reached" if v == math.inf else v)
              for k, v in r.items()} for r in table.to_dict("records")]  # fmt: skip
-    doc = {"trial": trial, "arm": arm, "rows": rows}
-    b = _write_atomic(out / "by_driver.json", (json.dumps(doc, indent=2) + "\n").encode())
-    return [h, j, b]
 
 
 def headline(outcomes: list[Outcome]) -> str:
@@ -152,6 +159,24 @@ def _breakdown(table: pd.DataFrame, rows: pd.DataFrame) -> str:
             "<p>Which patients make the pooled figures: <code>tail_share</code> is each driver's share of the "
             "arm's patients progression-free at 10 years. Times in years; rates from Kaplan–Meier.</p>"
             f"<table>{head}{body}</table>{img}")  # fmt: skip
+
+
+def _by_line_html(lines: dict[tuple[str, str], pd.DataFrame]) -> str:
+    """One table per trial arm: its lines of therapy (from :func:`by_line`)."""
+    cols = ["line", "regimen", "n", "share", "orr", "median_start_months", "median_pfs_months", "median_os_months"]
+    head = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"
+    parts = ["<h2>Lines of therapy</h2><p>Per trial arm, each line and the regimen given in it: how many "
+             "patients reached it, when (months from the arm's origin), its own median PFS and the median "
+             "OS from its start (Kaplan–Meier; months): where the arm's survival is spent.</p>"]  # fmt: skip
+    for (trial, arm), table in lines.items():
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" if c in ("line", "regimen")
+                             else f"<td>{r[c]:,}</td>" if c == "n" else f"<td>{_fmt(r[c], 'x')}</td>"
+                             for c in cols) + "</tr>"
+            for _, r in table.iterrows()
+        )  # fmt: skip
+        parts.append(f"<h3>{html.escape(trial)}, {html.escape(arm)}</h3><table>{head}{body}</table>")
+    return "\n".join(parts)
 
 
 def _html(outcomes, targets, frames, visit_days, header, breakdown: str = "") -> str:
