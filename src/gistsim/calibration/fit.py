@@ -69,6 +69,7 @@ FITTED = (
     "clinic.death.burden_exponent",
     "clinic.death.lethal_volume_cm3",
     "clinic.death.hazard_per_year_per_failure",
+    "clinic.death.failures_exempt",
     "clinic.seeding.rate_per_cell_per_day",
 )
 PRIOR_WEIGHT = 0.02

@@ -195,6 +195,7 @@ class _State:
     focal_operations: np.ndarray
     tolerance: np.ndarray
     failed_drugs: np.ndarray  # (patient, ``drug_code``): the disease has progressed on that drug
+    pending: np.ndarray  # regimen index a patient waits for (not yet available; ``available_from_years``), or -1
     lesion_scale: np.ndarray | None = None
     lesion_secondary: np.ndarray | None = None
 
@@ -253,6 +254,7 @@ def simulate_course(
         focal_operations=np.zeros(n, dtype=np.int64),
         tolerance=np.zeros(n),
         failed_drugs=np.zeros((n, drug_code.max() + 1), dtype=bool),
+        pending=np.full(n, -1, dtype=np.int64),
         lesion_scale=None if cohort.lesion_scale is None else np.asarray(cohort.lesion_scale, dtype=float).copy(),
         lesion_secondary=None if cohort.secondary_scale is None else np.asarray(cohort.secondary_scale, dtype=float).copy(),
     )

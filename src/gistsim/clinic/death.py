@@ -33,10 +33,10 @@ def death_probability(
 ) -> np.ndarray:
     """P(death within an interval of ``dt_days``), with the burden hazard averaged over its ends.
 
-    ``failures``: per patient, the drugs its disease has progressed on so far; each adds
-    ``hazard_per_year_per_failure`` — the decline of patients with resistant, pretreated disease
-    that tumour volume alone does not carry (performance status, bleeding, obstruction,
-    cumulative toxicity).
+    ``failures``: per patient, the drugs its disease has progressed on so far; each beyond the
+    first ``failures_exempt`` adds ``hazard_per_year_per_failure`` — the decline of patients with
+    resistant, pretreated disease that tumour volume alone does not carry (performance status,
+    bleeding, obstruction, cumulative toxicity).
 
     With ``cells_per_cm3``, a viable tumour volume above ``lethal_volume_cm3`` at the end of the
     interval is certain death.
@@ -45,7 +45,8 @@ def death_probability(
         burden_hazard_per_year(cells_start, params) + burden_hazard_per_year(cells_end, params)
     )
     if failures is not None:
-        h = h + params.hazard_per_year_per_failure.value * np.asarray(failures, dtype=float)
+        charged = np.maximum(np.asarray(failures, dtype=float) - params.failures_exempt.value, 0.0)
+        h = h + params.hazard_per_year_per_failure.value * charged
     p = -np.expm1(-h * dt_days / _DAYS_PER_YEAR)
     if cells_per_cm3 is not None:
         p = np.where(np.asarray(cells_end, dtype=float) / cells_per_cm3 > params.lethal_volume_cm3.value, 1.0, p)

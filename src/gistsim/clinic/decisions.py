@@ -62,6 +62,19 @@ def decide(
     pd = st.alive & (reading.recist == PD)
     rebaseline = np.zeros(n, dtype=bool)
     operated = np.zeros(len(lesion_patient), dtype=bool)
+    # 0. A regimen waited for (held back by ``available_from_years``) starts once available.
+    waiting = np.flatnonzero(st.alive & (st.pending >= 0))
+    ready = [p for p in waiting if strategy.available(names[st.pending[p]], day - st.first_start[p])]
+    if ready:
+        ready = np.asarray(ready)
+        st.regimen[ready] = st.pending[ready]
+        st.nominal[ready] = st.pending[ready]
+        st.line[ready] += 1
+        st.regimen_start[ready] = day
+        st.pending[ready] = -1
+        rec.add_event(ready, day, "line_start", [names[r] for r in st.regimen[ready]])
+        rebaseline[ready] = True
+        pd[ready] = False
     # 1. Progression while stopped (BFR14): restart the same regimen.
     restart = pd & st.stopped
     if restart.any():
@@ -116,8 +129,12 @@ def decide(
             nxt = strategy.next_regimen(names[st.nominal[p]], other_drug=not pd[p], driver=str(st.driver[p]))
             if nxt is None and pd[p] and strategy.beyond_last == "continue":
                 continue  # treatment beyond progression: same regimen, same line, new baseline
+            if nxt is not None and pd[p] and not strategy.available(nxt, day - st.first_start[p]):
+                st.pending[p] = names.index(nxt)
+                continue  # beyond progression until the next regimen exists (step 0 starts it)
             st.regimen[p] = names.index(nxt) if nxt is not None else -1
             st.nominal[p] = st.regimen[p]
+            st.pending[p] = -1
             st.line[p] += 1
             st.regimen_start[p] = day
             rec.add_event(np.array([p]), day, "line_start", nxt if nxt is not None else "best_supportive_care")

@@ -46,6 +46,7 @@ class DeathParameters(ParameterSet):
     burden_reference_cells: Parameter
     burden_exponent: Parameter
     hazard_per_year_per_failure: Parameter
+    failures_exempt: Parameter
     lethal_volume_cm3: Parameter
 
 

@@ -15,7 +15,11 @@ What a strategy can say (DESIGN §4):
 * ``residual_resection``: at best response, resect all remaining visible lesions if few enough
   and all resectable;
 * ``stop``: stop the drug after N years without progression and restart it on progression (BFR14);
-* ``beyond_last``: at progression on the last regimen, stop it (best supportive care) or continue it.
+* ``beyond_last``: at progression on the last regimen, stop it (best supportive care) or continue it;
+* ``available_from_years``: regimens of the sequence that did not exist yet when a trial began
+  (sunitinib for the first-line imatinib trials of 2000–2002): at progression the current regimen
+  continues beyond progression until the next one is available, which starts at the first visit
+  from then.
 """
 
 from __future__ import annotations
@@ -141,6 +145,12 @@ class Strategy(BaseModel):
     ``continue`` it (treatment beyond progression, common practice once no line is left: stopping
     a TKI lets its still-sensitive clones regrow)."""
 
+    available_from_years: dict[str, PositiveFloat] = Field(default_factory=dict)
+    """Regimen → years after the patient's start from which it can be given (a drug approved after
+    the trial accrued). Switches for intolerance are not held back: the trials managed
+    intolerance by dose reduction, and the few who left the drug for good are switched as in
+    later practice rather than left untreated."""
+
     @field_validator("start")
     @classmethod
     def _start(cls, v: str) -> str:
@@ -182,6 +192,22 @@ class Strategy(BaseModel):
             if len(set(seq)) != len(seq):
                 raise ValueError(f"sequence repeats a regimen: {seq}")
         return self
+
+    @model_validator(mode="after")
+    def _available_in_sequence(self) -> Strategy:
+        listed = list(dict.fromkeys(r for seq in [self.sequence, *self.sequence_by_driver.values()] for r in seq))
+        for reg in self.available_from_years:
+            if reg not in listed:
+                raise ValueError(
+                    f"available_from_years key {reg!r} is not in the strategy's sequence; accepted values: "
+                    f"{', '.join(listed) or 'none (the sequence is empty)'}"
+                )
+        return self
+
+    def available(self, regimen: str, days_on_strategy: float) -> bool:
+        """Whether ``regimen`` can be started ``days_on_strategy`` days after the patient's start."""
+        years = self.available_from_years.get(regimen)
+        return years is None or days_on_strategy >= years * 365.25 - 1e-6
 
     def first_regimen(self, driver: str) -> str:
         """Regimen a patient with this driver starts on."""
