@@ -307,6 +307,7 @@ def test_report_is_self_contained_and_written_atomically(tmp_path, base):
     assert all(base64.b64decode(img.split('"', 1)[0])[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
     assert "Research use only" in page and "<h2>Methods</h2>" in page and "<table>" in page
     assert "src=\"http" not in page and "<script" not in page
+    assert "Lines of therapy" not in page and not base.lines  # these rows have no line columns
     assert json.loads((out / "summary.json").read_text()) == base.to_dict()
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "summary.json"]  # no temp files left
 

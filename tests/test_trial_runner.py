@@ -122,6 +122,9 @@ def test_cli_trial_runs_analyzes_and_refuses_to_overwrite(tmp_path):
     res = runner.invoke(app, ["trial", str(spec), "--out", str(out), "--n", "30"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert (out / "report.html").exists() and json.loads((out / "summary.json").read_text())["n_patients"] > 0
+    # Randomised at focal progression: every arm's first line (imatinib) began before the origin.
+    page = (out / "report.html").read_text()
+    assert page.count("<td>imatinib_400mg_daily</td>") >= 3 and "<h4>switch</h4>" in page
     again = runner.invoke(app, ["trial", str(spec), "--out", str(out)])
     assert again.exit_code == 2 and "resume" in again.output
     resumed = runner.invoke(app, ["trial", str(spec), "--out", str(out), "--resume", "--no-analyze"])
@@ -229,3 +232,29 @@ def test_local_cluster_does_not_need_port_8787():
             finally:
                 cluster.close()
     assert not [w for w in caught if "8787" in str(w.message)]
+
+
+def test_lines_of_therapy_read_a_bounded_number_of_rows(tmp_path, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from gistsim.cli import app
+    from gistsim.trials import analysis
+
+    spec = tmp_path / "t.yaml"
+    spec.write_text(yaml.safe_dump(dict(SPEC, patients=40, block_size=10)))
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["trial", str(spec), "--out", str(out)]).exit_code == 0
+    whole = analysis.analyze(out)
+    monkeypatch.setattr(analysis, "LINES_MAX_ROWS", 1)  # one block (10 patients x 3 arms) is read
+    part = analysis.analyze(out)
+    assert whole.lines_patients == whole.n_patients > part.lines_patients > 0
+    assert part.lines["resect"]["n"].sum() < whole.lines["resect"]["n"].sum()
+    assert f"Over the first {part.lines_patients:,} patients" in _report(part, tmp_path / "r")
+
+
+def _report(a, where):
+    from gistsim.trials.report import write_report
+
+    write_report(a, where, swimmer_patients=2)
+    return (where / "report.html").read_text()

@@ -8,10 +8,7 @@ The breakdown makes that visible in the validation report: per driver, its share
 response, median TTP, PFS and OS at landmarks, and its share of the arm's patients still
 progression-free at the last landmark.
 
-:func:`by_line` breaks an arm down by line of therapy instead: per line and regimen, when it
-starts, how long it holds and how long patients live from its start. It shows where survival is
-spent — with calibrated-2026-12-02c the later-lines arm lived about as long from ripretinib's start
-(fifth line) as from sunitinib's (third), which no pooled figure shows.
+The report also breaks every arm down by line of therapy (:mod:`gistsim.trials.lines`).
 """
 
 from __future__ import annotations
@@ -79,52 +76,6 @@ def by_driver(rows: pd.DataFrame, arm: str) -> pd.DataFrame:
     total = free.iloc[-1]
     table["tail_share"] = free / total if total > 0 else np.nan
     return table
-
-
-_MONTH = 365.25 / 12
-
-
-def _median_months(days: np.ndarray, event: np.ndarray) -> float:
-    from lifelines import KaplanMeierFitter
-
-    ok = np.isfinite(days)
-    if not ok.any():
-        return math.nan
-    return float(KaplanMeierFitter().fit(days[ok] / _MONTH, event[ok]).median_survival_time_)
-
-
-def by_line(rows: pd.DataFrame, arm: str, max_lines: int = 5) -> pd.DataFrame:
-    """One row per line of therapy and regimen given in it, over ``arm``'s patients: ``n``,
-    ``share`` (of the arm), ``orr`` (CR or PR as the line's best response, over evaluable patients),
-    ``median_start_months`` (from the arm's time origin; negative for lines begun before a
-    randomisation), ``median_pfs_months`` (the line's own PFS) and ``median_os_months`` (from the
-    line's start; Kaplan–Meier, ``inf`` when not reached).
-
-    ``rows``: result rows of a trial (``arm``, ``time_origin_day``, ``os_days/event`` and the
-    ``lineK_*`` columns)."""
-    from gistsim.calibration.statistics import _endpoint
-
-    if "arm" not in rows or arm not in set(rows["arm"]):
-        arms = sorted(set(rows["arm"])) if "arm" in rows else []
-        raise ValueError(f"arm = {arm!r} is not in the rows; accepted: {', '.join(map(str, arms)) or 'none (no arm column)'}")
-    sel = rows[rows["arm"] == arm]
-    out = []
-    for k in range(1, max_lines + 1):
-        if f"line{k}_regimen" not in sel:
-            break
-        for regimen, g in sel.groupby(f"line{k}_regimen", sort=True):
-            start = g[f"line{k}_start_day"].to_numpy(float) - g["time_origin_day"].to_numpy(float)
-            resp = g[f"line{k}_best_response"]
-            resp = resp[resp != "NE"]
-            out.append({
-                "line": k, "regimen": str(regimen), "n": len(g), "share": len(g) / len(sel),
-                "orr": float(resp.isin(["CR", "PR"]).mean()) if len(resp) else math.nan,
-                "median_start_months": float(np.median(start)) / _MONTH,
-                "median_pfs_months": _median_months(*_endpoint(g, f"line{k}_pfs")),
-                "median_os_months": _median_months(*_endpoint(g, f"line{k}_os")),
-            })  # fmt: skip
-    return pd.DataFrame(out, columns=["line", "regimen", "n", "share", "orr", "median_start_months",
-                                      "median_pfs_months", "median_os_months"])  # fmt: skip
 
 
 def kaplan_meier_by_driver(rows: pd.DataFrame, arm: str, ax=None, endpoint: str = "pfs"):

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gistsim.calibration.breakdown import by_driver, by_line, kaplan_meier_by_driver
+from gistsim.calibration.breakdown import by_driver, kaplan_meier_by_driver
 from gistsim.calibration.simulate import Outcome
 from gistsim.calibration.statistics import _endpoint, derive, select
 from gistsim.calibration.targets import UNIT_DAYS, Target
+from gistsim.trials.lines import by_line, lines_table_html
 from gistsim.trials.report import _CSS, DISCLAIMER, _png, _write_atomic
 
 
@@ -162,20 +163,12 @@ def _breakdown(table: pd.DataFrame, rows: pd.DataFrame) -> str:
 
 
 def _by_line_html(lines: dict[tuple[str, str], pd.DataFrame]) -> str:
-    """One table per trial arm: its lines of therapy (from :func:`by_line`)."""
-    cols = ["line", "regimen", "n", "share", "orr", "median_start_months", "median_pfs_months", "median_os_months"]
-    head = "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"
+    """One table per trial arm: its lines of therapy (from :func:`~gistsim.trials.lines.by_line`)."""
     parts = ["<h2>Lines of therapy</h2><p>Per trial arm, each line and the regimen given in it: how many "
              "patients reached it, when (months from the arm's origin), its own median PFS and the median "
              "OS from its start (Kaplan–Meier; months): where the arm's survival is spent.</p>"]  # fmt: skip
-    for (trial, arm), table in lines.items():
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" if c in ("line", "regimen")
-                             else f"<td>{r[c]:,}</td>" if c == "n" else f"<td>{_fmt(r[c], 'x')}</td>"
-                             for c in cols) + "</tr>"
-            for _, r in table.iterrows()
-        )  # fmt: skip
-        parts.append(f"<h3>{html.escape(trial)}, {html.escape(arm)}</h3><table>{head}{body}</table>")
+    parts += [f"<h3>{html.escape(trial)}, {html.escape(arm)}</h3>{lines_table_html(table)}"
+              for (trial, arm), table in lines.items()]  # fmt: skip
     return "\n".join(parts)
 
 

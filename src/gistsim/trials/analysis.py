@@ -85,6 +85,10 @@ class TrialAnalysis:
     """endpoint -> non-reference arm -> lifelines ``StatisticalResult`` (absent when not estimable)."""
     notes: list[str] = field(default_factory=list)
     """Plain-language caveats: medians not reached, comparisons not estimable, fit warnings."""
+    lines: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    """arm -> its lines of therapy (:func:`gistsim.trials.lines.by_line`) over the first
+    ``lines_patients`` patients of the analysed population; empty when the rows have no line columns."""
+    lines_patients: int = 0
 
     @property
     def reference_arm(self) -> str:
@@ -193,7 +197,9 @@ def analyze(results_dir: str | Path, *, cluster_by_patient: bool = False) -> Tri
     best = (pd.crosstab(data["arm"], data["best_response"]).reindex(index=arms, columns=list(BEST_RESPONSES))
             .fillna(0).astype(int))  # fmt: skip
     best.columns.name, best.index.name = None, "arm"
+    lines, lines_patients = _lines(files, arms, an["population"])
     return TrialAnalysis(
+        lines=lines, lines_patients=lines_patients,
         results_dir=results_dir, metadata=meta, trial_name=str(trial["name"]), seed=int(meta["seed"]),
         version=str(meta["version"]), population=an["population"], arms=arms, endpoints=endpoints,
         rmst_horizon_days=horizon_days, cluster_by_patient=cluster_by_patient, data=data, summary=summary,
@@ -312,6 +318,38 @@ def _require(doc: Any, keys: tuple[str, ...], where: str, path: Path) -> None:
     missing = [k for k in keys if k not in doc]
     if missing:
         raise ValueError(f"{where} in '{path}' lacks key(s) {missing}; required keys: {list(keys)}")
+
+
+#: The lines-of-therapy tables read at most this many rows (blocks in order, i.e. the first
+#: patients): a descriptive table, and its ~35 columns for every row of a million-patient trial
+#: would cost more memory than the whole analysis.
+LINES_MAX_ROWS = 200_000
+
+
+def _lines(files: list[Path], arms: list[str], population: str) -> tuple[dict[str, pd.DataFrame], int]:
+    """Lines of therapy per arm over the first blocks (up to :data:`LINES_MAX_ROWS` rows)."""
+    import pyarrow.parquet as pq
+
+    from gistsim.trials.lines import by_line
+    from gistsim.trials.runner import MAX_LINES
+
+    wanted = ["patient_id", "arm", "randomised", "time_origin_day", "os_days", "os_event"] + [
+        f"line{k}_{c}" for k in range(1, MAX_LINES + 1)
+        for c in ("regimen", "start_day", "best_response", "pfs_days", "pfs_event")
+    ]  # fmt: skip
+    frames, n = [], 0
+    for path in files:
+        if n >= LINES_MAX_ROWS or not set(wanted) <= set(pq.read_schema(path).names):
+            break
+        frames.append(pq.read_table(path, columns=wanted).to_pandas())
+        n += len(frames[-1])
+    if not frames:
+        return {}, 0
+    rows = pd.concat(frames, ignore_index=True)
+    if population == "randomised":
+        rows = rows[rows["randomised"]]
+    tables = {arm: by_line(rows, arm) for arm in arms if (rows["arm"] == arm).any()}
+    return tables, int(rows["patient_id"].nunique())
 
 
 def _load(files: list[Path], columns: list[str]) -> pd.DataFrame:

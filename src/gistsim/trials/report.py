@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gistsim.trials.analysis import BEST_RESPONSES, DAYS_PER_MONTH, TrialAnalysis
 from gistsim.trials.figures import plot_best_response, plot_kaplan_meier, plot_swimmer
+from gistsim.trials.lines import lines_table_html
 
 DISCLAIMER = ("Research use only. These are simulated patients from a mechanistic model; the results are "
               "not clinical evidence and not a substitute for clinical judgement.")  # fmt: skip
@@ -126,6 +127,18 @@ def _methods(analysis: TrialAnalysis) -> str:
     )
 
 
+def _lines_html(analysis: TrialAnalysis) -> str:
+    if not analysis.lines:
+        return ""
+    first = ("" if analysis.lines_patients >= analysis.n_patients
+             else f" Over the first {analysis.lines_patients:,} patients of the {analysis.n_patients:,}.")  # fmt: skip
+    parts = ["<h3>Lines of therapy</h3><p>Per arm, each line and its regimen: patients reaching it, median "
+             "start (months from the time origin; negative before it), the line's median PFS and the median OS "
+             f"from its start.{first}</p>"]  # fmt: skip
+    parts += [f"<h4>{html.escape(arm)}</h4>{lines_table_html(t)}" for arm, t in analysis.lines.items()]
+    return "".join(parts)
+
+
 def _html(analysis: TrialAnalysis, swimmer_patients: int) -> str:
     esc = html.escape
     meta_rows = [("Trial", analysis.trial_name), ("gistsim version (simulation)", analysis.version),
@@ -146,6 +159,7 @@ def _html(analysis: TrialAnalysis, swimmer_patients: int) -> str:
         "<h2>Methods</h2>", _methods(analysis),
         "<h2>Results</h2>", *[_endpoint_table(analysis, e) for e in analysis.endpoints],
         "<h3>Best overall response</h3>", _response_table(analysis),
+        _lines_html(analysis),
         f"<h3>Notes</h3><ul>{notes}</ul>" if notes else "",
         "<h2>Figures</h2>", *figs,
         f"<p class='disclaimer'>{esc(DISCLAIMER)}</p>", "</body></html>",
