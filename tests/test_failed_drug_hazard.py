@@ -1,5 +1,6 @@
 """The failure death hazard: only patients whose disease has progressed on a drug carry it, at its
-rate times the number of drugs progressed on so far, whatever the strategy did about it."""
+rate times the number of drugs progressed on so far beyond the exempt ones, whatever the strategy
+did about it."""
 
 import numpy as np
 import pytest

@@ -23,7 +23,7 @@ from gistsim.calibration.breakdown import by_driver, kaplan_meier_by_driver
 from gistsim.calibration.simulate import Outcome
 from gistsim.calibration.statistics import _endpoint, derive, select
 from gistsim.calibration.targets import UNIT_DAYS, Target
-from gistsim.trials.lines import by_line, lines_table_html
+from gistsim.trials.lines import CAPTION, by_line, lines_html
 from gistsim.trials.report import _CSS, DISCLAIMER, _png, _write_atomic
 
 
@@ -164,12 +164,8 @@ def _breakdown(table: pd.DataFrame, rows: pd.DataFrame) -> str:
 
 def _by_line_html(lines: dict[tuple[str, str], pd.DataFrame]) -> str:
     """One table per trial arm: its lines of therapy (from :func:`~gistsim.trials.lines.by_line`)."""
-    parts = ["<h2>Lines of therapy</h2><p>Per trial arm, each line and the regimen given in it: how many "
-             "patients reached it, when (months from the arm's origin), its own median PFS and the median "
-             "OS from its start (Kaplan–Meier; months): where the arm's survival is spent.</p>"]  # fmt: skip
-    parts += [f"<h3>{html.escape(trial)}, {html.escape(arm)}</h3>{lines_table_html(table)}"
-              for (trial, arm), table in lines.items()]  # fmt: skip
-    return "\n".join(parts)
+    return (f"<h2>Lines of therapy</h2><p>Per trial arm, {CAPTION}; months: where the arm's survival is "
+            f"spent.</p>{lines_html({f'{t}, {a}': table for (t, a), table in lines.items()}, 3)}")
 
 
 def _html(outcomes, targets, frames, visit_days, header, breakdown: str = "") -> str:

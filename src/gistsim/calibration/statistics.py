@@ -16,6 +16,7 @@ import pandas as pd
 
 from gistsim.calibration.targets import UNIT_DAYS, Target, wilson_interval
 from gistsim.trials.figures import parse_events
+from gistsim.trials.lines import os_from_line_start
 
 
 @dataclass
@@ -84,8 +85,7 @@ def _endpoint(df: pd.DataFrame, endpoint: str) -> tuple[np.ndarray, np.ndarray]:
         return df[f"{endpoint}_days"].to_numpy(float), df[f"{endpoint}_event"].astype(bool).to_numpy()
     line, kind = endpoint.split("_", 1)
     if kind == "os":
-        days = df["time_origin_day"] + df["os_days"] - df[f"{line}_start_day"]
-        return days.to_numpy(float), df["os_event"].to_numpy(bool)
+        return os_from_line_start(df, int(line.removeprefix("line")))
     return df[f"{endpoint}_days"].to_numpy(float), df[f"{endpoint}_event"].astype(bool).to_numpy()
 
 

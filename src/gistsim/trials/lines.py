@@ -15,9 +15,13 @@ import math
 import numpy as np
 import pandas as pd
 
+from gistsim.trials.analysis import DAYS_PER_MONTH
 from gistsim.trials.runner import MAX_LINES
 
-_MONTH = 365.25 / 12
+#: What the tables show, for the reports' captions.
+CAPTION = ("each line and the regimen given in it: the patients reaching it, its median start (months from "
+           "the time origin; negative before it), its own median PFS and the median OS from its start "
+           "(Kaplan–Meier)")  # fmt: skip
 COLUMNS = ["line", "regimen", "n", "share", "orr", "median_start_months", "median_pfs_months", "median_os_months"]
 
 
@@ -27,7 +31,14 @@ def _median_months(days: np.ndarray, event: np.ndarray) -> float:
     ok = np.isfinite(days)
     if not ok.any():
         return math.nan
-    return float(KaplanMeierFitter().fit(days[ok] / _MONTH, event[ok]).median_survival_time_)
+    return float(KaplanMeierFitter().fit(days[ok] / DAYS_PER_MONTH, event[ok]).median_survival_time_)
+
+
+def os_from_line_start(rows: pd.DataFrame, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(days, event) of overall survival from the start of line ``k`` (``os_days`` run from the
+    time origin, ``lineK_start_day`` from the simulation's day 0)."""
+    days = rows["time_origin_day"] + rows["os_days"] - rows[f"line{k}_start_day"]
+    return days.to_numpy(float), rows["os_event"].to_numpy(bool)
 
 
 def by_line(rows: pd.DataFrame, arm: str) -> pd.DataFrame:
@@ -48,18 +59,16 @@ def by_line(rows: pd.DataFrame, arm: str) -> pd.DataFrame:
         if f"line{k}_regimen" not in sel:
             break
         for regimen, g in sel.groupby(f"line{k}_regimen", sort=True):
-            origin = g["time_origin_day"].to_numpy(float)
-            start = g[f"line{k}_start_day"].to_numpy(float)
+            start = g[f"line{k}_start_day"].to_numpy(float) - g["time_origin_day"].to_numpy(float)
             resp = g[f"line{k}_best_response"]
             resp = resp[resp != "NE"]
             out.append({
                 "line": k, "regimen": str(regimen), "n": len(g), "share": len(g) / len(sel),
                 "orr": float(resp.isin(["CR", "PR"]).mean()) if len(resp) else math.nan,
-                "median_start_months": float(np.median(start - origin)) / _MONTH,
+                "median_start_months": float(np.median(start)) / DAYS_PER_MONTH,
                 "median_pfs_months": _median_months(g[f"line{k}_pfs_days"].to_numpy(float),
                                                     g[f"line{k}_pfs_event"].to_numpy(bool)),
-                "median_os_months": _median_months(origin + g["os_days"].to_numpy(float) - start,
-                                                   g["os_event"].to_numpy(bool)),
+                "median_os_months": _median_months(*os_from_line_start(g, k)),
             })  # fmt: skip
     return pd.DataFrame(out, columns=COLUMNS)
 
@@ -80,3 +89,8 @@ def lines_table_html(table: pd.DataFrame) -> str:
     body = "".join("<tr>" + "".join(f"<td>{_cell(c, r[c])}</td>" for c in COLUMNS) + "</tr>"
                    for _, r in table.iterrows())  # fmt: skip
     return f"<table>{head}{body}</table>"
+
+
+def lines_html(tables: dict[str, pd.DataFrame], level: int) -> str:
+    """One ``<h{level}>`` heading (the key) and table per entry of ``tables``."""
+    return "".join(f"<h{level}>{html.escape(name)}</h{level}>{lines_table_html(t)}" for name, t in tables.items())

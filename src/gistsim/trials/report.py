@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gistsim.trials.analysis import BEST_RESPONSES, DAYS_PER_MONTH, TrialAnalysis
 from gistsim.trials.figures import plot_best_response, plot_kaplan_meier, plot_swimmer
-from gistsim.trials.lines import lines_table_html
+from gistsim.trials.lines import CAPTION, lines_html
 
 DISCLAIMER = ("Research use only. These are simulated patients from a mechanistic model; the results are "
               "not clinical evidence and not a substitute for clinical judgement.")  # fmt: skip
@@ -132,11 +132,7 @@ def _lines_html(analysis: TrialAnalysis) -> str:
         return ""
     first = ("" if analysis.lines_patients >= analysis.n_patients
              else f" Over the first {analysis.lines_patients:,} patients of the {analysis.n_patients:,}.")  # fmt: skip
-    parts = ["<h3>Lines of therapy</h3><p>Per arm, each line and its regimen: patients reaching it, median "
-             "start (months from the time origin; negative before it), the line's median PFS and the median OS "
-             f"from its start.{first}</p>"]  # fmt: skip
-    parts += [f"<h4>{html.escape(arm)}</h4>{lines_table_html(t)}" for arm, t in analysis.lines.items()]
-    return "".join(parts)
+    return f"<h3>Lines of therapy</h3><p>Per arm, {CAPTION}.{first}</p>{lines_html(analysis.lines, 4)}"
 
 
 def _html(analysis: TrialAnalysis, swimmer_patients: int) -> str:
