@@ -25,7 +25,7 @@ class PathologyParameters(ParameterSet):
 
 class SurgeryParameters(ParameterSet):
     r0_probability: Parameter
-    residual_fraction: Parameter
+    residual_cells: Parameter
     perioperative_death_probability: Parameter
     recovery_days: Parameter
 

@@ -1,4 +1,4 @@
-"""Surgery: resect lesions, completely (R0) with a probability, otherwise leaving a residual fraction."""
+"""Surgery: resect lesions, completely (R0) with a probability, otherwise (R1) leaving a microscopic focus."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ def resect(
 ) -> np.ndarray:
     """Resect the given lesions in place; returns, per lesion id given, whether it was R0.
 
-    An R0 resection removes every cell. Otherwise each clone keeps Binomial(cells, f) cells,
-    f = ``residual_fraction``: the cells left behind are a random sample of the lesion.
+    An R0 resection removes every cell. Otherwise (R1) each clone keeps Binomial(cells, f) cells
+    with f = min(1, ``residual_cells`` / the lesion's cells): a random sample of the lesion of
+    ``residual_cells`` cells on average, microscopic by the definition of R1 (a fraction of the
+    lesion would leave a visible remnant of a large lesion, which is R2).
     """
     lesion_ids = np.asarray(lesion_ids, dtype=np.int64)
     if len(np.unique(lesion_ids)) != len(lesion_ids):
@@ -32,7 +34,9 @@ def resect(
         rows = np.flatnonzero(hit)
         order = np.argsort(lesion_ids)
         r0_of_row = r0[order[np.searchsorted(lesion_ids[order], table.lesion[rows])]]
-        keep = d.binomial(table.group[rows], table.count[rows], np.full(len(rows), params.residual_fraction.value))
+        lesion_cells = np.bincount(table.lesion[rows], weights=table.count[rows].astype(float))[table.lesion[rows]]
+        f = np.minimum(1.0, params.residual_cells.value / np.maximum(lesion_cells, 1.0))
+        keep = d.binomial(table.group[rows], table.count[rows], f)
         table.count[rows] = np.where(r0_of_row, 0, keep)
         table.compact()
     return r0
