@@ -42,6 +42,20 @@ def test_tolerance_for_times_uses_the_reported_ci_or_fifteen_percent():
                unit="weeks", published=27.3, ci=(16.0, 32.1), source="s")  # fmt: skip
     assert t.tolerance == pytest.approx(27.3 - 16.0)
     assert t.model_copy(update={"ci": None}).tolerance == pytest.approx(0.15 * 27.3)
+    assert t.tolerance_basis == "study 95% CI 16–32.1"
+
+
+def test_tolerance_for_a_median_from_n_patients_is_its_log_scale_interval_where_wider():
+    # S0033's 32 exon-9 patients: an exponential median's 95% interval is median x exp(+-1.96/sqrt(d)),
+    # d events <= n patients; the band takes the upper half-width.
+    t = Target(name="x", trial="first-line-imatinib", arm="imatinib-400", statistic="median", endpoint="os",
+               published=38.4, n=32, source="s")  # fmt: skip
+    assert t.tolerance == pytest.approx(38.4 * (np.exp(1.96 / np.sqrt(32)) - 1))
+    assert t.tolerance > 0.15 * 38.4
+    assert t.tolerance_basis == "study size n = 32"
+    big = t.model_copy(update={"n": 400})
+    assert big.tolerance == pytest.approx(0.15 * 38.4)
+    assert big.tolerance_basis == "default, wider than study size n = 400's"
 
 
 def test_target_needs_what_its_statistic_needs():

@@ -98,30 +98,36 @@ class Target(BaseModel):
     @property
     def tolerance(self) -> float:
         """Half-width of the band around the published value (in its own units)."""
-        p = self.published
-        if self.statistic == "hazard_ratio":
-            base = HR_TOLERANCE
-        elif self.is_rate:
-            base = RATE_TOLERANCE
-        else:
-            base = RELATIVE_TOLERANCE * abs(p)
-        study = 0.0
-        if self.ci is not None:
-            study = max(p - self.ci[0], self.ci[1] - p)
-        elif self.n is not None and self.is_rate:
-            lo, hi = wilson_interval(p, self.n)
-            study = max(p - lo, hi - p)
-        elif self.n is not None:
-            study = p * math.expm1(1.96 / math.sqrt(self.n))
-        return max(base, study)
+        return max(self._default_tolerance(), self._study_tolerance())
 
     @property
     def tolerance_basis(self) -> str:
+        """What set the tolerance: the study's precision, or the default where that is wider."""
         if self.ci is not None:
-            return f"study 95% CI {self.ci[0]:g}–{self.ci[1]:g}"
+            study = f"study 95% CI {self.ci[0]:g}–{self.ci[1]:g}"
+        elif self.n is not None:
+            study = f"study size n = {self.n}"
+        else:
+            return "default"
+        return study if self._study_tolerance() >= self._default_tolerance() else f"default, wider than {study}'s"
+
+    def _default_tolerance(self) -> float:
+        if self.statistic == "hazard_ratio":
+            return HR_TOLERANCE
+        return RATE_TOLERANCE if self.is_rate else RELATIVE_TOLERANCE * abs(self.published)
+
+    def _study_tolerance(self) -> float:
+        p = self.published
+        if self.ci is not None:
+            return max(p - self.ci[0], self.ci[1] - p)
+        if self.n is not None and self.is_rate:
+            lo, hi = wilson_interval(p, self.n)
+            return max(p - lo, hi - p)
         if self.n is not None:
-            return f"study size n = {self.n}"
-        return "default"
+            # A median or mean from n patients: the log-scale 95% half-width 1.96/sqrt(n), as for
+            # an exponential median with n events (n patients bound the events from above).
+            return p * math.expm1(1.96 / math.sqrt(self.n))
+        return 0.0
 
 
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
