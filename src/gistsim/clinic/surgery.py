@@ -34,7 +34,9 @@ def resect(
         rows = np.flatnonzero(hit)
         order = np.argsort(lesion_ids)
         r0_of_row = r0[order[np.searchsorted(lesion_ids[order], table.lesion[rows])]]
-        lesion_cells = np.bincount(table.lesion[rows], weights=table.count[rows].astype(float))[table.lesion[rows]]
+        # Cells per operated lesion, over its rows only (lesion ids are global: a bincount would span them all).
+        _, which = np.unique(table.lesion[rows], return_inverse=True)
+        lesion_cells = np.bincount(which, weights=table.count[rows].astype(float))[which]
         f = np.minimum(1.0, params.residual_cells.value / np.maximum(lesion_cells, 1.0))
         keep = d.binomial(table.group[rows], table.count[rows], f)
         table.count[rows] = np.where(r0_of_row, 0, keep)
