@@ -52,10 +52,14 @@ def _r_max() -> float:
     return evo.net_growth_rate_per_day.value / P.default_potency().emax_per_day
 
 
-def _fraction(drug: str, code: int, regimen_name: str | None = None) -> float:
+#: The data file's values, before calibration: potency.yaml's rules place its medians so that §3a holds.
+UNCALIBRATED = P.build_potency(P.default_potency_parameters(calibrated=False))
+
+
+def _fraction(drug: str, code: int, regimen_name: str | None = None, potency: P.Potency | None = None) -> float:
     reg = D.regimen(regimen_name) if regimen_name else D.standard_regimen(drug)
     conc = D.steady_state_average(reg, D.typical_pk(drug))
-    return float(kill_fraction(conc, P.ec50_ng_ml(drug, [code]), P.hill(drug))[0])
+    return float(kill_fraction(conc, P.ec50_ng_ml(drug, [code], potency=potency), P.hill(drug, potency=potency))[0])
 
 
 CELLS = [
@@ -68,11 +72,35 @@ CELLS = [
 
 @pytest.mark.parametrize("geno,drug,cls", CELLS, ids=[f"{'+'.join(g)}-{d}-{c}" for g, d, c in CELLS])
 def test_sensitivity_matrix_at_clinical_exposure(geno, drug, cls):
-    f = _fraction(drug, REG.code(geno[0], list(geno[1:])))
+    # potency.yaml's rules, at the data file's values. Calibration may then scale a drug's EC50s as
+    # a whole (potency.ec50_scale: the in-vitro-to-plasma conversion is unknown, §3c), which moves
+    # the drug's level and keeps what it inhibits better (the next test).
+    f = _fraction(drug, REG.code(geno[0], list(geno[1:])), potency=UNCALIBRATED)
     if cls == "S":
         assert f >= S_MIN
     else:
         assert f <= _r_max()
+
+
+ACTIVATION_LOOP = ("D816", "D820", "N822", "Y823", "C809G", "A829P")
+
+
+def test_the_shipped_set_keeps_the_matrix_order_and_the_clinical_directions():
+    # With the calibrated potency: within each drug every §3a S cell is inhibited more than every R
+    # cell; ripretinib inhibits the activation-loop mutants more than sunitinib does (INTRIGUE's
+    # ctDNA analysis, model_parameters.md §5; its ATP-pocket direction is the test below) and more
+    # than its own ATP-pocket mutants.
+    for k, drug in enumerate(DRUGS):
+        cells = {cls: [] for cls in ("S", "R")}
+        for geno, row in MATRIX.items():
+            cls = row.split()[k]
+            if cls in cells:
+                cells[cls].append(_fraction(drug, REG.code(geno[0], list(geno[1:]))))
+        assert min(cells["S"]) > max(cells["R"], default=0.0), drug
+    for sec in ACTIVATION_LOOP:
+        code = REG.code("KIT_exon11", [sec])
+        rip, sun = _fraction("ripretinib", code), _fraction("sunitinib", code)
+        assert rip > sun and rip > _fraction("ripretinib", REG.code("KIT_exon11", ["V654A"])), sec
 
 
 def test_pdgfra_d842v_only_avapritinib_is_effective():
