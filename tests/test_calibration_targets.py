@@ -113,8 +113,8 @@ def test_status_at_surgery_and_rechallenge_from_the_events():
     rng = np.random.default_rng(2)
     events = [
         [[0, "line_start", "x"], [200, "residual_resection", ""], [200, "surgery", ""], [500, "progression", "x"]],
-        [[0, "line_start", "x"], [300, "progression", "focal"], [300, "focal_progression", "4"]],
-        [[0, "line_start", "x"], [300, "progression", "focal"], [300, "focal_progression", "1,2"],
+        [[0, "line_start", "x"], [300, "progression", "focal"], [300, "focal_progression", "liver 4"]],
+        [[0, "line_start", "x"], [300, "progression", "focal"], [300, "focal_progression", "liver 1,liver 2"],
          [400, "progression", "x"]],
         [[0, "line_start", "x"], [420, "stop", "x"], [600, "progression", "off_drug"], [600, "restart", "x"]],
         [[0, "line_start", "x"], [420, "stop", "x"], [600, "progression", "off_drug"], [600, "restart", "x"],

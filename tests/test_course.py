@@ -84,13 +84,18 @@ def test_focal_resistance_is_resected_and_the_drug_continued():
     first_focal = {}
     for p, day, detail in sorted(events(rec, "focal_progression"), key=lambda e: e[1]):
         first_focal.setdefault(p, (day, detail))
-    assert {p: d for p, (_, d) in first_focal.items()} == {p: str(p * 3 + 1) for p in range(10)}
+    # Details name lesions by organ and number within the patient (lesion 1 of each), not by row.
+    assert {p: d for p, (_, d) in first_focal.items()} == {p: "liver 1" for p in range(10)}
     first_prog = {}
     for p, day, detail in sorted(events(rec, "progression"), key=lambda e: e[1]):
         first_prog.setdefault(p, (day, detail))
     assert all(first_prog[p] == (first_focal[p][0], "focal") for p in range(10))
     surgeries = events(rec, "surgery")
     assert len(surgeries) >= 10 and all(d.startswith("hepatectomy ") for _, _, d in surgeries)
+    first_surgery = {}
+    for p, day, detail in sorted(surgeries, key=lambda e: e[1]):
+        first_surgery.setdefault(p, detail)
+    assert all(first_surgery[p] in ("hepatectomy 1:R0", "hepatectomy 1:R1") for p in range(10))
     # Imatinib continued: no line changed before or at the first focal progression.
     assert not [e for e in events(rec, "line_start") if 0 < e[1] <= first_focal[e[0]][0]]
     same = run(coh, "standard-sequence", years=6.0, **quiet)
@@ -169,7 +174,7 @@ def test_other_actions_at_focal_progression(strategy, line_after):
     first_focal = {}
     for p, day, detail in sorted(events(rec, "focal_progression"), key=lambda e: e[1]):
         first_focal.setdefault(p, (day, detail))
-    assert {p: d for p, (_, d) in first_focal.items()} == {p: str(p * 3 + 1) for p in range(8)}
+    assert {p: d for p, (_, d) in first_focal.items()} == {p: "liver 1" for p in range(8)}
     assert not events(rec, "surgery")
     at_focal = {p: d for p, day, d in events(rec, "line_start") if day > 0 and day == first_focal[p][0]}
     assert at_focal == ({p: line_after for p in range(8)} if line_after else {})
@@ -301,12 +306,12 @@ def test_focal_operations_can_be_limited(max_operations):
         progressions.setdefault(p, []).append((day, detail))
     escalated = {p: d for p, d, s in events(rec, "line_start") if s == "imatinib_800mg_daily"}
     # Lesion 1 escapes first in every patient and is resected.
-    assert all(ops[p][0][1] == f"hepatectomy {p * 3 + 1}:R0" for p in range(6))
+    assert all(ops[p][0][1] == "hepatectomy 1:R0" for p in range(6))
     # Then lesion 2: resected again without a limit; with one operation allowed, an ordinary
     # progression (next regimen).
     second = {p: progressions[p][1] for p in range(6)}
     if max_operations is None:
-        assert all(ops[p][1] == (second[p][0], f"hepatectomy {p * 3 + 2}:R0") for p in range(6))
+        assert all(ops[p][1] == (second[p][0], "hepatectomy 2:R0") for p in range(6))
         assert not escalated
     else:
         assert all(len(ops[p]) == 1 for p in range(6))

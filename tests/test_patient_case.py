@@ -69,11 +69,9 @@ def test_simulate_patient_bad_input(kwargs, message):
         simulate_patient(**kwargs)
 
 
-def records(recist, events, organ=(0, 0), death_day=np.inf):
+def records(recist, events, death_day=np.inf):
     days = [84.0 * v for v in range(len(recist))]
     rec = Records(visit_day=days, recist=[np.array([r]) for r in recist], events=events)
-    rec.lesion_organ = np.array(organ)
-    rec.lesion_patient = np.zeros(len(organ), dtype=np.int64)
     rec.death_day = np.array([death_day])
     return rec
 
@@ -83,7 +81,7 @@ DRUG_OF = {name: regimen(name).drug for name in regimen_names()}
 # CR first read at visit 3 (day 252); focal progression of lesion 1 at day 756 (6 visits = 16.6 months).
 COURSE = [-1, PR, PR, CR, CR, CR, CR, CR, CR, SD] + [SD] * 20
 EVENTS = [(0, 0.0, "line_start", "imatinib_400mg_daily"), (0, 756.0, "progression", "focal"),
-          (0, 756.0, "focal_progression", "1"), (0, 756.0, "surgery", "hepatectomy 1:R0")]  # fmt: skip
+          (0, 756.0, "focal_progression", "liver 1"), (0, 756.0, "surgery", "hepatectomy 1:R0")]  # fmt: skip
 
 
 def test_matcher_reads_the_milestones():
@@ -98,18 +96,18 @@ def test_matcher_reads_the_milestones():
 @pytest.mark.parametrize(
     "change",
     [
-        lambda c, e, o: (c, e + [(0, 500.0, "progression", "imatinib_400mg_daily")], o),  # progression between
-        lambda c, e, o: (c, [x if x[2] != "focal_progression" else (0, 756.0, "focal_progression", "0,1") for x in e], o),
-        lambda c, e, o: (c, e, (0, 1)),  # the progressing lesion is not in the liver
-        lambda c, e, o: (c, e + [(0, 1100.0, "progression", "imatinib_400mg_daily")], o),  # < 24 months free
-        lambda c, e, o: (c, e + [(0, 400.0, "line_start", "sunitinib_50mg_4on2off")], o),  # not on imatinib
-        lambda c, e, o: ([-1, PR, PR, PR, PR, PR, PR, PR, PR, SD] + [SD] * 20, e, o),  # never a CR
-        lambda c, e, o: (c, [(0, 0.0, "line_start", "avapritinib_300mg_daily")] + e[1:], o),  # the case's CR was on imatinib
+        lambda c, e: (c, e + [(0, 500.0, "progression", "imatinib_400mg_daily")]),  # progression between
+        lambda c, e: (c, [x if x[2] != "focal_progression" else (0, 756.0, "focal_progression", "liver 0,liver 1") for x in e]),
+        lambda c, e: (c, [x if x[2] != "focal_progression" else (0, 756.0, "focal_progression", "lung 1") for x in e]),  # not in the liver
+        lambda c, e: (c, e + [(0, 1100.0, "progression", "imatinib_400mg_daily")]),  # < 24 months free
+        lambda c, e: (c, e + [(0, 400.0, "line_start", "sunitinib_50mg_4on2off")]),  # not on imatinib
+        lambda c, e: ([-1, PR, PR, PR, PR, PR, PR, PR, PR, SD] + [SD] * 20, e),  # never a CR
+        lambda c, e: (c, [(0, 0.0, "line_start", "avapritinib_300mg_daily")] + e[1:]),  # the case's CR was on imatinib
     ],
 )
 def test_matcher_refuses_other_courses(change):
-    course, events, organ = change(COURSE, EVENTS, (0, 0))
-    assert match_course(records(course, events, organ), OBS, 84.0 * 29, DRUG_OF) == []
+    course, events = change(COURSE, EVENTS)
+    assert match_course(records(course, events), OBS, 84.0 * 29, DRUG_OF) == []
 
 
 def test_the_observed_drug_is_a_known_one_and_needs_the_regimens_drugs(tmp_path):

@@ -60,6 +60,17 @@ def test_two_workers_give_identical_results(serial, tmp_path):
     pd.testing.assert_frame_equal(read(serial), read(tmp_path))
 
 
+def test_a_patients_row_does_not_depend_on_its_block(serial, tmp_path):
+    # Event details included: they name lesions by organ and number within the patient, so the
+    # rows (not only the times) are the same whichever patients share the block.
+    run_trial(load_trial(dict(SPEC, block_size=40)), tmp_path)
+    one_block = read(tmp_path)
+    pd.testing.assert_frame_equal(read(serial), one_block)
+    details = [e[2] for text in one_block.events_json for e in json.loads(text) if e[1] == "focal_progression"]
+    late = one_block[one_block.patient_id >= 20].events_json.str.contains("hepatectomy")
+    assert details and all(d.startswith("liver ") for d in details) and late.any()
+
+
 def test_resume_after_a_killed_run_completes_each_patient_once(serial, tmp_path):
     trial = load_trial(SPEC)
     run_trial(trial, tmp_path)

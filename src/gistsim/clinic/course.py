@@ -166,6 +166,9 @@ class Records:
     progression."""
     lesion_patient: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     lesion_organ: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lesion_label: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per lesion row: its number within its patient (0, 1, … in the order lesions appeared), as
+    event details name it."""
 
     def add_event(self, patients: np.ndarray, day: float | np.ndarray, kind: str, detail: list[str] | str = "") -> None:
         days = np.broadcast_to(np.asarray(day, dtype=float), np.shape(patients))
@@ -196,6 +199,11 @@ class _State:
     tolerance: np.ndarray
     failed_drugs: np.ndarray  # (patient, ``drug_code``): the disease has progressed on that drug
     pending: np.ndarray  # regimen index a patient waits for (not yet available; ``available_from_years``), or -1
+    # Per lesion: its number within its patient (0, 1, … in the order lesions appeared), the number
+    # event details use; row indices of the lesion arrays shift as dead lesions are dropped and
+    # depend on which other patients share the block.
+    lesion_label: np.ndarray
+    lesions_made: np.ndarray  # per patient: lesions numbered so far
     lesion_scale: np.ndarray | None = None
     lesion_secondary: np.ndarray | None = None
 
@@ -255,6 +263,8 @@ def simulate_course(
         tolerance=np.zeros(n),
         failed_drugs=np.zeros((n, drug_code.max() + 1), dtype=bool),
         pending=np.full(n, -1, dtype=np.int64),
+        lesion_label=_numbers_within(lesion_patient),
+        lesions_made=np.bincount(lesion_patient, minlength=n).astype(np.int64),
         lesion_scale=None if cohort.lesion_scale is None else np.asarray(cohort.lesion_scale, dtype=float).copy(),
         lesion_secondary=None if cohort.secondary_scale is None else np.asarray(cohort.secondary_scale, dtype=float).copy(),
     )
@@ -379,7 +389,18 @@ def simulate_course(
             )
     rec.lesion_patient = lesion_patient
     rec.lesion_organ = lesion_organ
+    rec.lesion_label = st.lesion_label
     return rec
+
+
+def _numbers_within(owner: np.ndarray) -> np.ndarray:
+    """0, 1, … for each owner's entries, in their order."""
+    order = np.argsort(owner, kind="stable")
+    sorted_owner = owner[order]
+    start = np.searchsorted(sorted_owner, sorted_owner, side="left")
+    out = np.empty(len(owner), dtype=np.int64)
+    out[order] = np.arange(len(owner)) - start
+    return out
 
 
 def secondary_found(
@@ -467,7 +488,8 @@ def _drop_dead_lesions(table: CloneTable, viable: np.ndarray, lesion_patient, le
     (or were resected): the ~40 microscopic lesions a bulky patient seeds per interval mostly die out
     at once, and every per-lesion array (imaging, reading, dead tissue) would otherwise grow with
     them for the rest of the course. Lesions are renumbered in order, so the clone table stays
-    sorted and no draw changes; only lesion numbers in later event details differ. Done when at
+    sorted and no draw changes; event details name lesions by their number within the patient
+    (``st.lesion_label``), which does not change. Done when at
     least half the lesions can go, so each lesion is copied O(1) times on average.
     """
     n_l = len(lesion_patient)
@@ -477,6 +499,7 @@ def _drop_dead_lesions(table: CloneTable, viable: np.ndarray, lesion_patient, le
     new_id = np.cumsum(keep) - 1
     table.lesion = new_id[table.lesion]
     st.necrotic, st.scar, st.removed = st.necrotic[keep], st.scar[keep], st.removed[keep]
+    st.lesion_label = st.lesion_label[keep]
     if st.lesion_scale is not None:
         st.lesion_scale = st.lesion_scale[keep]
     if st.lesion_secondary is not None:
@@ -520,6 +543,8 @@ def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rn
     st.necrotic = np.concatenate([st.necrotic, np.zeros(len(pats))])
     st.scar = np.concatenate([st.scar, np.zeros(len(pats))])
     st.removed = np.concatenate([st.removed, np.zeros(len(pats), dtype=bool)])
+    st.lesion_label = np.concatenate([st.lesion_label, st.lesions_made[pats] + _numbers_within(pats)])
+    st.lesions_made += np.bincount(pats, minlength=n)
     if st.lesion_scale is not None:  # a seeded lesion keeps its founder's lesion's pace
         st.lesion_scale = np.concatenate([st.lesion_scale, st.lesion_scale[founder]])
     if st.lesion_secondary is not None:  # and its founder's lesion's secondary fitness

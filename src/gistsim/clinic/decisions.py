@@ -103,7 +103,8 @@ def decide(
             lesions = np.flatnonzero(progressing & focal[lesion_patient])
             rec.add_event(
                 pats, day, "focal_progression",
-                [",".join(str(i) for i in lesions[lesion_patient[lesions] == p]) for p in pats],
+                [",".join(f"{ORGANS[lesion_organ[i]]} {st.lesion_label[i]}" for i in lesions[lesion_patient[lesions] == p])
+                 for p in pats],
             )
             if rule.action == "resect":
                 _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic, rng)
@@ -198,7 +199,7 @@ def _operate(lesions, day, st, rec, table, lesion_patient, lesion_organ, clinic,
     def detail(p: int) -> str:
         mine = [(i, r) for i, r in zip(lesions, r0) if lesion_patient[i] == p]
         kind = "hepatectomy" if all(lesion_organ[i] == liver for i, _ in mine) else "resection"
-        return kind + " " + ",".join(f"{i}:{'R0' if r else 'R1'}" for i, r in mine)
+        return kind + " " + ",".join(f"{st.lesion_label[i]}:{'R0' if r else 'R1'}" for i, r in mine)
 
     rec.add_event(pats, day, "surgery", [detail(p) for p in pats])
     st.off_until[pats] = day + surg.recovery_days.value

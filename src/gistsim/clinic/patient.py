@@ -34,7 +34,8 @@ class PatientCourse:
     regimen: list[str]
     """Regimen after each visit's decision (``"none"``: stopped, supportive care or dead)."""
     lesion_ids: np.ndarray
-    """Lesions of this patient (ids in the simulation)."""
+    """Lesions of this patient, numbered within it (0, 1, … in the order they appeared): the
+    numbers event details use."""
     lesion_organ: list[str]
     """Organ of each lesion."""
     measured_mm: np.ndarray
@@ -42,7 +43,7 @@ class PatientCourse:
     true_mm: np.ndarray
     """True diameters of the imaged mass (viable + dead tissue), shape (visits, lesions)."""
     clones: list[dict[tuple[int, str], int]] = field(default_factory=list)
-    """Per visit: (lesion id, genotype name) → cells."""
+    """Per visit: (lesion number, genotype name) → cells."""
     death_day: float = float("inf")
     """Day of death, or inf if alive at the end."""
 
@@ -67,7 +68,7 @@ class PatientCourse:
             mine = table.group == patient
             clones.append(
                 {
-                    (int(les), registry.name(int(g))): int(c)
+                    (int(rec.lesion_label[les]), registry.name(int(g))): int(c)
                     for les, g, c in zip(table.lesion[mine], table.genotype[mine], table.count[mine])
                 }
             )
@@ -86,7 +87,7 @@ class PatientCourse:
             recist=resp,
             choi=choi,
             regimen=[names[r[patient]] if r[patient] >= 0 else "none" for r in rec.regimen],
-            lesion_ids=ids,
+            lesion_ids=rec.lesion_label[ids],
             lesion_organ=[ORGANS[o] for o in rec.lesion_organ[ids]],
             measured_mm=measured,
             true_mm=true,
