@@ -89,7 +89,7 @@ def test_matcher_reads_the_milestones():
     (m,) = match_course(records(COURSE, EVENTS), OBS, horizon, DRUG_OF)
     assert m.cr_month == pytest.approx(252 / DAYS_PER_MONTH)
     assert m.cr_duration_months == pytest.approx(504 / DAYS_PER_MONTH)
-    assert m.progressing_lesions_at_focal_progression == 1
+    assert m.progressing_lesions_at_focal_progression == 1 and m.resected_lesions == [1]
     assert m.months_without_progression_after_resection == pytest.approx((horizon - 756) / DAYS_PER_MONTH)
 
 
@@ -174,3 +174,14 @@ def test_the_example_is_the_matched_patients_own_course(monkeypatch):
     assert alone.death_day[0] == block.death_day[p] and len(alone.clones) == len(alone.visit_day)
     assert result.example is not None
     assert [(e["day"], e["kind"], e["detail"]) for e in result.example.events] == sorted(mine, key=lambda e: e[0])
+
+
+def test_the_summary_names_the_resected_lesion_as_the_figures_do(tmp_path):
+    from gistsim.cases.replay import ReplayResult, write_replay
+
+    (m,) = match_course(records(COURSE, EVENTS), OBS, 84.0 * 29, DRUG_OF)
+    result = ReplayResult("sakakura-2006", True, 1000, 1, seed=0, horizon_months=84.0, matches=[m])
+    write_replay(result, load_case("sakakura-2006"), tmp_path)
+    assert json.loads((tmp_path / "case_summary.json").read_text())["resected_lesions"] == [1]
+    text = (tmp_path / "case_summary.md").read_text()
+    assert "focal progression of 1 liver lesion (lesion 1 in the figures)" in text and "that lesion resected" in text

@@ -37,6 +37,7 @@ class CaseMatch:
     cr_duration_months: float
     progressing_lesions_at_focal_progression: int
     resected_lesions: list[int]
+    """The progressing lesions, by their number within the patient (as in the figures' legends)."""
     months_without_progression_after_resection: float
 
 

@@ -66,7 +66,6 @@ class ReplayResult:
         }
         if self.matches:
             m = asdict(self.matches[0])
-            m.pop("resected_lesions")
             m["block_patient"] = m.pop("patient")
             out.update({k: v for k, v in m.items() if k != "block_patient"})
             durations = np.array([x.cr_duration_months for x in self.matches])
@@ -166,12 +165,14 @@ def write_replay(result: ReplayResult, case: Case, out: Path) -> list[Path]:
                   "The match was not loosened; try a larger --patients budget or check the case file."]  # fmt: skip
     else:
         m = result.matches[0]
+        k, organ = m.progressing_lesions_at_focal_progression, case.observed.focal_progression_organ
+        numbers = ", ".join(str(i) for i in m.resected_lesions)
         lines += [
             "", "One matched patient (months from the start of imatinib):", "",
             f"- complete response first read at month {m.cr_month:.1f};",
-            f"- focal progression of {m.progressing_lesions_at_focal_progression} liver lesion at month "
-            f"{m.focal_progression_month:.1f}, {m.cr_duration_months:.1f} months after the first CR;",
-            "- the lesion resected, imatinib continued;",
+            f"- focal progression of {k} {organ} lesion{'s' if k > 1 else ''} (lesion {numbers} in the figures) "
+            f"at month {m.focal_progression_month:.1f}, {m.cr_duration_months:.1f} months after the first CR;",
+            f"- {'that lesion' if k == 1 else 'those lesions'} resected, imatinib continued;",
             f"- {m.months_without_progression_after_resection:.1f} months without progression after the resection "
             "(to the end of follow-up).",
             "", "Figures: `spider.png` (lesion diameters), `timeline.png` (treatment and response), "
