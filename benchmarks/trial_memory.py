@@ -25,13 +25,13 @@ from tree_memory import TreeMemory
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, nargs="+", default=[1000, 4000, 16000])
-    parser.add_argument("--block-size", type=int, default=250)
+    parser.add_argument("--block-size", type=int, default=None, help="patients per block (default: the trial's own)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     base = load_trial(DEFAULT_TRIAL)
     peaks = []
     for n in args.patients:
-        trial = base.model_validate({**base.model_dump(), "patients": n, "block_size": args.block_size})
+        trial = base.model_validate({**base.model_dump(), "patients": n, "block_size": args.block_size or base.block_size})
         with tempfile.TemporaryDirectory() as tmp, TreeMemory() as tree:
             t0 = time.perf_counter()
             run_trial(trial, Path(tmp) / "out", workers=args.workers)
