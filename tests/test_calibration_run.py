@@ -9,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from gistsim.calibration.fit import FITTED, to_value, to_z
+from gistsim.calibration.simulate import target_trials
 from gistsim.calibration.targets import builtin_targets
 from gistsim.calibration.validate import run_validation
 from gistsim.cli import app
@@ -112,6 +113,16 @@ def test_validation_writes_every_target_with_the_required_fields(validation):
     assert sum(r["n"] for r in first["rows"] if r["line"] == 2) <= first["rows"][0]["n"]
     assert "<h2>Lines of therapy</h2>" in html and "later-lines, full-sequence</h3>" in html
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+    assert "seeds</td><td>each trial&#x27;s own</td>" in html
+
+
+def test_a_seed_offset_moves_every_target_trial_to_other_patients_and_nothing_else():
+    targets = list(builtin_targets())
+    base = target_trials(targets, scale=0.01)
+    moved = target_trials(targets, scale=0.01, seed_offset=3)
+    assert base.keys() == moved.keys()
+    assert all(moved[k].seed == base[k].seed + 3 for k in base)
+    assert all(moved[k].model_dump(exclude={"seed"}) == base[k].model_dump(exclude={"seed"}) for k in base)
 
 
 def test_validation_refuses_blocks_of_another_run(validation, tmp_path):

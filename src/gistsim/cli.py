@@ -212,6 +212,7 @@ def validate(
     scale: float = typer.Option(1.0, min=0.01, max=10.0, help="Patients as a multiple of each target trial's size."),
     parameter_set: str = typer.Option("calibrated", help="calibrated (the shipped defaults) or priors (the uncalibrated values of the data files)."),
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
+    seed_offset: int = typer.Option(0, min=0, help="Added to every target trial's seed: other virtual patients, to see how much the count within owes to the draw."),
 ) -> None:
     """Run every calibration-target trial and compare simulated with published, side by side.
 
@@ -246,7 +247,7 @@ def validate(
 
         try:
             outcomes, paths = run_validation(out, workers=workers, scale=scale, parameter_set=parameter_set,
-                                             parameters=overrides, progress=progress)  # fmt: skip
+                                             parameters=overrides, seed_offset=seed_offset, progress=progress)  # fmt: skip
         except FileExistsError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None

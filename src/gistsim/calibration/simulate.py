@@ -41,16 +41,20 @@ class Outcome:
 
 
 def target_trials(targets: Iterable[Target], *, scale: float = 1.0, parameter_set: str = "calibrated",
-                  parameters: dict[str, float] | None = None, block_size: int | None = None) -> dict[str, Trial]:  # fmt: skip
+                  parameters: dict[str, float] | None = None, block_size: int | None = None,
+                  seed_offset: int = 0) -> dict[str, Trial]:  # fmt: skip
     """The trials the targets need, ``scale`` × their patients, with the given parameters (and
-    blocks of at most ``block_size`` patients, which bounds a worker's memory)."""
+    blocks of at most ``block_size`` patients, which bounds a worker's memory); ``seed_offset``
+    is added to every trial's seed (other virtual patients, to see how much a result owes to
+    the draw)."""
     out: dict[str, Trial] = {}
     for t in targets:
         if t.trial in out:
             continue
         base = load_trial(t.trial)
         update = {"patients": max(base.block_size // 10, round(base.patients * scale)),
-                  "parameter_set": parameter_set, "parameters": dict(parameters or {})}  # fmt: skip
+                  "parameter_set": parameter_set, "parameters": dict(parameters or {}),
+                  "seed": base.seed + seed_offset}  # fmt: skip
         update["block_size"] = min(block_size or base.block_size, base.block_size, update["patients"])
         out[t.trial] = Trial.model_validate({**base.model_dump(), **update})
     return out
