@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gistsim.calibration.targets import UNIT_DAYS, Target, wilson_interval
+from gistsim.clinic.decisions import focal_lesions
 from gistsim.trials.figures import parse_events
 from gistsim.trials.lines import os_from_line_start
 
@@ -59,7 +60,7 @@ def _from_events(events: list[tuple[float, str, str]], os_days: float, os_event:
         if kind == "residual_resection":
             status = "responsive"
         elif kind == "focal_progression":
-            status = "focal" if len(str(detail).split(",")) == 1 else "multifocal"
+            status = "focal" if len(focal_lesions(str(detail))) == 1 else "multifocal"
         if status is not None:
             nxt = next((d for d in progressions if d > day + 1e-9), math.inf)
             end = min(nxt, os_days)

@@ -22,6 +22,7 @@ import numpy as np
 
 from gistsim.cases.schema import Observed
 from gistsim.clinic.course import Records
+from gistsim.clinic.decisions import focal_lesions
 from gistsim.clinic.reading import CR
 
 DAYS_PER_MONTH = 30.4375
@@ -86,13 +87,10 @@ def _match_one(p, days, is_cr, ev, rec, observed, horizon_days) -> CaseMatch | N
     duration = (focal_day - cr_day) / DAYS_PER_MONTH
     if not observed.cr_duration_months.low <= duration <= observed.cr_duration_months.high:
         return None
-    # "organ number" per progressing lesion (the organ as it was: a resected lesion's row is gone by the end)
-    progressing = [
-        x.split() for d, kind, detail in ev if kind == "focal_progression" and d == focal_day for x in detail.split(",") if x
-    ]
-    lesions = [int(number) for _, number in progressing]
-    organ = observed.focal_progression_organ
-    if len(lesions) != observed.focal_progression_lesions or any(o != organ for o, _ in progressing):
+    # The organ as the event recorded it: a resected lesion's row is gone from the final arrays.
+    progressing = [x for d, kind, detail in ev if kind == "focal_progression" and d == focal_day for x in focal_lesions(detail)]
+    lesions = [number for _, number in progressing]
+    if len(lesions) != observed.focal_progression_lesions or any(o != observed.focal_progression_organ for o, _ in progressing):
         return None
     if any(kind == "perioperative_death" for d, kind, _ in ev):
         return None

@@ -14,6 +14,12 @@ from gistsim.streams import Draws
 _DAYS_PER_MONTH = 30.4375
 
 
+def focal_lesions(detail: str) -> list[tuple[str, int]]:
+    """(organ, number within the patient) of each lesion a ``focal_progression`` event names; the
+    detail is written by :func:`decide` as ``"liver 1,lung 3"``."""
+    return [(organ, int(number)) for organ, number in (item.split() for item in detail.split(",") if item)]
+
+
 def toxicity(st, on: np.ndarray, dt: float, day: float, names: list[str], clinic: ClinicParameters, rec, rng) -> None:
     """Discontinuation for intolerance (→ next line at this visit) and imatinib 800 → 400 mg reductions."""
     tox = clinic.toxicity
