@@ -73,13 +73,17 @@ def test_a_patients_row_does_not_depend_on_its_block(serial, tmp_path):
 
 def test_resume_after_a_killed_run_completes_each_patient_once(serial, tmp_path):
     trial = load_trial(SPEC)
-    run_trial(trial, tmp_path)
+    calls = []
+    run_trial(trial, tmp_path, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(20, 40), (40, 40)]  # patients done of patients to do, after each block
     os.remove(block_path(tmp_path, 1))  # as if killed before block 1 was renamed into place
     (tmp_path / "block-00001.parquet.tmp").write_bytes(b"half-written")
     with pytest.raises(FileExistsError, match="resume"):
         run_trial(trial, tmp_path)
-    summary = run_trial(trial, tmp_path, resume=True)
+    calls.clear()
+    summary = run_trial(trial, tmp_path, resume=True, progress=lambda done, total: calls.append((done, total)))
     assert (summary.blocks_written, summary.blocks_skipped) == (1, 1)
+    assert calls == [(20, 20)]  # the skipped block counts in neither
     pd.testing.assert_frame_equal(read(serial), read(tmp_path))
 
 

@@ -150,9 +150,10 @@ def trial(
                   TextColumn("{task.fields[rate]} patients/s"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
         task = bar.add_task(f"trial {t.name} ({len(t.arms)} arms)", total=t.patients, rate="-")
 
-        def progress(done: int, _: int) -> None:
+        def progress(done: int, total: int) -> None:
+            # total: what this run has to do (less than t.patients on --resume), so the bar ends full
             rate = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=done, rate=f"{rate:,.0f}")
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
 
         try:
             summary = run_trial(t, out, workers=workers, scheduler=scheduler, resume=resume, progress=progress)

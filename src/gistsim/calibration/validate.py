@@ -38,7 +38,7 @@ def run_validation(
     for name, trial in trials.items():
         folder = out / "trials" / name
         run_trial(trial, folder, workers=workers, resume=True,
-                  progress=(lambda done, _, n=name, t=trial: progress(n, done, t.patients)) if progress else None)  # fmt: skip
+                  progress=(lambda done, total, n=name: progress(n, done, total)) if progress else None)  # fmt: skip
         frames[name] = pd.concat(
             [pd.read_parquet(p) for p in sorted(folder.glob("block-*.parquet"))], ignore_index=True
         )

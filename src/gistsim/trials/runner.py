@@ -360,7 +360,11 @@ def run_trial(
     resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
-    """Run every block of ``trial`` into ``out`` (locally, on ``workers`` processes, or on a Dask cluster)."""
+    """Run every block of ``trial`` into ``out`` (locally, on ``workers`` processes, or on a Dask cluster).
+
+    ``progress(done, total)`` is called after each block is written, with the patients finished so far
+    in this run and the patients this run has to do (blocks skipped by ``resume`` count in neither).
+    """
     out.mkdir(parents=True, exist_ok=True)
     n_blocks = -(-trial.patients // trial.block_size)
     existing = [b for b in range(n_blocks) if block_path(out, b).exists()]
@@ -376,12 +380,17 @@ def run_trial(
     spec = trial.model_dump_json()
     t0, done = time.perf_counter(), 0
 
+    def patients_in(block: int) -> int:
+        return min(trial.block_size, trial.patients - block * trial.block_size)
+
+    total = sum(patients_in(b) for b in todo)
+
     def finished(block: int, rows) -> None:
         nonlocal done
         write_block(rows, block_path(out, block), meta)
-        done += min(trial.block_size, trial.patients - block * trial.block_size)
+        done += patients_in(block)
         if progress:
-            progress(done, len(todo))
+            progress(done, total)
 
     if workers <= 1 and scheduler is None:
         for b in todo:
