@@ -117,6 +117,7 @@ def test_an_arm_does_not_change_another_arm():
         ({"randomise_at": "surgery"}, r"randomise_at: Input should be 'start', 'focal_progression' or 'landmark'"),
         ({"arms": [{"name": "x", "strategy": "nothing"}]}, "built-in strategies"),
         ({"patients": 0}, "patients: Input should be greater than 0"),
+        ({"seed": -1}, r"seed: Input should be greater than or equal to 0 \(got -1\)"),  # numpy seeds are >= 0
     ],
 )
 def test_bad_trial_specs(change, message):
@@ -273,3 +274,16 @@ def _report(a, where):
 
     write_report(a, where, swimmer_patients=2)
     return (where / "report.html").read_text()
+
+
+@pytest.mark.parametrize("command", [["trial", "--n", "4"], ["case", "sakakura-2006"], ["demo"]])
+def test_cli_refuses_a_negative_seed_before_running(tmp_path, command):
+    from typer.testing import CliRunner
+
+    from gistsim.cli import app
+
+    out = tmp_path / command[0]
+    res = CliRunner().invoke(app, [*command, "--seed", "-1", "--out", str(out)], env={"COLUMNS": "300"})
+    assert res.exit_code == 2, res.output
+    assert "Invalid value for '--seed'" in res.output and "greater than or equal to 0" in res.output
+    assert not out.exists()

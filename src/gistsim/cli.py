@@ -46,7 +46,7 @@ def _main() -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("out"), help="Folder for the figure."),
-    seed: int = typer.Option(1, help="Random seed."),
+    seed: int = typer.Option(1, min=0, help="Random seed."),
     years: float = typer.Option(6.0, min=0.25, help="Years on the drug."),
 ) -> None:
     """Engine demonstration: lesions under a drug, resistant subclones growing back."""
@@ -76,7 +76,7 @@ def case(
     name: str = typer.Argument("sakakura-2006", help="A built-in case name or a case YAML file."),
     out: Path = typer.Option(Path("out/case"), help="Folder for case_summary.json, the summary and figures."),
     patients: int = typer.Option(100_000, min=1, help="Most virtual patients to simulate (stops earlier at the time budget)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, min=0, help="Random seed."),
     minutes: float = typer.Option(4.5, min=0.1, help="Time budget."),
 ) -> None:
     """Replay an observed case: virtual patients like it, those whose course matches, and figures."""
@@ -120,7 +120,7 @@ def case(
 def trial(
     spec: str = typer.Argument("focal-progression", help="A built-in trial name or a trial YAML file."),
     n: int | None = typer.Option(None, "--n", min=1, help="Number of patients (default: the spec's)."),
-    seed: int | None = typer.Option(None, help="Random seed (default: the spec's)."),
+    seed: int | None = typer.Option(None, min=0, help="Random seed (default: the spec's)."),
     workers: int = typer.Option(1, min=1, help="Worker processes (a local Dask cluster when > 1)."),
     scheduler: str | None = typer.Option(None, help="Address of an existing Dask scheduler."),
     out: Path = typer.Option(Path("out/trial"), help="Results folder (one Parquet file per block)."),
@@ -275,7 +275,7 @@ def validate(
 @app.command()
 def calibrate(
     out: Path = typer.Option(Path("out/calibration"), help="Folder for calibrated.yaml and calibration.json."),
-    seed: int = typer.Option(2026, help="Seed of CMA-ES (the trials keep their own seeds: common random numbers)."),
+    seed: int = typer.Option(2026, min=0, help="Seed of CMA-ES (the trials keep their own seeds: common random numbers)."),
     evaluations: int = typer.Option(240, min=2, help="Most candidate parameter sets to evaluate."),
     popsize: int = typer.Option(10, min=2, help="Candidates per CMA-ES generation."),
     scale: float = typer.Option(0.06, min=0.005, max=1.0, help="Patients per candidate, as a multiple of each target trial's size."),

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     model_validator,
@@ -82,7 +83,7 @@ class Trial(BaseModel):
     population: str
     """A built-in population name or a population YAML file."""
     patients: PositiveInt
-    seed: int = 0
+    seed: NonNegativeInt = 0
     block_size: PositiveInt = 500
     horizon_years: PositiveFloat = 10.0
     visit_days: PositiveFloat = 84.0
