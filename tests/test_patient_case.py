@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gistsim.cases.match import DAYS_PER_MONTH, match_course
+from gistsim.cases.match import DAYS_PER_MONTH, decision_twins, match_course
 from gistsim.cases.schema import builtin_cases, load_case
 from gistsim.cli import app
 from gistsim.clinic.course import Records
@@ -93,6 +93,15 @@ def test_matcher_reads_the_milestones():
     assert m.months_without_progression_after_resection == pytest.approx((horizon - 756) / DAYS_PER_MONTH)
 
 
+def test_a_twin_at_the_decision_need_not_match_what_followed():
+    early = EVENTS + [(0, 1100.0, "progression", "imatinib_400mg_daily")]  # < 24 months free after the resection
+    assert match_course(records(COURSE, early), OBS, 84.0 * 29, DRUG_OF) == []
+    (twin,) = decision_twins(records(COURSE, early), OBS, DRUG_OF)
+    assert (twin.patient, twin.cr_day, twin.focal_day, twin.lesions) == (0, 252.0, 756.0, [1])
+    between = EVENTS + [(0, 500.0, "progression", "imatinib_400mg_daily")]
+    assert decision_twins(records(COURSE, between), OBS, DRUG_OF) == []
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -158,7 +167,7 @@ def test_the_example_is_the_matched_patients_own_course(monkeypatch):
         calls.append(replay_simulate(*args, **kwargs))
         return calls[-1]
 
-    def first_progressing(rec, *_):
+    def first_progressing(rec, *_, **__):
         p = min(p for p, _, kind, _ in rec.events if kind == "progression")
         return [CaseMatch(p, 1.0, 2.0, 1.0, 1, [], 3.0)]
 

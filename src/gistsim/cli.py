@@ -78,25 +78,41 @@ def case(
     patients: int = typer.Option(100_000, min=1, help="Most virtual patients to simulate (stops earlier at the time budget)."),
     seed: int = typer.Option(0, min=0, help="Random seed."),
     minutes: float = typer.Option(4.5, min=0.1, help="Time budget."),
+    forecast: bool = typer.Option(False, "--forecast", help="Also treat the case's twins (matched up to the focal progression) under every alternative; results in OUT/forecast."),
+    alternative: list[str] = typer.Option([], "--alternative", help="NAME=STRATEGY (repeat) for --forecast; default: the default trial's four arms."),
+    follow_months: float = typer.Option(60.0, min=1.0, help="With --forecast: months followed after the latest possible decision (and the RMST horizon)."),
 ) -> None:
     """Replay an observed case: virtual patients like it, those whose course matches, and figures."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from gistsim.cases.forecast import DEFAULT_ALTERNATIVES
     from gistsim.cases.replay import replay_case, write_replay
     from gistsim.cases.schema import load_case
+    from gistsim.clinic.strategy import load_strategy
 
     try:
         spec = load_case(name)
+        alternatives = _alternatives(alternative) if alternative else dict(DEFAULT_ALTERNATIVES)
+        for strategy in alternatives.values():
+            load_strategy(strategy)  # an unknown name fails here, naming the built-in strategies
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    if alternative and not forecast:
+        console.print("[red]--alternative is used with --forecast; add --forecast or leave it out[/red]")
+        raise typer.Exit(2)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
                   TextColumn("{task.fields[matched]} matched"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
         task = bar.add_task(f"replaying {spec.name}", total=patients, matched=0)
-        result = replay_case(
-            spec, max_patients=patients, seed=seed, time_budget_s=minutes * 60,
-            progress=lambda n, m: bar.update(task, completed=n, matched=m),
-        )
+        try:
+            result = replay_case(
+                spec, max_patients=patients, seed=seed, time_budget_s=minutes * 60,
+                alternatives=alternatives if forecast else None, follow_months=follow_months,
+                progress=lambda n, m: bar.update(task, completed=n, matched=m),
+            )  # fmt: skip
+        except ValueError as exc:  # an alternative that acts before the decision
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
     paths = write_replay(result, spec, out)
     if result.matched:
         m = result.matches[0]
@@ -111,9 +127,25 @@ def case(
             f"[yellow]No match: none of {result.n_simulated:,} virtual patients reproduced the observed course "
             "within the budget.[/yellow] The match was not loosened."
         )
+    if forecast:
+        console.print(f"{result.n_twins} twins at the decision, each treated under {len(alternatives)} alternatives "
+                      f"({', '.join(alternatives)}); see case_summary.md and forecast/report.html")  # fmt: skip
     for p in paths:
         console.print(f"wrote {p}")
     console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
+
+
+def _alternatives(items: list[str]) -> dict[str, str]:
+    """``NAME=STRATEGY`` (or ``STRATEGY``, named after itself) -> {name: strategy}, names distinct."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, _, strategy = item.partition("=") if "=" in item else (item, "", item)
+        if not name.strip() or not strategy.strip():
+            raise ValueError(f"--alternative {item!r} is not accepted: write NAME=STRATEGY, e.g. switch=focal-switch-sunitinib")
+        if name in out:
+            raise ValueError(f"--alternative {item!r}: the name {name!r} is given twice; alternatives need distinct names")
+        out[name.strip()] = strategy.strip()
+    return out
 
 
 @app.command()

@@ -42,38 +42,63 @@ class CaseMatch:
     months_without_progression_after_resection: float
 
 
-def match_course(
-    rec: Records, observed: Observed, horizon_days: float, regimen_drug: dict[str, str] | None = None
-) -> list[CaseMatch]:
-    """Every patient of ``rec`` whose course reproduces ``observed``.
+@dataclass
+class Twin:
+    """A patient whose course matched the observed one up to the decision: the focal progression."""
 
-    ``regimen_drug``: the drug of each regimen by name, needed when ``observed.drug`` is set.
-    """
+    patient: int
+    cr_day: float
+    focal_day: float
+    lesions: list[int]
+    """The progressing lesions, by their number within the patient."""
+
+
+def decision_twins(
+    rec: Records, observed: Observed, regimen_drug: dict[str, str] | None = None
+) -> list[Twin]:
+    """Every patient of ``rec`` whose course matches ``observed`` up to the focal progression
+    (steps 1 and 2 above): the case's twins at the decision, whatever happened after it."""
     if observed.drug is not None and regimen_drug is None:
         raise ValueError(f"observed.drug = {observed.drug!r} needs regimen_drug (the drug of each regimen)")
     days = np.asarray(rec.visit_day)
-    recist = np.vstack(rec.recist)  # (visits, patients)
+    is_cr = np.vstack(rec.recist) == CR  # (visits, patients)
     events: dict[int, list[tuple[float, str, str]]] = {}
     for p, d, kind, detail in rec.events:
         events.setdefault(p, []).append((d, kind, detail))
-    is_cr = recist == CR
-    has_cr = is_cr.any(axis=0)
     out = []
-    for p in np.flatnonzero(has_cr):
-        ev = events.get(int(p), [])
+    for p in np.flatnonzero(is_cr.any(axis=0)):
+        ev = sorted(events.get(int(p), []))
         if observed.drug is not None and not any(
             d == 0 and kind == "line_start" and regimen_drug[detail] == observed.drug for d, kind, detail in ev
         ):
             continue
-        m = _match_one(int(p), days, is_cr[:, p], ev, rec, observed, horizon_days)
+        twin = _until_decision(int(p), float(days[np.argmax(is_cr[:, p])]), ev, observed)
+        if twin is not None:
+            out.append(twin)
+    return out
+
+
+def match_course(
+    rec: Records, observed: Observed, horizon_days: float, regimen_drug: dict[str, str] | None = None,
+    *, twins: list[Twin] | None = None,
+) -> list[CaseMatch]:
+    """Every patient of ``rec`` whose course reproduces ``observed``.
+
+    ``regimen_drug``: the drug of each regimen by name, needed when ``observed.drug`` is set.
+    ``twins``: :func:`decision_twins` of the same arguments, when the caller has them already.
+    """
+    events: dict[int, list[tuple[float, str, str]]] = {}
+    for p, d, kind, detail in rec.events:
+        events.setdefault(p, []).append((d, kind, detail))
+    out = []
+    for twin in decision_twins(rec, observed, regimen_drug) if twins is None else twins:
+        m = _after_decision(twin, sorted(events[twin.patient]), rec, observed, horizon_days)
         if m is not None:
             out.append(m)
     return out
 
 
-def _match_one(p, days, is_cr, ev, rec, observed, horizon_days) -> CaseMatch | None:
-    cr_day = float(days[np.argmax(is_cr)])
-    ev = sorted(ev)
+def _until_decision(p: int, cr_day: float, ev: list[tuple[float, str, str]], observed: Observed) -> Twin | None:
     progressions = [(d, detail) for d, kind, detail in ev if kind == "progression"]
     if any(d <= cr_day for d, _ in progressions):
         return None
@@ -92,19 +117,23 @@ def _match_one(p, days, is_cr, ev, rec, observed, horizon_days) -> CaseMatch | N
     lesions = [number for _, number in progressing]
     if len(lesions) != observed.focal_progression_lesions or any(o != observed.focal_progression_organ for o, _ in progressing):
         return None
+    return Twin(p, cr_day, focal_day, lesions)
+
+
+def _after_decision(twin: Twin, ev, rec, observed, horizon_days) -> CaseMatch | None:
     if any(kind == "perioperative_death" for d, kind, _ in ev):
         return None
-    later = [d for d, _ in after[1:]]
-    end = min(later + [float(rec.death_day[p]), horizon_days])
-    free_months = (end - focal_day) / DAYS_PER_MONTH
+    later = [d for d, kind, _ in ev if kind == "progression" and d > twin.cr_day][1:]  # after the focal one
+    end = min(later + [float(rec.death_day[twin.patient]), horizon_days])
+    free_months = (end - twin.focal_day) / DAYS_PER_MONTH
     if free_months < observed.progression_free_after_resection_months:
         return None
     return CaseMatch(
-        patient=p,
-        cr_month=cr_day / DAYS_PER_MONTH,
-        focal_progression_month=focal_day / DAYS_PER_MONTH,
-        cr_duration_months=duration,
-        progressing_lesions_at_focal_progression=len(lesions),
-        resected_lesions=lesions,
+        patient=twin.patient,
+        cr_month=twin.cr_day / DAYS_PER_MONTH,
+        focal_progression_month=twin.focal_day / DAYS_PER_MONTH,
+        cr_duration_months=(twin.focal_day - twin.cr_day) / DAYS_PER_MONTH,
+        progressing_lesions_at_focal_progression=len(twin.lesions),
+        resected_lesions=twin.lesions,
         months_without_progression_after_resection=free_months,
     )

@@ -17,15 +17,14 @@ import numpy as np
 
 from gistsim._calibrated import shipped
 from gistsim.biology.genotypes import default_registry
-from gistsim.biology.parameters import default_evolution
-from gistsim.cases.match import DAYS_PER_MONTH, CaseMatch, match_course
+from gistsim.cases.forecast import forecast_metadata, twin_rows
+from gistsim.cases.match import DAYS_PER_MONTH, CaseMatch, decision_twins, match_course
 from gistsim.cases.schema import Case, load_case
 from gistsim.clinic.cohort import draw_paces, sample_cohort
 from gistsim.clinic.course import simulate_course
-from gistsim.clinic.parameters import default_clinic
 from gistsim.clinic.patient import PatientCourse
 from gistsim.clinic.strategy import load_strategy
-from gistsim.clinic.treatment import Treatment
+from gistsim.model import Model
 from gistsim.streams import PatientStreams, as_draws
 
 #: Months allowed from the start of treatment to the first CR when sizing the horizon.
@@ -46,6 +45,11 @@ class ReplayResult:
     example: PatientCourse | None = None
     """The first matched patient's full course (for figures)."""
     elapsed_s: float = 0.0
+    n_twins: int = 0
+    """Patients whose course matched up to the decision (the focal progression)."""
+    forecast_rows: list[dict[str, object]] = field(default_factory=list, repr=False)
+    """With ``alternatives``: one row per twin per alternative, times from the decision."""
+    forecast_meta: dict[str, object] | None = field(default=None, repr=False)
 
     @property
     def match_fraction(self) -> float:
@@ -63,6 +67,7 @@ class ReplayResult:
             "elapsed_s": round(self.elapsed_s, 1),
             "months_counted_from": "start of imatinib",
             "parameter_set": shipped()["name"],
+            "n_twins_at_decision": self.n_twins,
         }
         if self.matches:
             m = asdict(self.matches[0])
@@ -83,17 +88,31 @@ def replay_case(
     block_size: int = 2_000,
     time_budget_s: float = 270.0,
     seed: int = 0,
+    alternatives: dict[str, str] | None = None,
+    follow_months: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
-    """Simulate virtual patients like the case and keep those whose course reproduces it."""
+    """Simulate virtual patients like the case and keep those whose course reproduces it.
+
+    ``alternatives`` (name -> strategy, e.g. :data:`gistsim.cases.forecast.DEFAULT_ALTERNATIVES`):
+    also treat every twin at the decision under each of them (``forecast_rows``), followed for at
+    least ``follow_months`` after the latest possible decision.
+    """
     case = case if isinstance(case, Case) else load_case(case)
     if max_patients < 1 or block_size < 1:
         raise ValueError(f"max_patients = {max_patients}, block_size = {block_size}: both must be ≥ 1")
+    if not follow_months > 0:
+        raise ValueError(f"follow_months = {follow_months}: must be > 0")
     obs = case.observed
-    horizon_months = MONTHS_TO_CR + obs.cr_duration_months.high + obs.progression_free_after_resection_months + 3
+    after = obs.progression_free_after_resection_months
+    if alternatives:
+        after = max(after, follow_months)
+        forecast_strategies = {name: load_strategy(s) for name, s in alternatives.items()}
+    horizon_months = MONTHS_TO_CR + obs.cr_duration_months.high + after + 3
     horizon_days = horizon_months * DAYS_PER_MONTH
-    registry, evolution, clinic = default_registry(), default_evolution(), default_clinic()
-    treatment = Treatment()
+    model = Model.build()
+    registry, evolution, clinic = default_registry(), model.evolution, model.clinic
+    treatment = model.treatment()
     strategy = load_strategy(case.treatment.strategy)
     mutation = evolution.mutation_model(registry)
     g = registry.n_genotypes
@@ -102,6 +121,8 @@ def replay_case(
     regimen_drug = {name: reg.drug for name, reg in zip(treatment.regimen_names, treatment.regimens)}
     spec = case.baseline.to_spec()
     result = ReplayResult(case.name, False, 0, 0, seed, horizon_months)
+    if alternatives:
+        result.forecast_meta = forecast_metadata(case, dict(alternatives), seed, follow_months, model)
     t0 = time.perf_counter()
     for child in np.random.SeedSequence(seed).spawn(max(1, -(-max_patients // block_size))):
         n = min(block_size, max_patients - result.n_simulated)
@@ -120,7 +141,11 @@ def replay_case(
         kw = dict(treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
                   untreated_birth=birth, untreated_death=death, horizon_days=horizon_days)  # fmt: skip
         rec = simulate_course(cohort, strategy, rng=PatientStreams.from_ids(course_seed, ids), keep_lesions=False, **kw)
-        found = match_course(rec, obs, horizon_days, regimen_drug)
+        twins = decision_twins(rec, obs, regimen_drug)
+        found = match_course(rec, obs, horizon_days, regimen_drug, twins=twins)
+        result.n_twins += len(twins)
+        if alternatives:
+            result.forecast_rows += twin_rows(cohort, ids, twins, forecast_strategies, course_seed, kw)
         if found and result.example is None:
             p = found[0].patient
             alone = simulate_course(
@@ -145,12 +170,17 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def write_replay(result: ReplayResult, case: Case, out: Path) -> list[Path]:
-    """Write ``case_summary.json``, a readable ``case_summary.md`` and the matched patient's figures."""
+    """Write ``case_summary.json``, a readable ``case_summary.md`` and the matched patient's figures;
+    with a forecast, its twins' results, ``report.html`` and ``summary.json`` in ``out/forecast``."""
     from gistsim.clinic.figures import clone_composition, spider_plot, timeline
 
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
     summary = result.summary_json()
+    forecast_md: list[str] = []
+    if result.forecast_meta is not None:
+        summary["forecast"], forecast_md, paths = _forecast(result, case, out / "forecast")
+        written += paths
     path = out / "case_summary.json"
     _write_text(path, json.dumps(summary, indent=2) + "\n")
     written.append(path)
@@ -185,8 +215,64 @@ def write_replay(result: ReplayResult, case: Case, out: Path) -> list[Path]:
                 timeline(result.example, out / "timeline.png", title=title + " - timeline"),
                 clone_composition(result.example, out / "clones.png", title=title + " - clones per lesion"),
             ]
+    lines += forecast_md
     lines += ["", "_Research use only; not a substitute for clinical judgement._", ""]
     path = out / "case_summary.md"
     _write_text(path, "\n".join(lines))
     written.append(path)
     return written
+
+
+def _forecast(result: ReplayResult, case: Case, folder: Path) -> tuple[dict[str, object], list[str], list[Path]]:
+    """The forecast's entry of ``case_summary.json``, its section of ``case_summary.md``, its files."""
+    from gistsim.cases.forecast import write_forecast
+
+    meta = result.forecast_meta
+    observed = case.observed.progression_free_after_resection_months
+    follow = meta["analysis"]["rmst_horizon_days"] / DAYS_PER_MONTH
+    md = ["", "## Forecast: the alternatives for the case's twins", ""]
+    if not result.forecast_rows:
+        md.append(f"No virtual patient matched the course up to the focal progression among {result.n_simulated:,}: "
+                  "nothing to forecast.")  # fmt: skip
+        return {"n_twins": 0, "alternatives": {}}, md, []
+    paths, analysis = write_forecast(result.forecast_rows, folder, meta)
+    doc = analysis.to_dict()
+    entry: dict[str, object] = {"n_twins": result.n_twins, "months_counted_from": "the focal progression",
+                                "report": "forecast/report.html", "alternatives": {}}  # fmt: skip
+    md += [
+        f"{result.n_twins} virtual patients matched the observed course up to the focal progression (the case's "
+        "twins at the decision). Each was treated again under every alternative from its own random streams, so "
+        "the alternatives differ only by treatment. Months from the focal progression; hazard ratios against "
+        f"the first alternative (Cox, cluster-robust by patient). Report: `forecast/report.html`.",
+        "",
+        f"| alternative | median PFS (95% CI) | median OS (95% CI) | OS HR (95% CI) | progression-free at {observed:g} months "
+        f"| alive at {follow:g} months |",
+        "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for name, arm in doc["arms"].items():
+        pf = float(analysis.kaplan_meier["PFS"][name].predict(float(observed)))
+        alive = float(analysis.kaplan_meier["OS"][name].predict(float(follow)))
+        entry["alternatives"][name] = {
+            "strategy": meta["trial"]["arm_strategies"][name],
+            **{k: arm[k] for k in ("median_pfs_months", "median_pfs_ci", "median_os_months", "median_os_ci",
+                                   "rmst_os_months", "hr_os_vs_first", "hr_os_ci")},
+            "progression_free_at_observed_months": pf, "alive_at_follow_months": alive,
+        }  # fmt: skip
+        md.append(f"| {name} | {_months(arm['median_pfs_months'], arm['median_pfs_ci'])} "
+                  f"| {_months(arm['median_os_months'], arm['median_os_ci'])} "
+                  f"| {'reference' if name == analysis.reference_arm else _months(arm['hr_os_vs_first'], arm['hr_os_ci'], 2)} "
+                  f"| {pf:.0%} | {alive:.0%} |")  # fmt: skip
+    entry["observed_months"], entry["follow_months"] = observed, follow
+    md += ["", "The model misses the outcome after surgery for focal resistance (DeMatteo 2007: about 12 months to "
+           "the next progression published, about 3 simulated; `docs/calibration.md`): read the resection's "
+           "progression-free time with that in mind."]  # fmt: skip
+    return entry, md, paths
+
+
+def _months(x: float | None, ci: list[float | None] | None, digits: int = 1) -> str:
+    """A value with its interval; ``None`` (a median not reached, an HR not estimable) as "NR"."""
+    def shown(v: float | None) -> str:
+        return "NR" if v is None else f"{v:.{digits}f}"
+
+    lo, hi = ci or (None, None)
+    return shown(x) if x is None else f"{shown(x)} ({shown(lo)}–{shown(hi)})"

@@ -107,7 +107,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     first_rec = simulate_course(cohort, strategies[0], rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids), **course_kw)
     landmark = None if trial.landmark_years is None else trial.landmark_years * 365.25
     origin, randomised = _randomisation(first_rec, n, trial.randomise_at, landmark)
-    rows += _rows(first_rec, np.arange(n), ids, cohort, arms[0].name, strategies[0], origin, randomised)
+    rows += outcome_rows(first_rec, np.arange(n), ids, cohort, arms[0].name, strategies[0], origin, randomised)
     chosen = np.flatnonzero(randomised) if trial.randomise_at != "start" else np.arange(n)
     for arm, strategy in zip(arms[1:], strategies[1:]):
         if len(chosen) < n:  # the others' courses are identical in every arm
@@ -115,7 +115,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
         if len(chosen):
             sub = cohort.subset(chosen)
             rec = simulate_course(sub, strategy, rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids[chosen]), **course_kw)
-            rows += _rows(rec, chosen, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
+            rows += outcome_rows(rec, chosen, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
     for r in rows:
         r.pop("_k", None)
     return rows
@@ -147,7 +147,7 @@ def _randomisation(rec: Records, n: int, at: str, landmark_days: float | None = 
     return origin, randomised
 
 
-def _rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, strategy, origin: np.ndarray,
+def outcome_rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, strategy, origin: np.ndarray,
           randomised: np.ndarray) -> list[dict[str, object]]:  # fmt: skip
     """Outcomes per patient of ``rec`` (patients 0..len-1 of its cohort)."""
     events: dict[int, list[tuple[float, str, str]]] = {}
