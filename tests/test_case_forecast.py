@@ -12,13 +12,19 @@ from typer.testing import CliRunner
 from gistsim.cases.forecast import DEFAULT_ALTERNATIVES
 from gistsim.cases.match import DAYS_PER_MONTH
 from gistsim.cases.replay import replay_case
+from gistsim.cases.schema import load_case
 from gistsim.cli import app
+
+
+#: The founding case with 3 months free of progression after the resection instead of 24, so that a
+#: search of 1,000 patients has full matches as well as twins (~1.3% of patients are twins).
+SHORT = load_case("sakakura-2006")
+SHORT = SHORT.model_copy(update={"observed": SHORT.observed.model_copy(update={"progression_free_after_resection_months": 3})})
 
 
 @pytest.fixture(scope="module")
 def forecast():
-    # About 1.3% of the case's virtual patients are twins at the decision: ~13 of 1,000.
-    return replay_case("sakakura-2006", max_patients=1000, block_size=500, seed=1, time_budget_s=1e9,
+    return replay_case(SHORT, max_patients=1000, block_size=500, seed=1, time_budget_s=1e9,
                        alternatives=DEFAULT_ALTERNATIVES)  # fmt: skip
 
 
@@ -40,6 +46,19 @@ def test_every_twin_once_per_alternative_with_its_course_up_to_the_decision(fore
         before = {json.dumps([e for e in json.loads(a["events_json"]) if e[0] < 0]) for a in arms.values()}
         assert len(before) == 1  # times are from the decision: the course before it is shared
         assert all(a["randomised"] for a in arms.values())
+
+
+def test_the_case_strategys_twins_are_those_of_the_search(forecast):
+    # Each twin is simulated again from its own streams: under the case's strategy its course is the
+    # one it had in the search, so exactly the full matches are progression-free 3 months on.
+    assert forecast.n_matched >= 2
+    resected = [r for r in forecast.forecast_rows if r["arm"] == "resect-continue"]
+    free = sum(r["pfs_days"] >= 3 * DAYS_PER_MONTH for r in resected)
+    assert free == forecast.n_matched
+    months = sorted(r["pfs_days"] / DAYS_PER_MONTH for r in resected if r["pfs_days"] >= 3 * DAYS_PER_MONTH)
+    found = sorted(m.months_without_progression_after_resection for m in forecast.matches)
+    # Equal where neither the row (censored at the horizon) nor the match (until the horizon) is cut.
+    assert months == pytest.approx(found)
 
 
 def test_each_alternative_does_what_it_says_at_the_decision(forecast):
