@@ -38,7 +38,7 @@ def by_patient(rows):
 def test_every_twin_once_per_alternative_with_its_course_up_to_the_decision(forecast):
     assert forecast.n_twins >= 3
     rows = by_patient(forecast.forecast_rows)
-    assert len(rows) == forecast.n_twins and len(forecast.forecast_rows) == 4 * forecast.n_twins
+    assert len(rows) == forecast.n_twins and len(forecast.forecast_rows) == len(DEFAULT_ALTERNATIVES) * forecast.n_twins
     for arms in rows.values():
         assert list(arms) == list(DEFAULT_ALTERNATIVES)
         same = {(a["driver"], a["age_years"], a["n_lesions"], a["time_origin_day"]) for a in arms.values()}
@@ -65,14 +65,21 @@ def test_each_alternative_does_what_it_says_at_the_decision(forecast):
     for arms in by_patient(forecast.forecast_rows).values():
         at = {name: [(e[1], e[2]) for e in json.loads(r["events_json"]) if e[0] == 0 and e[1] in ("surgery", "line_start")]
               for name, r in arms.items()}  # fmt: skip
-        ((kind, detail),) = at["resect-continue"]
-        assert kind == "surgery" and detail.startswith("hepatectomy ")
+        for resect in ("resect-continue", "resect-once"):
+            ((kind, detail),) = at[resect]
+            assert kind == "surgery" and detail.startswith("hepatectomy ")
         assert at["switch-sunitinib"] == [("line_start", "sunitinib_50mg_4on2off")]
         # The standard sequence's next regimen: 800 mg, or sunitinib for a patient started on 800 mg (exon 9).
         first = min(e for e in json.loads(arms["escalate-800"]["events_json"]) if e[1] == "line_start")[2]
         escalated = "sunitinib_50mg_4on2off" if first == "imatinib_800mg_daily" else "imatinib_800mg_daily"
         assert at["escalate-800"] == [("line_start", escalated)]
         assert at["continue-unchanged"] == []
+
+
+def test_resecting_once_operates_once(forecast):
+    rows = by_patient(forecast.forecast_rows).values()
+    assert all(arms["resect-once"]["surgeries"] == 1 for arms in rows)
+    assert any(arms["resect-continue"]["surgeries"] > 1 for arms in rows)  # the trial's arm operates again
 
 
 def test_an_alternative_acting_before_the_decision_is_refused():
@@ -91,7 +98,7 @@ def test_cli_forecast_writes_the_twins_report_and_summary(tmp_path):
     assert list(fc["alternatives"]) == list(DEFAULT_ALTERNATIVES)
     assert (tmp_path / "forecast" / "report.html").exists() and (tmp_path / "forecast" / "summary.json").exists()
     df = pq.read_table(tmp_path / "forecast" / "block-00000.parquet").to_pandas()
-    assert len(df) == 4 * fc["n_twins"]
+    assert len(df) == len(DEFAULT_ALTERNATIVES) * fc["n_twins"]
     for name, entry in fc["alternatives"].items():
         mine = df[df.arm == name]
         km = KaplanMeierFitter().fit(mine.pfs_days / DAYS_PER_MONTH, mine.pfs_event)

@@ -3,8 +3,9 @@
 A case's *twins* are the virtual patients whose course matched the observed one up to the
 decision the case faced (:func:`gistsim.cases.match.decision_twins`: for the founding case, a
 complete response on imatinib, then a single liver lesion escaping 15–21 months later). What the
-case did next is one alternative; the others are what the default trial compares at focal
-progression (switch to sunitinib, escalate to 800 mg, continue unchanged). Each twin is simulated
+case did next is one alternative (resecting the escaping lesion, once); the others are what the
+default trial compares at focal progression (resecting every such escape, switching to sunitinib,
+escalating to 800 mg, continuing unchanged). Each twin is simulated
 again under every alternative from its own random streams, so the alternatives are compared on
 the same twins and differ only by treatment (DESIGN §5). Their outcomes, counted from the
 decision, are trial rows (``gistsim.trials.runner.outcome_rows``) and are analysed like a trial:
@@ -29,9 +30,11 @@ from gistsim.model import Model
 from gistsim.streams import PatientStreams
 from gistsim.trials.runner import block_path, outcome_rows, write_block
 
-#: The default trial's arms at focal progression (``data/trials/focal-progression.yaml``), by name.
+#: The default trial's arms at focal progression (``data/trials/focal-progression.yaml``), and
+#: resecting once as the case did (the trial's resection arm operates on every single-lesion escape).
 DEFAULT_ALTERNATIVES = {
     "resect-continue": "resect-focal-continue",
+    "resect-once": "resect-focal-once",
     "switch-sunitinib": "focal-switch-sunitinib",
     "escalate-800": "standard-sequence",
     "continue-unchanged": "focal-continue",
