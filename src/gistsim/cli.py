@@ -79,7 +79,7 @@ def case(
     seed: int = typer.Option(0, min=0, help="Random seed."),
     minutes: float = typer.Option(4.5, min=0.1, help="Time budget."),
     forecast: bool = typer.Option(False, "--forecast", help="Also treat the case's twins (matched up to the focal progression) under every alternative; results in OUT/forecast."),
-    alternative: list[str] = typer.Option([], "--alternative", help="NAME=STRATEGY (repeat) for --forecast; default: the default trial's four arms."),
+    alternative: list[str] = typer.Option([], "--alternative", help="NAME=STRATEGY (repeat) for --forecast; default: the default trial's four arms and resecting once (resect-focal-once)."),
     follow_months: float = typer.Option(60.0, min=1.0, help="With --forecast: months followed after the latest possible decision (and the RMST horizon)."),
 ) -> None:
     """Replay an observed case: virtual patients like it, those whose course matches, and figures."""
