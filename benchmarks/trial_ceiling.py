@@ -66,6 +66,7 @@ def replay(calls: list[tuple], seed: int) -> tuple[float, int]:
         n += step.advance(table, durations, rates, mutation, rng=rng).n_clone_steps
     return time.perf_counter() - t0, n
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=500, help="patients in the recorded block")
@@ -84,6 +85,7 @@ def main() -> None:
           f"{args.cores} cores with nothing else costing time: {ceiling:,.0f} patients/s")  # fmt: skip
     print(f"clone_steps_per_patient={steps / args.patients:.0f} engine_ms_per_patient={per_patient_ms:.3g} "
           f"ceiling_patients_per_s={ceiling:.0f}")  # fmt: skip
+
 
 if __name__ == "__main__":
     main()

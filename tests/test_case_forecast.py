@@ -120,4 +120,7 @@ def test_cli_refuses_alternatives_without_forecast_and_bad_ones(tmp_path):
     res = runner.invoke(app, ["case", "--forecast", "--alternative", "a=", "--out", str(tmp_path / "c")],
                         env={"COLUMNS": "300"})  # fmt: skip
     assert res.exit_code == 2 and "write NAME=STRATEGY" in res.output
+    res = runner.invoke(app, ["case", "--forecast", "--alternative", "a=standard-sequence", "--alternative",
+                              "a =focal-continue", "--out", str(tmp_path / "d")], env={"COLUMNS": "300"})  # fmt: skip
+    assert res.exit_code == 2 and "the name 'a' is given twice" in res.output
     assert not any(tmp_path.iterdir())

@@ -139,12 +139,12 @@ def _alternatives(items: list[str]) -> dict[str, str]:
     """``NAME=STRATEGY`` (or ``STRATEGY``, named after itself) -> {name: strategy}, names distinct."""
     out: dict[str, str] = {}
     for item in items:
-        name, _, strategy = item.partition("=") if "=" in item else (item, "", item)
-        if not name.strip() or not strategy.strip():
+        name, _, strategy = (x.strip() for x in (item.partition("=") if "=" in item else (item, "", item)))
+        if not name or not strategy:
             raise ValueError(f"--alternative {item!r} is not accepted: write NAME=STRATEGY, e.g. switch=focal-switch-sunitinib")
         if name in out:
             raise ValueError(f"--alternative {item!r}: the name {name!r} is given twice; alternatives need distinct names")
-        out[name.strip()] = strategy.strip()
+        out[name] = strategy
     return out
 
 

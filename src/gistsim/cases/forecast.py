@@ -28,7 +28,7 @@ from gistsim.clinic.course import Records, simulate_course
 from gistsim.clinic.strategy import Strategy
 from gistsim.model import Model
 from gistsim.streams import PatientStreams
-from gistsim.trials.runner import block_path, outcome_rows, write_block
+from gistsim.trials.runner import analysis_metadata, block_path, outcome_rows, write_block
 
 #: The default trial's arms at focal progression (``data/trials/focal-progression.yaml``), and
 #: resecting once as the case did (the trial's resection arm operates on every single-lesion escape).
@@ -64,9 +64,7 @@ def twin_rows(
     for name, strategy in alternatives.items():
         rec = simulate_course(sub, strategy, rng=PatientStreams.from_ids(course_seed, ids[local]), **course_kw)
         _check_same_decision(rec, focal_day, name)
-        rows += outcome_rows(rec, local, ids[local], sub, name, strategy, focal_day, np.ones(len(local), dtype=bool))
-    for r in rows:
-        r.pop("_k", None)
+        rows += outcome_rows(rec, ids[local], sub, name, strategy, focal_day, np.ones(len(local), dtype=bool))
     return rows
 
 
@@ -107,26 +105,68 @@ def forecast_metadata(case: Case, alternatives: dict[str, str], seed: int, follo
             "randomise_at": "focal_progression",
         },  # fmt: skip
         "parameters": {**model.record(), "case_baseline": case.baseline.model_dump()},
-        "analysis": {
-            "population": "randomised",
-            "endpoints": {"PFS": ["pfs_days", "pfs_event"], "OS": ["os_days", "os_event"]},
-            "rmst_horizon_days": follow_months * DAYS_PER_MONTH,
-            "time_origin": "focal_progression",
-        },
+        "analysis": analysis_metadata("focal_progression", follow_months * DAYS_PER_MONTH),
     }
 
 
-def write_forecast(rows: list[dict[str, object]], folder: Path, meta: dict[str, object]):
-    """The twins' rows as one results block, then ``report.html`` and ``summary.json`` (paired Cox).
-
-    Returns the paths written and the :class:`~gistsim.trials.analysis.TrialAnalysis`."""
+def write_forecast(rows: list[dict[str, object]], n_twins: int, n_simulated: int, meta: dict[str, object],
+                   observed_months: float, folder: Path) -> tuple[dict[str, object], list[str], list[Path]]:  # fmt: skip
+    """Write the twins' rows as one results block in ``folder`` with its ``report.html`` and
+    ``summary.json`` (analysed like a trial, Cox cluster-robust by patient); return the forecast's
+    entry of ``case_summary.json``, its section of ``case_summary.md`` and the paths written."""
     from gistsim.trials.analysis import analyze
     from gistsim.trials.report import write_report
 
+    follow = meta["analysis"]["rmst_horizon_days"] / DAYS_PER_MONTH
+    md = ["", "## Forecast: the alternatives for the case's twins", ""]
+    if not rows:
+        md.append(f"No virtual patient matched the course up to the focal progression among {n_simulated:,}: "
+                  "nothing to forecast.")  # fmt: skip
+        return {"n_twins": 0, "alternatives": {}}, md, []
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("block-*.parquet"):
         old.unlink()  # a forecast folder holds one run's twins
     path = block_path(folder, 0)
     write_block(rows, path, meta)
     analysis = analyze(folder, cluster_by_patient=True)
-    return [path, *write_report(analysis, folder)], analysis
+    paths = [path, *write_report(analysis, folder)]
+    doc = analysis.to_dict()
+    entry: dict[str, object] = {"n_twins": n_twins, "months_counted_from": "the focal progression",
+                                "report": "forecast/report.html", "alternatives": {}}  # fmt: skip
+    md += [
+        f"{n_twins} virtual patients matched the observed course up to the focal progression (the case's "
+        "twins at the decision). Each was treated again under every alternative from its own random streams, so "
+        "the alternatives differ only by treatment. Months from the focal progression; hazard ratios against "
+        f"the first alternative (Cox, cluster-robust by patient). Report: `forecast/report.html`.",
+        "",
+        f"| alternative | median PFS (95% CI) | median OS (95% CI) | OS HR (95% CI) | progression-free at {observed_months:g} months "
+        f"| alive at {follow:g} months |",
+        "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for name, arm in doc["arms"].items():
+        pf = float(analysis.kaplan_meier["PFS"][name].predict(float(observed_months)))
+        alive = float(analysis.kaplan_meier["OS"][name].predict(float(follow)))
+        entry["alternatives"][name] = {
+            "strategy": meta["trial"]["arm_strategies"][name],
+            **{k: arm[k] for k in ("median_pfs_months", "median_pfs_ci", "median_os_months", "median_os_ci",
+                                   "rmst_os_months", "hr_os_vs_first", "hr_os_ci")},
+            "progression_free_at_observed_months": pf, "alive_at_follow_months": alive,
+        }  # fmt: skip
+        md.append(f"| {name} | {_months(arm['median_pfs_months'], arm['median_pfs_ci'])} "
+                  f"| {_months(arm['median_os_months'], arm['median_os_ci'])} "
+                  f"| {'reference' if name == analysis.reference_arm else _months(arm['hr_os_vs_first'], arm['hr_os_ci'], 2)} "
+                  f"| {pf:.0%} | {alive:.0%} |")  # fmt: skip
+    entry["observed_months"], entry["follow_months"] = observed_months, follow
+    md += ["", "The model misses the outcome after surgery for focal resistance (DeMatteo 2007: about 12 months to "
+           "the next progression published, about 3 simulated; `docs/calibration.md`): read the resection's "
+           "progression-free time with that in mind."]  # fmt: skip
+    return entry, md, paths
+
+
+def _months(x: float | None, ci: list[float | None] | None, digits: int = 1) -> str:
+    """A value with its interval; ``None`` (a median not reached, an HR not estimable) as "NR"."""
+    def shown(v: float | None) -> str:
+        return "NR" if v is None else f"{v:.{digits}f}"
+
+    lo, hi = ci or (None, None)
+    return shown(x) if x is None else f"{shown(x)} ({shown(lo)}–{shown(hi)})"

@@ -16,7 +16,7 @@ Nothing here is relaxed when no patient matches: the replay reports that plainly
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +51,8 @@ class Twin:
     focal_day: float
     lesions: list[int]
     """The progressing lesions, by their number within the patient."""
+    events: list[tuple[float, str, str]] = field(default_factory=list, repr=False)
+    """The patient's whole course, time-sorted ``(day, kind, detail)``."""
 
 
 def decision_twins(
@@ -87,15 +89,8 @@ def match_course(
     ``regimen_drug``: the drug of each regimen by name, needed when ``observed.drug`` is set.
     ``twins``: :func:`decision_twins` of the same arguments, when the caller has them already.
     """
-    events: dict[int, list[tuple[float, str, str]]] = {}
-    for p, d, kind, detail in rec.events:
-        events.setdefault(p, []).append((d, kind, detail))
-    out = []
-    for twin in decision_twins(rec, observed, regimen_drug) if twins is None else twins:
-        m = _after_decision(twin, sorted(events[twin.patient]), rec, observed, horizon_days)
-        if m is not None:
-            out.append(m)
-    return out
+    twins = decision_twins(rec, observed, regimen_drug) if twins is None else twins
+    return [m for m in (_after_decision(t, rec, observed, horizon_days) for t in twins) if m is not None]
 
 
 def _until_decision(p: int, cr_day: float, ev: list[tuple[float, str, str]], observed: Observed) -> Twin | None:
@@ -117,10 +112,11 @@ def _until_decision(p: int, cr_day: float, ev: list[tuple[float, str, str]], obs
     lesions = [number for _, number in progressing]
     if len(lesions) != observed.focal_progression_lesions or any(o != observed.focal_progression_organ for o, _ in progressing):
         return None
-    return Twin(p, cr_day, focal_day, lesions)
+    return Twin(p, cr_day, focal_day, lesions, ev)
 
 
-def _after_decision(twin: Twin, ev, rec, observed, horizon_days) -> CaseMatch | None:
+def _after_decision(twin: Twin, rec: Records, observed: Observed, horizon_days: float) -> CaseMatch | None:
+    ev = twin.events
     if any(kind == "perioperative_death" for d, kind, _ in ev):
         return None
     later = [d for d, kind, _ in ev if kind == "progression" and d > twin.cr_day][1:]  # after the focal one

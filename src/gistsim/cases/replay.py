@@ -17,7 +17,7 @@ import numpy as np
 
 from gistsim._calibrated import shipped
 from gistsim.biology.genotypes import default_registry
-from gistsim.cases.forecast import forecast_metadata, twin_rows
+from gistsim.cases.forecast import forecast_metadata, twin_rows, write_forecast
 from gistsim.cases.match import DAYS_PER_MONTH, CaseMatch, decision_twins, match_course
 from gistsim.cases.schema import Case, load_case
 from gistsim.clinic.cohort import draw_paces, sample_cohort
@@ -179,7 +179,10 @@ def write_replay(result: ReplayResult, case: Case, out: Path) -> list[Path]:
     summary = result.summary_json()
     forecast_md: list[str] = []
     if result.forecast_meta is not None:
-        summary["forecast"], forecast_md, paths = _forecast(result, case, out / "forecast")
+        summary["forecast"], forecast_md, paths = write_forecast(
+            result.forecast_rows, result.n_twins, result.n_simulated, result.forecast_meta,
+            case.observed.progression_free_after_resection_months, out / "forecast",
+        )  # fmt: skip
         written += paths
     path = out / "case_summary.json"
     _write_text(path, json.dumps(summary, indent=2) + "\n")
@@ -222,57 +225,3 @@ def write_replay(result: ReplayResult, case: Case, out: Path) -> list[Path]:
     written.append(path)
     return written
 
-
-def _forecast(result: ReplayResult, case: Case, folder: Path) -> tuple[dict[str, object], list[str], list[Path]]:
-    """The forecast's entry of ``case_summary.json``, its section of ``case_summary.md``, its files."""
-    from gistsim.cases.forecast import write_forecast
-
-    meta = result.forecast_meta
-    observed = case.observed.progression_free_after_resection_months
-    follow = meta["analysis"]["rmst_horizon_days"] / DAYS_PER_MONTH
-    md = ["", "## Forecast: the alternatives for the case's twins", ""]
-    if not result.forecast_rows:
-        md.append(f"No virtual patient matched the course up to the focal progression among {result.n_simulated:,}: "
-                  "nothing to forecast.")  # fmt: skip
-        return {"n_twins": 0, "alternatives": {}}, md, []
-    paths, analysis = write_forecast(result.forecast_rows, folder, meta)
-    doc = analysis.to_dict()
-    entry: dict[str, object] = {"n_twins": result.n_twins, "months_counted_from": "the focal progression",
-                                "report": "forecast/report.html", "alternatives": {}}  # fmt: skip
-    md += [
-        f"{result.n_twins} virtual patients matched the observed course up to the focal progression (the case's "
-        "twins at the decision). Each was treated again under every alternative from its own random streams, so "
-        "the alternatives differ only by treatment. Months from the focal progression; hazard ratios against "
-        f"the first alternative (Cox, cluster-robust by patient). Report: `forecast/report.html`.",
-        "",
-        f"| alternative | median PFS (95% CI) | median OS (95% CI) | OS HR (95% CI) | progression-free at {observed:g} months "
-        f"| alive at {follow:g} months |",
-        "|---|---|---|---|---|---|",
-    ]  # fmt: skip
-    for name, arm in doc["arms"].items():
-        pf = float(analysis.kaplan_meier["PFS"][name].predict(float(observed)))
-        alive = float(analysis.kaplan_meier["OS"][name].predict(float(follow)))
-        entry["alternatives"][name] = {
-            "strategy": meta["trial"]["arm_strategies"][name],
-            **{k: arm[k] for k in ("median_pfs_months", "median_pfs_ci", "median_os_months", "median_os_ci",
-                                   "rmst_os_months", "hr_os_vs_first", "hr_os_ci")},
-            "progression_free_at_observed_months": pf, "alive_at_follow_months": alive,
-        }  # fmt: skip
-        md.append(f"| {name} | {_months(arm['median_pfs_months'], arm['median_pfs_ci'])} "
-                  f"| {_months(arm['median_os_months'], arm['median_os_ci'])} "
-                  f"| {'reference' if name == analysis.reference_arm else _months(arm['hr_os_vs_first'], arm['hr_os_ci'], 2)} "
-                  f"| {pf:.0%} | {alive:.0%} |")  # fmt: skip
-    entry["observed_months"], entry["follow_months"] = observed, follow
-    md += ["", "The model misses the outcome after surgery for focal resistance (DeMatteo 2007: about 12 months to "
-           "the next progression published, about 3 simulated; `docs/calibration.md`): read the resection's "
-           "progression-free time with that in mind."]  # fmt: skip
-    return entry, md, paths
-
-
-def _months(x: float | None, ci: list[float | None] | None, digits: int = 1) -> str:
-    """A value with its interval; ``None`` (a median not reached, an HR not estimable) as "NR"."""
-    def shown(v: float | None) -> str:
-        return "NR" if v is None else f"{v:.{digits}f}"
-
-    lo, hi = ci or (None, None)
-    return shown(x) if x is None else f"{shown(x)} ({shown(lo)}–{shown(hi)})"

@@ -101,8 +101,6 @@ class TrialAnalysis:
         (the analysed rows do not carry the event lists)."""
         import pyarrow.parquet as pq
 
-        if "events_json" in self.data.columns:
-            return self.data.loc[self.data["patient_id"].isin(patient_ids), ["patient_id", "arm", "events_json"]]
         wanted = [int(p) for p in patient_ids]
         frames = [pq.read_table(path, columns=["patient_id", "arm", "events_json"],
                                 filters=[("patient_id", "in", wanted)]).to_pandas()

@@ -107,9 +107,7 @@ def _lanes(analysis: TrialAnalysis, n_patients: int, seed: int | None) -> list[t
     ids = np.unique(pool.to_numpy())
     rng = np.random.default_rng(analysis.seed if seed is None else seed)
     chosen = np.sort(rng.choice(ids, size=min(n_patients, len(ids)), replace=False))
-    rows = data[data["patient_id"].isin(chosen)]
-    if "events_json" not in rows.columns:
-        rows = rows.merge(analysis.events(chosen), on=["patient_id", "arm"], how="left")
+    rows = data[data["patient_id"].isin(chosen)].merge(analysis.events(chosen), on=["patient_id", "arm"])
     rows = rows.set_index(["patient_id", "arm"])
     return [(f"{pid} · {arm}", rows.loc[(pid, arm)]) for pid in chosen for arm in analysis.arms
             if (pid, arm) in rows.index]  # fmt: skip

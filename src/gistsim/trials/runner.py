@@ -65,12 +65,18 @@ def metadata(trial: Trial) -> dict[str, object]:
             **trial_model(trial).record(),
             "population": load_population(trial.population).model_dump(),
         },
-        "analysis": {
-            "population": "randomised" if trial.randomise_at != "start" else "all",
-            "endpoints": {"PFS": ["pfs_days", "pfs_event"], "OS": ["os_days", "os_event"]},
-            "rmst_horizon_days": trial.rmst_horizon_years * 365.25,
-            "time_origin": trial.randomise_at,
-        },
+        "analysis": analysis_metadata(trial.randomise_at, trial.rmst_horizon_years * 365.25),
+    }
+
+
+def analysis_metadata(time_origin: str, rmst_horizon_days: float) -> dict[str, object]:
+    """How ``gistsim analyze`` reads the rows: the population (randomised unless every patient is
+    compared from the start), the endpoints' columns, the RMST horizon and the time origin."""
+    return {
+        "population": "randomised" if time_origin != "start" else "all",
+        "endpoints": {"PFS": ["pfs_days", "pfs_event"], "OS": ["os_days", "os_event"]},
+        "rmst_horizon_days": rmst_horizon_days,
+        "time_origin": time_origin,
     }
 
 
@@ -107,17 +113,15 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     first_rec = simulate_course(cohort, strategies[0], rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids), **course_kw)
     landmark = None if trial.landmark_years is None else trial.landmark_years * 365.25
     origin, randomised = _randomisation(first_rec, n, trial.randomise_at, landmark)
-    rows += outcome_rows(first_rec, np.arange(n), ids, cohort, arms[0].name, strategies[0], origin, randomised)
+    rows += outcome_rows(first_rec, ids, cohort, arms[0].name, strategies[0], origin, randomised)
     chosen = np.flatnonzero(randomised) if trial.randomise_at != "start" else np.arange(n)
     for arm, strategy in zip(arms[1:], strategies[1:]):
         if len(chosen) < n:  # the others' courses are identical in every arm
-            rows += [dict(r, arm=arm.name) for r in rows[:n] if not randomised[r["_k"]]]
+            rows += [dict(r, arm=arm.name) for r, rand in zip(rows[:n], randomised) if not rand]
         if len(chosen):
             sub = cohort.subset(chosen)
             rec = simulate_course(sub, strategy, rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids[chosen]), **course_kw)
-            rows += outcome_rows(rec, chosen, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
-    for r in rows:
-        r.pop("_k", None)
+            rows += outcome_rows(rec, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
     return rows
 
 
@@ -147,9 +151,10 @@ def _randomisation(rec: Records, n: int, at: str, landmark_days: float | None = 
     return origin, randomised
 
 
-def outcome_rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: str, strategy, origin: np.ndarray,
-          randomised: np.ndarray) -> list[dict[str, object]]:  # fmt: skip
-    """Outcomes per patient of ``rec`` (patients 0..len-1 of its cohort)."""
+def outcome_rows(rec: Records, ids: np.ndarray, cohort, arm: str, strategy, origin: np.ndarray,
+                 randomised: np.ndarray) -> list[dict[str, object]]:  # fmt: skip
+    """One results row per patient of ``rec`` (patients 0..len-1 of ``cohort``, ``ids`` their
+    patient ids), times counted from ``origin``."""
     events: dict[int, list[tuple[float, str, str]]] = {}
     for p, d, kind, s in rec.events:
         events.setdefault(p, []).append((d, kind, s))
@@ -167,7 +172,7 @@ def outcome_rows(rec: Records, local: np.ndarray, ids: np.ndarray, cohort, arm: 
         pfs_end = min(prog[0] if prog else np.inf, death)
         les = cohort.lesion_patient == j
         out.append({
-            "_k": int(local[j]), "patient_id": int(ids[j]), "arm": arm, "randomised": bool(randomised[j]),
+            "patient_id": int(ids[j]), "arm": arm, "randomised": bool(randomised[j]),
             "driver": str(cohort.driver[j]), "age_years": float(cohort.age_years[j]),
             "n_lesions": int(les.sum()),
             "best_response": best_response(recist[:, j], days, t0, np.inf),
