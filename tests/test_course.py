@@ -290,29 +290,62 @@ def test_microscopic_lesions_do_not_change_what_is_measured_of_the_visible_ones(
     np.testing.assert_array_equal(b[[0, 2, 4]], a)
 
 
-@pytest.mark.parametrize("max_operations", [None, 1])
-def test_focal_operations_can_be_limited(max_operations):
-    # Two lesions escape in turn: D816 clones of 1e6 and 1e3 cells (lesions 1 and 2 of every patient).
-    coh = cohort(6, [30.0, 25.0, 20.0], resistant={1: ("D816", 10**6), 2: ("D816", 10**3)})
+def _two_escapes(n, *, max_operations=None, reoperation_probability=1.0, seed=1):
+    """n patients in whom lesion 1, then lesion 2 escape (D816 clones of 1e6 and 1e3 cells), under
+    a strategy resecting focal progression: (operations, progressions, escalation day, records)."""
+    coh = cohort(n, [30.0, 25.0, 20.0], resistant={1: ("D816", 10**6), 2: ("D816", 10**3)})
     raw = {"name": "x", "start": "imatinib_400mg_daily", "sequence": ["imatinib_800mg_daily"],
            "focal_progression": {"max_progressing_lesions": 1, "resectable_organs": ["liver"], "action": "resect",
                                  "max_operations": max_operations}}  # fmt: skip
     changes = dict(imaging__measurement_cv=0.0, surgery__r0_probability=1.0, **NO_DEATH)
-    rec = run(coh, raw, years=8.0, surgery__perioperative_death_probability=0.0, **changes)
+    rec = run(coh, raw, years=8.0, seed=seed, surgery__perioperative_death_probability=0.0,
+              surgery__reoperation_probability=reoperation_probability, **changes)  # fmt: skip
     ops, progressions = {}, {}
     for p, day, detail in events(rec, "surgery"):
         ops.setdefault(p, []).append((day, detail))
     for p, day, detail in events(rec, "progression"):
         progressions.setdefault(p, []).append((day, detail))
     escalated = {p: d for p, d, s in events(rec, "line_start") if s == "imatinib_800mg_daily"}
+    return ops, progressions, escalated, rec
+
+
+@pytest.mark.parametrize(("max_operations", "reoperation_probability"), [(None, 1.0), (1, 1.0), (None, 0.0)])
+def test_focal_operations_can_be_limited(max_operations, reoperation_probability):
+    ops, progressions, escalated, rec = _two_escapes(6, max_operations=max_operations,
+                                                     reoperation_probability=reoperation_probability)  # fmt: skip
     # Lesion 1 escapes first in every patient and is resected.
     assert all(ops[p][0][1] == "hepatectomy 1:R0" for p in range(6))
-    # Then lesion 2: resected again without a limit; with one operation allowed, an ordinary
-    # progression (next regimen).
+    # Then lesion 2: resected again when the strategy allows it and the patient can be operated on
+    # again; otherwise an ordinary progression (next regimen).
     second = {p: progressions[p][1] for p in range(6)}
-    if max_operations is None:
+    refusals = events(rec, "no_reoperation")
+    declined = {p: d for p, d, _ in refusals}
+    assert len(declined) == len(refusals)  # a refusal stands: never asked again
+    if max_operations is None and reoperation_probability == 1.0:
         assert all(ops[p][1] == (second[p][0], "hepatectomy 2:R0") for p in range(6))
-        assert not escalated
+        assert not escalated and not declined
     else:
         assert all(len(ops[p]) == 1 for p in range(6))
         assert all(second[p] == (escalated[p], "imatinib_400mg_daily") for p in range(6))
+        # The strategy's limit is not the clinic's refusal: only the latter is recorded as such.
+        assert declined == ({} if max_operations == 1 else escalated)
+
+
+@pytest.mark.parametrize("reoperation_probability", [0.3, 0.7])
+def test_second_operations_happen_with_the_reoperation_probability(reoperation_probability):
+    # Patients whose second progression is lesion 2 escaping alone are asked to be operated on
+    # again; the number who are is Binomial(asked, p). alpha = 0.001 two-sided:
+    # |k - asked p| <= 3.29 sqrt(asked p (1 - p)).
+    n = 240
+    ops, progressions, escalated, rec = _two_escapes(n, reoperation_probability=reoperation_probability, seed=7)
+    declined = {p: d for p, d, _ in events(rec, "no_reoperation")}
+    again = {p for p in range(n) if len(ops[p]) >= 2 and ops[p][1][0] == progressions[p][1][0]}
+    refused = {p for p in range(n) if declined.get(p) == progressions[p][1][0]}
+    asked = again | refused
+    assert not again & refused and len(asked) >= 0.9 * n
+    mean = len(asked) * reoperation_probability
+    sd = (len(asked) * reoperation_probability * (1 - reoperation_probability)) ** 0.5
+    assert abs(len(again) - mean) <= 3.29 * sd, (len(again), mean, sd)
+    # Those refused moved to the next regimen at that progression and were never operated on again.
+    assert all(escalated[p] == declined[p] for p in refused)
+    assert all(len(ops[p]) == 1 for p in refused)

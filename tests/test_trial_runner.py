@@ -118,6 +118,8 @@ def test_an_arm_does_not_change_another_arm():
         ({"arms": [{"name": "x", "strategy": "nothing"}]}, "built-in strategies"),
         ({"patients": 0}, "patients: Input should be greater than 0"),
         ({"seed": -1}, r"seed: Input should be greater than or equal to 0 \(got -1\)"),  # numpy seeds are >= 0
+        ({"parameters": {"clinic.surgery.reoperation_probability": 1.0}},
+         r"'clinic.surgery.reoperation_probability' = 1.0 is not accepted: its prior is uniform, accepted values are 0.2 to 0.8$"),
     ],
 )
 def test_bad_trial_specs(change, message):

@@ -44,7 +44,10 @@ def validate(model: type[M], data: object, what: str) -> M:
                 owner = _model_at(model, err["loc"])
                 accepted = ", ".join(owner.model_fields) if owner else "see the documentation"
                 msg = f"unknown key; accepted keys: {accepted}"
-            lines.append(f"  {loc}: {msg} (got {err.get('input')!r})")
+            # A whole section (a model validator's input) is the user's own document: echoing
+            # it buries the message, which names the field and value itself.
+            got = "" if isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
+            lines.append(f"  {loc}: {msg}{got}")
         raise InputError(f"{what} is not valid:\n" + "\n".join(lines)) from None
 
 

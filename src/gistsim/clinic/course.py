@@ -196,6 +196,7 @@ class _State:
     resected_residual: np.ndarray
     stopped_once: np.ndarray
     focal_operations: np.ndarray
+    inoperable: np.ndarray  # refused a repeat operation: not asked again
     tolerance: np.ndarray
     failed_drugs: np.ndarray  # (patient, ``drug_code``): the disease has progressed on that drug
     pending: np.ndarray  # regimen index a patient waits for (not yet available; ``available_from_years``), or -1
@@ -260,6 +261,7 @@ def simulate_course(
         resected_residual=np.zeros(n, dtype=bool),
         stopped_once=np.zeros(n, dtype=bool),
         focal_operations=np.zeros(n, dtype=np.int64),
+        inoperable=np.zeros(n, dtype=bool),
         tolerance=np.zeros(n),
         failed_drugs=np.zeros((n, drug_code.max() + 1), dtype=bool),
         pending=np.full(n, -1, dtype=np.int64),

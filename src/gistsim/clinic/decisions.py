@@ -103,6 +103,19 @@ def decide(
         focal = pd & (st.regimen >= 0) & (n_prog >= 1) & (n_prog <= rule.max_progressing_lesions) & (n_bad == 0)
         if rule.max_operations is not None:  # only with action 'resect' (the strategy's validator)
             focal &= st.focal_operations < rule.max_operations
+        if rule.action == "resect":
+            # The strategy asks to operate again; whether the patient can be (liver remnant,
+            # fitness, the surgeon) is the clinic's: operated again with reoperation_probability,
+            # otherwise treated as any other progression. A refusal stands, as its reasons do, so
+            # the operations follow the series' per-patient counts (reoperated or not after a
+            # recurrence) rather than growing with the number of escapes.
+            focal &= ~st.inoperable
+            again = np.flatnonzero(focal & (st.focal_operations > 0))
+            if len(again):
+                declined = again[rng.random(again) >= clinic.surgery.reoperation_probability.value]
+                focal[declined] = False
+                st.inoperable[declined] = True
+                rec.add_event(declined, day, "no_reoperation")
         if focal.any():
             pats = np.flatnonzero(focal)
             rec.add_event(pats, day, "progression", "focal")

@@ -28,6 +28,7 @@ class SurgeryParameters(ParameterSet):
     residual_cells: Parameter
     perioperative_death_probability: Parameter
     recovery_days: Parameter
+    reoperation_probability: Parameter
 
 
 class SeedingParameters(ParameterSet):

@@ -78,7 +78,8 @@ class FocalProgression(BaseModel):
     max_operations: PositiveInt | None = None
     """With ``action: resect``: operate for focal progression at most this many times per patient;
     a later focal progression is treated as any other progression (next regimen). ``None``: no
-    limit."""
+    limit. Below the limit, each operation after the first happens with the clinic's
+    ``surgery.reoperation_probability`` (whether the patient can be operated on again)."""
 
     @model_validator(mode="after")
     def _switch_target(self) -> FocalProgression:
