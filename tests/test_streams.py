@@ -223,3 +223,34 @@ def test_poisson_with_patient_streams_takes_arrays_of_any_shape():
         assert out.shape == lam.shape and (out[lam == 0] == 0).all()
         flat = Draws(PatientStreams.from_ids(1, np.arange(2))).poisson(owner.ravel(), lam.ravel())
         assert (flat == out.ravel()).all()
+
+
+def test_compiled_uniforms_leave_each_generator_where_numpy_would():
+    # The uniforms come from a compiled loop over the generators' PCG64 states; afterwards every
+    # generator must continue exactly as after numpy's own random(k) (any later draw, any method).
+    owner = np.array([2, 0, 2, 1, 0, 2])
+    streams = PatientStreams.from_ids(11, np.arange(3))
+    assert streams.state_addresses is not None  # the compiled path is taken
+    got = Draws(streams).random(owner)
+    fresh = PatientStreams.from_ids(11, np.arange(3)).generators
+    for k in range(3):
+        assert (got[owner == k] == fresh[k].random(int((owner == k).sum()))).all()
+        assert streams.generators[k].binomial(1000, 0.3, 5).tolist() == fresh[k].binomial(1000, 0.3, 5).tolist()
+        assert streams.generators[k].random() == fresh[k].random()
+
+
+def test_uniforms_from_other_bit_generators_and_from_a_copied_stream_are_their_own():
+    import pickle
+
+    owner = np.array([1, 0, 1, 1])
+    philox = PatientStreams([np.random.Generator(np.random.Philox(s)) for s in (1, 2)])
+    assert philox.state_addresses is None  # numpy's path
+    got = Draws(philox).random(owner)
+    assert (got[owner == 1] == np.random.Generator(np.random.Philox(2)).random(3)).all()
+    # A copy (a block sent to a worker) looks up its own generators' states, not the original's.
+    original = PatientStreams.from_ids(5, np.arange(2))
+    assert original.state_addresses is not None
+    copy = pickle.loads(pickle.dumps(original))
+    first = Draws(copy).random(owner)
+    assert (first == Draws(PatientStreams.from_ids(5, np.arange(2))).random(owner)).all()
+    assert (Draws(original).random(owner) == first).all()  # the original's generators were untouched
