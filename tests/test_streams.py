@@ -119,10 +119,19 @@ def test_a_patient_course_with_patient_specific_rates_does_not_depend_on_its_blo
         assert {k: v for k, v in course_2(block).items() if k[0] == 21} == alone
 
 
+def _streams(kind, seed, n):
+    """PCG64 streams (the compiled samplers) or Philox ones (numpy's methods, scalar and array)."""
+    if kind == "pcg64":
+        return PatientStreams.from_ids(seed, np.arange(n))
+    return PatientStreams([np.random.Generator(np.random.Philox(np.random.SeedSequence([seed, i]))) for i in range(n)])
+
+
+@pytest.mark.parametrize("kind", ["pcg64", "philox"])
 @pytest.mark.parametrize("method", ["poisson", "binomial", "negative_binomial", "geometric"])
-def test_scalar_and_array_draws_of_an_owner_are_the_same_numbers(method):
-    # Owners with few elements draw them one scalar call at a time (cheaper); an owner's numbers
-    # must be those of one array call on its own generator, whichever path the call takes.
+def test_scalar_and_array_draws_of_an_owner_are_the_same_numbers(method, kind):
+    # PCG64 streams draw in one compiled loop; others owner by owner, one scalar call at a time
+    # for owners with few elements (cheaper). An owner's numbers must be those of one array call
+    # on its own generator, whichever path the call takes, and leave it in the same state.
     from gistsim import streams
 
     rng = np.random.default_rng(5)
@@ -135,26 +144,45 @@ def test_scalar_and_array_draws_of_an_owner_are_the_same_numbers(method):
         "negative_binomial": (rng.uniform(1, 1e4, len(owner)), rng.uniform(0.05, 1, len(owner))),
         "geometric": (rng.uniform(0.01, 1, len(owner)),),
     }[method]
-    got = getattr(Draws(PatientStreams.from_ids(9, np.arange(len(sizes)))), method)(owner, *args)
-    fresh = PatientStreams.from_ids(9, np.arange(len(sizes))).generators
+    used = _streams(kind, 9, len(sizes))
+    got = getattr(Draws(used), method)(owner, *args)
+    assert (used.typed_generators is not None) == (kind == "pcg64")
+    fresh = _streams(kind, 9, len(sizes)).generators
     for k in range(len(sizes)):
         mine = owner == k
         expected = getattr(fresh[k], method)(*(a[mine] for a in args))
         assert (got[mine] == expected).all()
+        assert used.generators[k].random() == fresh[k].random()
 
 
+@pytest.mark.parametrize(
+    ("method", "args", "message"),
+    [("binomial", (np.array([10, 10]), np.array([0.5, 1.5])), "p"),
+     ("negative_binomial", (np.array([3.0, 0.0]), np.array([0.5, 0.5])), "n"),
+     ("geometric", (np.array([0.5, 0.0]),), "p"),
+     ("poisson", (np.array([50.0, np.nan]),), "lam")],
+)  # fmt: skip
+def test_arguments_numpy_refuses_are_refused_with_numpys_error(method, args, message):
+    # The compiled samplers do not check their arguments: such calls go to numpy, which raises.
+    with pytest.raises(ValueError, match=message):
+        getattr(Draws(PatientStreams.from_ids(1, np.arange(2))), method)(np.array([0, 1]), *args)
+
+
+@pytest.mark.parametrize("kind", ["pcg64", "philox"])
 @pytest.mark.parametrize("method", ["random", "standard_normal"])
-def test_count_only_draws_of_an_owner_are_its_own_streams_numbers(method):
+def test_count_only_draws_of_an_owner_are_its_own_streams_numbers(method, kind):
     # Uniforms and normals take only a count: each owner's elements, in their order, are the next
     # numbers of its own generator, however the owners are interleaved in the call.
     rng = np.random.default_rng(6)
     sizes = [1, 2, 7, 40]
     owner = rng.permutation(np.repeat(np.arange(len(sizes)), sizes)).reshape(5, 10)
-    got = getattr(Draws(PatientStreams.from_ids(3, np.arange(len(sizes)))), method)(owner)
+    used = _streams(kind, 3, len(sizes))
+    got = getattr(Draws(used), method)(owner)
     assert got.shape == owner.shape
-    fresh = PatientStreams.from_ids(3, np.arange(len(sizes))).generators
+    fresh = _streams(kind, 3, len(sizes)).generators
     for k, n in enumerate(sizes):
         assert (got[owner == k] == getattr(fresh[k], method)(n)).all()
+        assert used.generators[k].random() == fresh[k].random()
     assert getattr(Draws(PatientStreams.from_ids(3, np.arange(4))), method)(np.zeros(0, dtype=np.int64)).shape == (0,)
 
 
@@ -249,8 +277,12 @@ def test_uniforms_from_other_bit_generators_and_from_a_copied_stream_are_their_o
     assert (got[owner == 1] == np.random.Generator(np.random.Philox(2)).random(3)).all()
     # A copy (a block sent to a worker) looks up its own generators' states, not the original's.
     original = PatientStreams.from_ids(5, np.arange(2))
-    assert original.state_addresses is not None
+    assert original.state_addresses is not None and original.typed_generators is not None
     copy = pickle.loads(pickle.dumps(original))
-    first = Draws(copy).random(owner)
-    assert (first == Draws(PatientStreams.from_ids(5, np.arange(2))).random(owner)).all()
-    assert (Draws(original).random(owner) == first).all()  # the original's generators were untouched
+    n, p = np.full(4, 1000), np.full(4, 0.4)
+    first = Draws(copy).random(owner), Draws(copy).binomial(owner, n, p)
+    fresh = Draws(PatientStreams.from_ids(5, np.arange(2)))
+    assert (first[0] == fresh.random(owner)).all() and (first[1] == fresh.binomial(owner, n, p)).all()
+    # The original's generators were untouched by the copy's draws.
+    assert (Draws(original).random(owner) == first[0]).all()
+    assert (Draws(original).binomial(owner, n, p) == first[1]).all()

@@ -13,11 +13,9 @@ stream advances by exactly the draws of its own elements, whatever else is in th
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from gistsim import _pcg64
+from gistsim import _stream_kernels
 from gistsim.engine import _kernels
 
 
@@ -29,18 +27,27 @@ class PatientStreams:
         self.index = np.arange(len(generators)) if index is None else np.asarray(index, dtype=np.int64)
         """``index[group]``: which generator a group draws from (see :meth:`remap`)."""
         self._addresses: np.ndarray | None | bool = False  # False: not looked up yet
+        self._typed: object = False
 
     @property
     def state_addresses(self) -> np.ndarray | None:
-        """The generators' PCG64 state addresses for :func:`gistsim._pcg64.fill_uniforms` (None:
-        not all PCG64), looked up once in the process that draws."""
+        """The generators' PCG64 state addresses for :func:`gistsim._stream_kernels.fill_uniforms`
+        (None: not all PCG64), looked up once in the process that draws."""
         if self._addresses is False:
-            self._addresses = _pcg64.state_addresses(self.generators)
+            self._addresses = _stream_kernels.state_addresses(self.generators)
         return self._addresses
 
+    @property
+    def typed_generators(self):
+        """The generators as a numba typed list for the compiled samplers (None: not all PCG64)."""
+        if self._typed is False:
+            self._typed = _stream_kernels.generator_list(self.generators)
+        return self._typed
+
     def __getstate__(self) -> dict:
-        # Addresses belong to this process; a copy elsewhere looks its own up.
-        return {**self.__dict__, "_addresses": False}
+        # Addresses belong to this process, and a pickled typed list would hold copies of the
+        # generators: a copy elsewhere builds its own from its own generators.
+        return {**self.__dict__, "_addresses": False, "_typed": False}
 
     @classmethod
     def from_ids(cls, seed: int, patient_ids: np.ndarray) -> PatientStreams:
@@ -53,7 +60,7 @@ class PatientStreams:
     def remap(self, group_to_patient: np.ndarray) -> PatientStreams:
         """The same generators seen through another grouping (e.g. lesion rows → patients)."""
         other = PatientStreams(self.generators, self.index[np.asarray(group_to_patient, dtype=np.int64)])
-        other._addresses = self._addresses
+        other._addresses, other._typed = self._addresses, self._typed
         return other
 
     def __len__(self) -> int:
@@ -119,14 +126,16 @@ class Draws:
         grouped, order, los, his, first = _kernels.owner_runs(self.streams.index, owner, len(self.streams.generators))
         return (None if grouped else order), los, his, first
 
-    def _apply(self, owner: np.ndarray, fn: Callable, *args: np.ndarray) -> np.ndarray:
-        """``fn(generator, *args)`` per owner, for draws with one or two argument arrays (int64).
+    def _apply(self, owner: np.ndarray, method: str, *args: np.ndarray) -> np.ndarray:
+        """``generator.<method>(*args)`` per owner, element by element in order, for draws with one
+        or two argument arrays (int64 results).
 
-        Owners with at most :data:`SCALAR_MAX` elements draw them one scalar call at a time, the
-        others with one array call: numpy's array-argument methods validate their arguments with
-        Python-level reductions (~8-25 µs a call) while scalar calls cost <1 µs, and drawing k
-        scalars in turn consumes the generator exactly as one array call of k does (same values,
-        checked by a test), so the path changes nothing but the time.
+        One compiled loop (:mod:`gistsim._stream_kernels`) when the generators allow it and numpy
+        would accept the arguments. Otherwise numpy's methods: owners with at most
+        :data:`SCALAR_MAX` elements draw them one scalar call at a time, the others with one array
+        call (numpy's array-argument methods validate their arguments with Python-level
+        reductions, ~8-25 µs a call, scalar calls cost <1 µs). Every path draws the same numbers
+        and leaves each generator in the same state (tests compare them).
         """
         owner = np.asarray(owner)
         shape = owner.shape
@@ -134,6 +143,20 @@ class Draws:
         args = tuple(a.ravel() if a.shape == shape else np.broadcast_to(a, shape).ravel() for a in map(np.asarray, args))
         if len(owner) == 0:
             return np.empty(shape, dtype=np.int64)
+        gens_typed = self.streams.typed_generators
+        if gens_typed is not None and _stream_kernels.valid_arguments(method, args):
+            order, los, his, first = self._run_arrays(owner)
+            sorted_args = [np.ascontiguousarray(a if order is None else a[order],
+                                                dtype=np.int64 if a.dtype.kind in "iu" else float)
+                           for a in args]  # fmt: skip
+            drawn = _stream_kernels.DRAW[method](gens_typed, los, his, first, *sorted_args,
+                                                 np.empty(len(owner), dtype=np.int64))  # fmt: skip
+            if order is None:
+                return drawn.reshape(shape)
+            out = np.empty(len(owner), dtype=np.int64)
+            out[order] = drawn
+            return out.reshape(shape)
+        fn = getattr(np.random.Generator, method)
         order, los, his, first_gen = self._runs(owner)
         sorted_args = list(args) if order is None else [a[order] for a in args]
         v0 = sorted_args[0].tolist()
@@ -165,9 +188,13 @@ class Draws:
         if len(owner) == 0:
             return np.empty(shape)
         addresses = self.streams.state_addresses if method == "random" else None
+        gens_typed = self.streams.typed_generators if method == "standard_normal" else None
         if addresses is not None:
             order, los, his, first_gen = self._run_arrays(owner)
-            drawn = _pcg64.fill_uniforms(addresses, los, his, first_gen, np.empty(len(owner)))
+            drawn = _stream_kernels.fill_uniforms(addresses, los, his, first_gen, np.empty(len(owner)))
+        elif gens_typed is not None:
+            order, los, his, first_gen = self._run_arrays(owner)
+            drawn = _stream_kernels.fill_normals(gens_typed, los, his, first_gen, np.empty(len(owner)))
         else:
             order, los, his, first_gen = self._runs(owner)
             gens = self.streams.generators
@@ -195,12 +222,12 @@ class Draws:
     def binomial(self, owner: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
         if self.gen is not None:
             return self.gen.binomial(n, p)
-        return self._apply(owner, np.random.Generator.binomial, n, p)
+        return self._apply(owner, "binomial", n, p)
 
     def negative_binomial(self, owner: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
         if self.gen is not None:
             return self.gen.negative_binomial(n, p)
-        return self._apply(owner, np.random.Generator.negative_binomial, n, p)
+        return self._apply(owner, "negative_binomial", n, p)
 
     def poisson(self, owner: np.ndarray, lam: np.ndarray) -> np.ndarray:
         """Poisson draws; with per-patient streams, means ≤ :data:`POISSON_INVERSION_MAX` by
@@ -215,13 +242,13 @@ class Draws:
         out = np.empty(owner.shape, dtype=np.int64)
         if small.any():
             out[small] = poisson_by_inversion(self.random(owner[small]), lam[small])
-        out[~small] = self._apply(owner[~small], np.random.Generator.poisson, lam[~small])
+        out[~small] = self._apply(owner[~small], "poisson", lam[~small])
         return out
 
     def geometric(self, owner: np.ndarray, p: np.ndarray) -> np.ndarray:
         if self.gen is not None:
             return self.gen.geometric(p)
-        return self._apply(owner, np.random.Generator.geometric, p)
+        return self._apply(owner, "geometric", p)
 
 
 def as_draws(rng: np.random.Generator | PatientStreams | Draws) -> Draws:
