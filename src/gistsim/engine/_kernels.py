@@ -12,7 +12,8 @@ engine uses with one generator, against theory and the slow reference. The deter
 (:func:`compose`, :func:`genotype_rates`, the table merge, the quadrature profiles) serve
 per-patient streams too.
 
-Per-patient streams (:class:`gistsim.streams.PatientStreams`) keep the numpy paths for their draws.
+Per-patient streams (:class:`gistsim.streams.PatientStreams`) keep the vectorised numpy paths; their
+draws, owner by owner, go through the compiled loops of :mod:`gistsim._stream_kernels`.
 """
 
 from __future__ import annotations
