@@ -91,41 +91,24 @@ def fill_normals(gens, los, his, generator, out):
     return out
 
 
-@njit(cache=True)
-def draw_binomial(gens, los, his, generator, n, p, out):
-    for j in range(len(los)):
-        g = gens[generator[j]]
-        for i in range(los[j], his[j]):
-            out[i] = g.binomial(n[i], p[i])
-    return out
+#: Laws of :func:`draw`, by method name.
+LAWS = {"binomial": 0, "negative_binomial": 1, "geometric": 2, "poisson": 3}
 
 
 @njit(cache=True)
-def draw_negative_binomial(gens, los, his, generator, n, p, out):
+def draw(gens, law, los, his, generator, counts, x, p, out):
+    """``out[i] = generators[generator[j]].<law>(...)`` for every element of every run, in order:
+    binomial(counts, p), negative_binomial(x, p), geometric(x), poisson(x). ``counts`` is an int64
+    array (binomial trials can exceed 2^53), unused (empty) for the other laws."""
     for j in range(len(los)):
         g = gens[generator[j]]
         for i in range(los[j], his[j]):
-            out[i] = g.negative_binomial(n[i], p[i])
+            if law == 0:
+                out[i] = g.binomial(counts[i], p[i])
+            elif law == 1:
+                out[i] = g.negative_binomial(x[i], p[i])
+            elif law == 2:
+                out[i] = g.geometric(x[i])
+            else:
+                out[i] = g.poisson(x[i])
     return out
-
-
-@njit(cache=True)
-def draw_geometric(gens, los, his, generator, p, out):
-    for j in range(len(los)):
-        g = gens[generator[j]]
-        for i in range(los[j], his[j]):
-            out[i] = g.geometric(p[i])
-    return out
-
-
-@njit(cache=True)
-def draw_poisson(gens, los, his, generator, lam, out):
-    for j in range(len(los)):
-        g = gens[generator[j]]
-        for i in range(los[j], his[j]):
-            out[i] = g.poisson(lam[i])
-    return out
-
-
-DRAW = {"binomial": draw_binomial, "negative_binomial": draw_negative_binomial,
-        "geometric": draw_geometric, "poisson": draw_poisson}  # fmt: skip

@@ -146,11 +146,13 @@ class Draws:
         gens_typed = self.streams.typed_generators
         if gens_typed is not None and _stream_kernels.valid_arguments(method, args):
             order, los, his, first = self._run_arrays(owner)
-            sorted_args = [np.ascontiguousarray(a if order is None else a[order],
-                                                dtype=np.int64 if a.dtype.kind in "iu" else float)
-                           for a in args]  # fmt: skip
-            drawn = _stream_kernels.DRAW[method](gens_typed, los, his, first, *sorted_args,
-                                                 np.empty(len(owner), dtype=np.int64))  # fmt: skip
+            a, *b = [x if order is None else x[order] for x in args]
+            binomial = method == "binomial"
+            counts = np.ascontiguousarray(a, dtype=np.int64) if binomial else np.empty(0, dtype=np.int64)
+            x = np.empty(0) if binomial else np.ascontiguousarray(a, dtype=float)
+            p = np.ascontiguousarray(b[0], dtype=float) if b else np.empty(0)
+            drawn = _stream_kernels.draw(gens_typed, _stream_kernels.LAWS[method], los, his, first, counts, x, p,
+                                         np.empty(len(owner), dtype=np.int64))  # fmt: skip
             if order is None:
                 return drawn.reshape(shape)
             out = np.empty(len(owner), dtype=np.int64)
