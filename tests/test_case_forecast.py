@@ -95,6 +95,7 @@ def test_cli_forecast_writes_the_twins_report_and_summary(tmp_path):
     summary = json.loads((tmp_path / "case_summary.json").read_text())
     fc = summary["forecast"]
     assert fc["n_twins"] == summary["n_twins_at_decision"] >= 3
+    assert f"matched, {fc['n_twins']:,} twins" in res.output  # the progress bar counts what the forecast uses
     assert list(fc["alternatives"]) == list(DEFAULT_ALTERNATIVES)
     assert (tmp_path / "forecast" / "report.html").exists() and (tmp_path / "forecast" / "summary.json").exists()
     df = pq.read_table(tmp_path / "forecast" / "block-00000.parquet").to_pandas()

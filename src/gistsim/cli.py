@@ -102,13 +102,17 @@ def case(
         console.print("[red]--alternative is used with --forecast; add --forecast or leave it out[/red]")
         raise typer.Exit(2)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
-                  TextColumn("{task.fields[matched]} matched"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
-        task = bar.add_task(f"replaying {spec.name}", total=patients, matched=0)
+                  TextColumn("{task.fields[matched]}"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+        # With --forecast the twins are what the forecast is made of: the bar counts them too.
+        def counts(matched: int, twins: int) -> str:
+            return f"{matched} matched" + (f", {twins:,} twins" if forecast else "")
+
+        task = bar.add_task(f"replaying {spec.name}", total=patients, matched=counts(0, 0))
         try:
             result = replay_case(
                 spec, max_patients=patients, seed=seed, time_budget_s=minutes * 60,
                 alternatives=alternatives if forecast else None, follow_months=follow_months,
-                progress=lambda n, m: bar.update(task, completed=n, matched=m),
+                progress=lambda n, m, t: bar.update(task, completed=n, matched=counts(m, t)),
             )  # fmt: skip
         except ValueError as exc:  # an alternative that acts before the decision
             console.print(f"[red]{exc}[/red]")

@@ -90,13 +90,14 @@ def replay_case(
     seed: int = 0,
     alternatives: dict[str, str] | None = None,
     follow_months: float = 60.0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> ReplayResult:
     """Simulate virtual patients like the case and keep those whose course reproduces it.
 
     ``alternatives`` (name -> strategy, e.g. :data:`gistsim.cases.forecast.DEFAULT_ALTERNATIVES`):
     also treat every twin at the decision under each of them (``forecast_rows``), followed for at
-    least ``follow_months`` after the latest possible decision.
+    least ``follow_months`` after the latest possible decision. ``progress(simulated, matched,
+    twins)`` is called after each block.
     """
     case = case if isinstance(case, Case) else load_case(case)
     if max_patients < 1 or block_size < 1:
@@ -157,7 +158,7 @@ def replay_case(
         result.n_simulated += n
         result.n_matched += len(found)
         if progress:
-            progress(result.n_simulated, result.n_matched)
+            progress(result.n_simulated, result.n_matched, result.n_twins)
     result.matched = result.n_matched > 0
     result.elapsed_s = time.perf_counter() - t0
     return result
