@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -152,6 +153,40 @@ def _alternatives(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _trial_from_options(spec: str, n: int | None, seed: int | None, set_: list[str] | None):
+    """The trial SPEC with --n, --seed and --set applied; exits with the error on bad input."""
+    from gistsim.trials.spec import load_trial
+    from gistsim.validation import InputError
+
+    try:
+        t = load_trial(spec)
+        changes = {k: v for k, v in {"patients": n, "seed": seed}.items() if v is not None}
+        overrides = parse_overrides(set_)
+        if overrides:
+            changes["parameters"] = {**t.parameters, **overrides}
+        return t.model_validate({**t.model_dump(), **changes})
+    except (InputError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _patients_bar(description: str, total: int):
+    """A progress bar of patients with their rate; yields ``update(done, total)``."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
+                  TextColumn("{task.fields[rate]} patients/s"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+        task = bar.add_task(description, total=total, rate="-")
+
+        def update(done: int, todo: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=done, total=todo, rate=f"{rate:,.0f}")
+
+        yield update
+
+
 @app.command()
 def trial(
     spec: str = typer.Argument("focal-progression", help="A built-in trial name or a trial YAML file."),
@@ -165,32 +200,11 @@ def trial(
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Run an in-silico trial: every arm on the same virtual patients; results as Parquet."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from gistsim.trials.runner import run_trial
-    from gistsim.trials.spec import load_trial
-    from gistsim.validation import InputError
 
-    try:
-        t = load_trial(spec)
-        changes = {k: v for k, v in {"patients": n, "seed": seed}.items() if v is not None}
-        overrides = parse_overrides(set_)
-        if overrides:
-            changes["parameters"] = {**t.parameters, **overrides}
-        t = t.model_validate({**t.model_dump(), **changes})
-    except (InputError, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    started = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
-                  TextColumn("{task.fields[rate]} patients/s"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
-        task = bar.add_task(f"trial {t.name} ({len(t.arms)} arms)", total=t.patients, rate="-")
-
-        def progress(done: int, total: int) -> None:
-            # total: what this run has to do (less than t.patients on --resume), so the bar ends full
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
-
+    t = _trial_from_options(spec, n, seed, set_)
+    # total: what this run has to do (less than t.patients on --resume), so the bar ends full
+    with _patients_bar(f"trial {t.name} ({len(t.arms)} arms)", t.patients) as progress:
         try:
             summary = run_trial(t, out, workers=workers, scheduler=scheduler, resume=resume, progress=progress)
         except FileExistsError as exc:
@@ -202,6 +216,42 @@ def trial(
     )
     if analyze_after:
         analyze(out, None)
+
+
+@app.command()
+def sweep(
+    spec: str = typer.Argument("focal-progression", help="A built-in trial name or a trial YAML file."),
+    parameter: str = typer.Option(..., help="Dotted parameter path, e.g. clinic.surgery.reoperation_probability."),
+    values: str = typer.Option(..., help="Values separated by commas, e.g. 0.2,0.5,0.8 (each within the parameter's prior)."),
+    n: int | None = typer.Option(None, "--n", min=1, help="Number of patients (default: the spec's)."),
+    seed: int | None = typer.Option(None, min=0, help="Random seed (default: the spec's); the same for every value."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (a local Dask cluster when > 1)."),
+    scheduler: str | None = typer.Option(None, help="Address of an existing Dask scheduler."),
+    out: Path = typer.Option(Path("out/sweep"), help="Folder: one trial folder per value, and sweep.json/.md/.png."),
+    resume: bool = typer.Option(False, help="Finish the values' runs already started in OUT."),
+    set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
+) -> None:
+    """Run a trial at several values of one parameter, on the same virtual patients, and compare."""
+    from gistsim.trials.sweep import parse_values, run_sweep, sweep_trials, write_sweep
+    from gistsim.validation import InputError
+
+    t = _trial_from_options(spec, n, seed, set_)
+    try:
+        points = parse_values(values)
+        sweep_trials(t, parameter, points)  # every value checked before any runs
+    except (InputError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    with _patients_bar(f"sweep {parameter} ({len(points)} values × {len(t.arms)} arms)", t.patients * len(points)) as progress:
+        try:
+            result = run_sweep(t, parameter, points, out, workers=workers, scheduler=scheduler, resume=resume,
+                               progress=progress)  # fmt: skip
+        except FileExistsError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    for path in write_sweep(result, out):
+        console.print(f"wrote {path}")
+    console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
 
 
 @app.command()

@@ -171,3 +171,38 @@ def plot_swimmer(analysis: TrialAnalysis, *, n_patients: int = 20, seed: int | N
     handles += [Line2D([], [], marker=m, color=c, ls="none", label=n) for n, (m, c) in used_marks.items()]
     ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
+
+
+def plot_sweep(result: Any) -> Any:
+    """A :class:`gistsim.trials.sweep.SweepResult` as two panels over the parameter's values: median
+    OS per arm with its 95% CI (left), and the OS hazard ratio of each arm against the first with
+    its 95% CI (right, log scale). Returns the ``Figure``."""
+    from matplotlib.figure import Figure
+
+    doc = result.to_dict()
+    fig = Figure(figsize=(10.0, 4.0))
+    left, right = fig.subplots(1, 2)
+    x = np.asarray(result.values, dtype=float)
+    colours = [*_DRUG_COLOURS.values(), *_OTHER_COLOURS]
+    for k, (arm, cols) in enumerate(doc["arms"].items()):
+        c = colours[k % len(colours)]
+        med = np.array([np.nan if v is None else v for v in cols["median_os_months"]], dtype=float)
+        lo = np.array([np.nan if ci[0] is None else ci[0] for ci in cols["median_os_ci"]], dtype=float)
+        hi = np.array([np.nan if ci[1] is None else ci[1] for ci in cols["median_os_ci"]], dtype=float)
+        left.errorbar(x, med, yerr=[med - lo, hi - med], color=c, marker="o", capsize=3, label=arm)
+        if arm == doc["reference_arm"]:
+            continue
+        hr = np.array([np.nan if v is None else v for v in cols["hr_os_vs_first"]], dtype=float)
+        ci = [(np.nan, np.nan) if v is None else v for v in cols["hr_os_ci"]]
+        hr_lo, hr_hi = np.array([a for a, _ in ci], dtype=float), np.array([b for _, b in ci], dtype=float)
+        right.errorbar(x, hr, yerr=[hr - hr_lo, hr_hi - hr], color=c, marker="o", capsize=3, label=arm)
+    left.set(xlabel=result.parameter, ylabel="median OS (months)", title="median OS (95% CI)")
+    right.axhline(1.0, color="grey", lw=0.8, ls="--")
+    right.set_yscale("log")
+    right.set(xlabel=result.parameter, ylabel=f"OS hazard ratio vs {doc['reference_arm']}",
+              title="OS hazard ratio (95% CI)")  # fmt: skip
+    left.legend(fontsize=8)
+    if right.lines:
+        right.legend(fontsize=8)
+    fig.suptitle(f"{result.trial}: {result.parameter}", fontsize=10)
+    return fig

@@ -116,7 +116,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     rows += outcome_rows(first_rec, ids, cohort, arms[0].name, strategies[0], origin, randomised)
     chosen = np.flatnonzero(randomised) if trial.randomise_at != "start" else np.arange(n)
     for arm, strategy in zip(arms[1:], strategies[1:]):
-        if len(chosen) < n:  # the others' courses are identical in every arm
+        if len(chosen) < n:  # not compared (not randomised): the first arm's row stands for every arm
             rows += [dict(r, arm=arm.name) for r, rand in zip(rows[:n], randomised) if not rand]
         if len(chosen):
             sub = cohort.subset(chosen)
