@@ -178,9 +178,10 @@ def plot_sweep(result: Any) -> Any:
     OS per arm with its 95% CI (left), and the OS hazard ratio of each arm against the first with
     its 95% CI (right, log scale). Returns the ``Figure``."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     doc = result.to_dict()
-    fig = Figure(figsize=(10.0, 4.0))
+    fig = Figure(figsize=(10.0, 4.0), layout="constrained")
     left, right = fig.subplots(1, 2)
     x = np.asarray(result.values, dtype=float)
     colours = [*_DRUG_COLOURS.values(), *_OTHER_COLOURS]
@@ -199,6 +200,10 @@ def plot_sweep(result: Any) -> Any:
     left.set(xlabel=result.parameter, ylabel="median OS (months)", title="median OS (95% CI)")
     right.axhline(1.0, color="grey", lw=0.8, ls="--")
     right.set_yscale("log")
+    # Hazard ratios read as plain numbers (1.5, 2, 3), not powers of ten.
+    right.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+    right.yaxis.set_major_formatter(ScalarFormatter())
+    right.yaxis.set_minor_formatter(NullFormatter())
     right.set(xlabel=result.parameter, ylabel=f"OS hazard ratio vs {doc['reference_arm']}",
               title="OS hazard ratio (95% CI)")  # fmt: skip
     left.legend(fontsize=8)
