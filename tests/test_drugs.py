@@ -277,3 +277,36 @@ def test_canonical_start_keeps_the_exposure(name):
         d2, c2 = D.exposure_pieces(reg, pk, start, start + 84.0)
         np.testing.assert_allclose(d1, d2, rtol=1e-9)
         np.testing.assert_allclose(c1, c2, rtol=1e-9)
+
+
+def test_cached_exposures_give_the_same_rates_as_computing_them_again():
+    # step_rates looks exposures up by (regimen, start, pause, interval) over a course; the rates
+    # must be those computed afresh, at every visit, for patients on several regimens, some of
+    # them in a surgical pause and some long enough on a drug that their keys repeat.
+    from gistsim.clinic.treatment import Treatment
+
+    t = Treatment()
+    n = 12
+    pk = t.sample_pk(n, np.random.default_rng(3))
+    names = t.regimen_names
+    regimen = np.array([names.index(r) for r in
+                        ["imatinib_400mg_daily"] * 5 + ["sunitinib_50mg_4on2off"] * 4 + ["imatinib_800mg_daily"] * 3])  # fmt: skip
+    started = np.array([0, 0, 84, 2000, 2000, 0, 42, 1500, 1500, 0, 84, 3000], dtype=float)
+    off = np.zeros(n)
+    off[[1, 6]] = 28.0
+    birth, death = np.full(t.potency.registry.n_genotypes, 0.03), np.full(t.potency.registry.n_genotypes, 0.02)
+    cache: dict = {}
+    for day in np.arange(0.0, 10 * 84.0, 84.0):
+        kw = dict(regimen=regimen, days_on_regimen=day - np.minimum(started, day) + started * (started > 1000),
+                  off_days=off if day == 84.0 else np.zeros(n), dt_days=84.0, pk=pk,
+                  birth_per_day=birth, death_per_day=death)  # fmt: skip
+        fresh, cached = t.step_rates(**kw), t.step_rates(**kw, exposure_cache=cache)
+        assert len(fresh) == len(cached)
+        for (p1, d1, r1), (p2, d2, r2) in zip(fresh, cached):
+            np.testing.assert_array_equal(p1, p2)
+            np.testing.assert_array_equal(d1, d2)
+            arrays = {k for k, v in vars(r1).items() if isinstance(v, np.ndarray)}
+            assert arrays and arrays == {k for k, v in vars(r2).items() if isinstance(v, np.ndarray)}
+            for k in arrays:
+                np.testing.assert_array_equal(getattr(r1, k), getattr(r2, k), err_msg=k)
+    assert 0 < len(cache) < 10 * 3 * 2  # keys repeated: patients long on a drug share them across visits

@@ -309,6 +309,7 @@ def simulate_course(
                      evolution.tolerance_kill_floor.value)  # fmt: skip
     tolerant = bool((floor < 1.0).any())
     slowing = evolution.kill_slowing_exponent.value
+    exposure_cache: dict = {}
     day = 0.0
     while day + 1e-9 < horizon_days and st.alive.any():
         dt = min(visit_days, horizon_days - day)
@@ -331,7 +332,7 @@ def simulate_course(
             group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale,
             lesion_secondary=st.lesion_secondary, group_kill=group_kill, group_host=cohort.host_scale,
             group_growth=growth,
-            lesion_scale=st.lesion_scale,
+            lesion_scale=st.lesion_scale, exposure_cache=exposure_cache,
         )
         table = _advance_by_structure(table, structures, mutation, draws)
         after = viable_per_lesion()

@@ -64,6 +64,8 @@ class Treatment:
     #: Cycles after which an on/off schedule's state is periodic: q^20 < 1e-18 even for a slow-clearance
     #: patient (q = e^(−λ·cycle) ≈ 0.12 at λ = 0.05/day).
     STEADY_AFTER_CYCLES = 20
+    #: Most exposures a course keeps (each is pieces × patients floats).
+    EXPOSURE_CACHE_SIZE = 256
 
     def _canonical_start(self, regimen: np.ndarray, days_on: np.ndarray) -> np.ndarray:
         """Days on the regimen, shifted back to the earliest day with the same exposure ahead.
@@ -102,12 +104,19 @@ class Treatment:
         group_kill: np.ndarray | None = None,
         group_host: np.ndarray | None = None,
         lesion_scale: np.ndarray | None = None,
+        exposure_cache: dict | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, DrugRates]]:
         """For one interval of ``dt_days``: ``(patients, durations, rates)`` per piece structure.
 
         Patients whose exposure changes at the same times share a structure; each structure is
         advanced on its own, so a patient's pieces (and hence its random numbers) never depend
         on other patients' schedules. Rates are indexed by patient (group).
+
+        ``exposure_cache`` (a dict the caller keeps for one course, with ``pk`` unchanged): the
+        exposure of every patient for a (regimen, start, pause, interval) already computed is
+        looked up rather than computed again. Once on a regimen long enough that its start is
+        canonical, a patient's key repeats at every visit; exposures are per patient, so the
+        numbers are those computed for the patients alone.
         """
         n = len(regimen)
         treated = (regimen >= 0) & (off_days < dt_days)
@@ -123,7 +132,16 @@ class Treatment:
                 r, start, off = int(uniq[0, g]), float(uniq[1, g]), float(uniq[2, g])
                 who = pats[inv.ravel() == g]
                 reg = self.regimens[r]
-                dur, conc = drugs.exposure_pieces(reg, _subset(pk[reg.drug], who), start + off, start + dt_days)
+                if exposure_cache is None:
+                    dur, conc = drugs.exposure_pieces(reg, _subset(pk[reg.drug], who), start + off, start + dt_days)
+                else:
+                    key = (r, start, off, float(dt_days))
+                    if key not in exposure_cache:
+                        if len(exposure_cache) >= self.EXPOSURE_CACHE_SIZE:  # keys of early days do not recur
+                            exposure_cache.clear()
+                        exposure_cache[key] = drugs.exposure_pieces(reg, pk[reg.drug], start + off, start + dt_days)
+                    dur, conc_all = exposure_cache[key]
+                    conc = conc_all[:, who]
                 # The structure's edges: the pause (no drug), then the exposure pieces.
                 bounds = off + np.concatenate([[0.0], np.cumsum(dur)])
                 local = np.concatenate([[0.0], bounds]) if off > 0 else bounds
