@@ -75,6 +75,12 @@ def test_bad_values_are_refused(values, message):
         parse_values(values)
 
 
+def test_distinct_values_get_distinct_folders():
+    values = parse_values("1e-11,1.00000001e-11,0.2")
+    assert len({folder_name(PARAMETER, v) for v in values}) == 3
+    assert folder_name(PARAMETER, 0.2) == f"{PARAMETER}=0.2"
+
+
 @pytest.mark.parametrize(
     ("parameter", "values", "message"),
     [(PARAMETER, [0.5, 0.95], r"(?s)reoperation_probability = 0.95 is not valid:.*accepted values are 0.2 to 0.8"),

@@ -76,7 +76,8 @@ def sweep_trials(trial: Trial, parameter: str, values: Sequence[float]) -> list[
 
 
 def folder_name(parameter: str, value: float) -> str:
-    return f"{parameter}={value:g}"
+    # repr, not a rounded format: distinct values must never share a folder.
+    return f"{parameter}={float(value)!r}"
 
 
 def run_sweep(
