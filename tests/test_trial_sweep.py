@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from gistsim.cli import app
 from gistsim.trials.spec import load_trial
-from gistsim.trials.sweep import folder_name, parse_values, run_sweep, write_sweep
+from gistsim.trials.sweep import folder_name, parse_values, prior_values, run_sweep, write_sweep
 from gistsim.validation import InputError
 
 PARAMETER = "clinic.surgery.reoperation_probability"
@@ -116,3 +116,31 @@ def test_cli_sweep_writes_its_files_and_refuses_bad_input(tmp_path):
     bad = runner.invoke(app, ["sweep", str(spec), "--parameter", PARAMETER, "--values", "0.3,1.5", "--out", str(tmp_path / "b")],
                         env={"COLUMNS": "200"})  # fmt: skip
     assert bad.exit_code == 2 and "accepted values are 0.2 to 0.8" in bad.output and not (tmp_path / "b").exists()
+    prior = runner.invoke(app, ["sweep", str(spec), "--parameter", PARAMETER, "--values", "prior", "--out", str(tmp_path / "p")],
+                          env={"COLUMNS": "200"})  # fmt: skip
+    assert prior.exit_code == 0, prior.output
+    assert json.loads((tmp_path / "p" / "sweep.json").read_text())["values"] == prior_values(load_trial(spec), PARAMETER)
+
+
+def test_prior_values_are_the_priors_ends_and_the_value_in_use():
+    from scipy import stats
+
+    from gistsim.model import Model
+
+    trial = load_trial(SPEC)
+    model = Model.build()
+    uniform = model.parameter(PARAMETER)
+    assert prior_values(trial, PARAMETER) == sorted({uniform.prior.low, uniform.value, uniform.prior.high})
+    lognormal = model.parameter("clinic.surgery.residual_cells")
+    dist = stats.lognorm(s=lognormal.prior.sigma_log, scale=lognormal.prior.median)
+    low, mid, high = prior_values(trial, "clinic.surgery.residual_cells")
+    assert low == pytest.approx(dist.ppf(0.05), rel=1e-3) and high == pytest.approx(dist.ppf(0.95), rel=1e-3)
+    assert mid == lognormal.value
+    # A value the trial sets is the one in use.
+    assert 0.3 in prior_values(load_trial(dict(SPEC, parameters={PARAMETER: 0.3})), PARAMETER)
+
+
+@pytest.mark.parametrize("parameter", ["clinic.surgery", "surgery.r0_probability", "clinic"])
+def test_prior_values_of_what_is_not_a_parameter_are_refused(parameter):
+    with pytest.raises(InputError, match=f"--parameter {parameter}: parameter '{parameter}'"):
+        prior_values(load_trial(SPEC), parameter)

@@ -222,7 +222,8 @@ def trial(
 def sweep(
     spec: str = typer.Argument("focal-progression", help="A built-in trial name or a trial YAML file."),
     parameter: str = typer.Option(..., help="Dotted parameter path, e.g. clinic.surgery.reoperation_probability."),
-    values: str = typer.Option(..., help="Values separated by commas, e.g. 0.2,0.5,0.8 (each within the parameter's prior)."),
+    values: str = typer.Option(..., help="Values separated by commas, e.g. 0.2,0.5,0.8 (each within the parameter's prior); "
+                               "'prior': the prior's ends (uniform: low, high; lognormal: 5% and 95%) and the value in use."),
     n: int | None = typer.Option(None, "--n", min=1, help="Number of patients (default: the spec's)."),
     seed: int | None = typer.Option(None, min=0, help="Random seed (default: the spec's); the same for every value."),
     workers: int = typer.Option(1, min=1, help="Worker processes (a local Dask cluster when > 1)."),
@@ -232,12 +233,12 @@ def sweep(
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Run a trial at several values of one parameter, on the same virtual patients, and compare."""
-    from gistsim.trials.sweep import parse_values, run_sweep, sweep_trials, write_sweep
+    from gistsim.trials.sweep import parse_values, prior_values, run_sweep, sweep_trials, write_sweep
     from gistsim.validation import InputError
 
     t = _trial_from_options(spec, n, seed, set_)
     try:
-        points = parse_values(values)
+        points = prior_values(t, parameter) if values.strip() == "prior" else parse_values(values)
         sweep_trials(t, parameter, points)  # every value checked before any runs
     except (InputError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")

@@ -64,7 +64,10 @@ class Model:
         return self.parameter(path).value
 
     def parameter(self, path: str):
-        group, rest = path.split(".", 1)
+        group, _, rest = path.partition(".")
+        if group not in GROUPS or not rest:
+            raise KeyError(f"parameter {path!r} is not accepted: write GROUP.NAME (e.g. clinic.surgery.r0_probability) "
+                           f"with GROUP one of {', '.join(GROUPS)}")  # fmt: skip
         return get_parameter(self._group(group), rest, group)
 
     @property

@@ -63,6 +63,28 @@ def parse_values(text: str) -> list[float]:
     return values
 
 
+#: ``--values prior``: a lognormal prior's ends are its 5% and 95% quantiles (z = 1.645).
+_Z90 = 1.6448536269514722
+
+
+def prior_values(trial: Trial, parameter: str) -> list[float]:
+    """The prior's ends and the value the trial uses, in order: a uniform prior's low and high; a
+    lognormal's 5% and 95% quantiles (to 4 significant digits, so folder names stay readable)."""
+    from gistsim.trials.runner import trial_model
+    from gistsim.validation import InputError
+
+    try:
+        p = trial_model(trial).parameter(parameter)
+    except (KeyError, ValueError) as exc:
+        raise InputError(f"--parameter {parameter}: {exc.args[0]}") from None
+    prior = p.prior
+    if prior.kind == "uniform":
+        ends = [prior.low, prior.high]
+    else:
+        ends = [float(f"{prior.median * math.exp(s * _Z90 * prior.sigma_log):.4g}") for s in (-1, 1)]
+    return sorted({*ends, float(p.value)})
+
+
 def sweep_trials(trial: Trial, parameter: str, values: Sequence[float]) -> list[Trial]:
     """The trial at each value, all validated before anything runs (an unknown parameter or a value
     outside its prior fails here, naming them)."""
