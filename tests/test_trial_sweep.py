@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gistsim.cli import app
+from gistsim.trials.report import summary_cell
 from gistsim.trials.spec import load_trial
 from gistsim.trials.sweep import folder_name, parse_values, prior_values, run_sweep, write_sweep
 from gistsim.validation import InputError
@@ -62,6 +63,10 @@ def test_the_sweep_files_hold_each_values_own_analysis(swept):
             assert cols["median_os_months"][i] == summary["arms"][arm]["median_os_months"]
             assert cols["hr_os_vs_first"][i] == summary["arms"][arm]["hr_os_vs_first"]
     assert (out / folder_name(PARAMETER, 0.8) / "report.html").exists()
+    text = (out / "sweep.md").read_text()
+    for arm, cols in doc["arms"].items():
+        for i, v in enumerate(doc["values"]):
+            assert f"| {v:g} | {cols['n'][i]} | {summary_cell(cols['median_os_months'][i], cols['median_os_ci'][i])} |" in text
     assert not list(out.rglob("*.tmp"))
 
 
@@ -144,3 +149,11 @@ def test_prior_values_are_the_priors_ends_and_the_value_in_use():
 def test_prior_values_of_what_is_not_a_parameter_are_refused(parameter):
     with pytest.raises(InputError, match=f"--parameter {parameter}: parameter '{parameter}'"):
         prior_values(load_trial(SPEC), parameter)
+
+
+def test_summary_cells_show_medians_not_reached_and_values_not_estimable():
+    assert summary_cell(12.34, [10.0, 15.0]) == "12.3 (10.0–15.0)"
+    assert summary_cell(12.34, [10.0, None]) == "12.3 (10.0–NR)"  # the upper bound not reached
+    assert summary_cell(None, [10.0, None]) == "NR"  # a median not reached
+    assert summary_cell(None, None) == "—" and summary_cell(None) == "—"  # nothing to estimate
+    assert summary_cell(1.234, None, 2) == "1.23"

@@ -115,7 +115,7 @@ def write_forecast(rows: list[dict[str, object]], n_twins: int, n_simulated: int
     ``summary.json`` (analysed like a trial, Cox cluster-robust by patient); return the forecast's
     entry of ``case_summary.json``, its section of ``case_summary.md`` and the paths written."""
     from gistsim.trials.analysis import analyze
-    from gistsim.trials.report import write_report
+    from gistsim.trials.report import summary_cell, write_report
 
     follow = meta["analysis"]["rmst_horizon_days"] / DAYS_PER_MONTH
     md = ["", "## Forecast: the alternatives for the case's twins", ""]
@@ -152,9 +152,9 @@ def write_forecast(rows: list[dict[str, object]], n_twins: int, n_simulated: int
                                    "rmst_os_months", "hr_os_vs_first", "hr_os_ci")},
             "progression_free_at_observed_months": pf, "alive_at_follow_months": alive,
         }  # fmt: skip
-        md.append(f"| {name} | {_months(arm['median_pfs_months'], arm['median_pfs_ci'])} "
-                  f"| {_months(arm['median_os_months'], arm['median_os_ci'])} "
-                  f"| {'reference' if name == analysis.reference_arm else _months(arm['hr_os_vs_first'], arm['hr_os_ci'], 2)} "
+        md.append(f"| {name} | {summary_cell(arm['median_pfs_months'], arm['median_pfs_ci'])} "
+                  f"| {summary_cell(arm['median_os_months'], arm['median_os_ci'])} "
+                  f"| {'reference' if name == analysis.reference_arm else summary_cell(arm['hr_os_vs_first'], arm['hr_os_ci'], 2)} "
                   f"| {pf:.0%} | {alive:.0%} |")  # fmt: skip
     entry["observed_months"], entry["follow_months"] = observed_months, follow
     md += ["", "The model misses the outcome after surgery for focal resistance (DeMatteo 2007: about 12 months to "
@@ -162,11 +162,3 @@ def write_forecast(rows: list[dict[str, object]], n_twins: int, n_simulated: int
            "progression-free time with that in mind."]  # fmt: skip
     return entry, md, paths
 
-
-def _months(x: float | None, ci: list[float | None] | None, digits: int = 1) -> str:
-    """A value with its interval; ``None`` (a median not reached, an HR not estimable) as "NR"."""
-    def shown(v: float | None) -> str:
-        return "NR" if v is None else f"{v:.{digits}f}"
-
-    lo, hi = ci or (None, None)
-    return shown(x) if x is None else f"{shown(x)} ({shown(lo)}–{shown(hi)})"

@@ -73,6 +73,17 @@ def _with_ci(x: float, lo: float, hi: float, digits: int) -> str:
     return f"{_num(x, digits)} ({_num(lo, digits)}–{_num(hi, digits)})"
 
 
+def summary_cell(x: float | None, ci: list[float | None] | tuple | None = None, digits: int = 1) -> str:
+    """A ``summary.json`` value with its interval, for Markdown tables: ``None`` with an interval is a
+    median not reached ("NR"; so is a missing upper bound), ``None`` without one is not estimable ("—")."""
+    if x is None:
+        return "—" if ci is None else "NR"
+    if ci is None:
+        return f"{x:.{digits}f}"
+    lo, hi = ci
+    return f"{x:.{digits}f} ({'—' if lo is None else f'{lo:.{digits}f}'}–{'NR' if hi is None else f'{hi:.{digits}f}'})"
+
+
 def _p(p: float) -> str:
     return "–" if math.isnan(p) else ("&lt;0.001" if p < 0.001 else f"{p:.3f}")
 

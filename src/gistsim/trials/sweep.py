@@ -136,11 +136,10 @@ def run_sweep(
         before = k * trial.patients
 
         def step(done: int, todo: int, before: int = before) -> None:
-            if progress:
-                # On resume a value's run does fewer patients than the trial has; count them as done.
-                progress(before + trial.patients - todo + done, total)
+            # On resume a value's run does fewer patients than the trial has; count them as done.
+            progress(before + trial.patients - todo + done, total)
 
-        run_trial(t, folder, workers=workers, scheduler=scheduler, resume=resume, progress=step)
+        run_trial(t, folder, workers=workers, scheduler=scheduler, resume=resume, progress=step if progress else None)
         if progress:
             progress(before + trial.patients, total)
         analysis = analyze(folder)
@@ -149,17 +148,10 @@ def run_sweep(
     return result
 
 
-def _cell(x: float | None, lo: float | None = None, hi: float | None = None, digits: int = 1) -> str:
-    if x is None:
-        return "NR" if lo is not None else "—"
-    text = f"{x:.{digits}f}"
-    if lo is not None or hi is not None:
-        text += f" ({'—' if lo is None else f'{lo:.{digits}f}'}–{'NR' if hi is None else f'{hi:.{digits}f}'})"
-    return text
-
-
 def markdown(result: SweepResult) -> str:
     """A table per arm: each value's median OS, OS HR against the first arm, RMST of OS."""
+    from gistsim.trials.report import summary_cell
+
     doc = result.to_dict()
     lines = [f"# {result.trial}: {result.parameter} swept", "",
              f"The same virtual patients at every value; months from the trial's time origin. OS hazard "
@@ -169,11 +161,10 @@ def markdown(result: SweepResult) -> str:
         lines += [f"## {arm}", "", f"| {result.parameter} | n | median OS (95% CI) | OS HR (95% CI) | RMST OS |",
                   "|---|---|---|---|---|"]  # fmt: skip
         for i, v in enumerate(result.values):
-            med, (lo, hi) = cols["median_os_months"][i], cols["median_os_ci"][i]
-            hr, hr_ci = cols["hr_os_vs_first"][i], cols["hr_os_ci"][i]
-            lines.append(f"| {v:g} | {cols['n'][i]} | {_cell(med, lo, hi)} | "
-                         f"{'reference' if hr is None and arm == doc['reference_arm'] else _cell(hr, *(hr_ci or (None, None)), digits=2)} | "
-                         f"{_cell(cols['rmst_os_months'][i])} |")  # fmt: skip
+            hr = summary_cell(cols["hr_os_vs_first"][i], cols["hr_os_ci"][i], 2)
+            lines.append(f"| {v:g} | {cols['n'][i]} | {summary_cell(cols['median_os_months'][i], cols['median_os_ci'][i])} | "
+                         f"{'reference' if arm == doc['reference_arm'] else hr} | "
+                         f"{summary_cell(cols['rmst_os_months'][i])} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 
