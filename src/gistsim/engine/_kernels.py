@@ -385,6 +385,22 @@ def poisson_search(u, lam, p0, cap):
 
 
 @_jit
+def lineage_log_q(cum, log_q, pair, u):
+    """arrivals._by_lineage's node per lineage, #{j < last node : cum[j, pair] ≤ u}, as that node's
+    log(1 − g) for its size: one pass instead of one numpy pass per node (the numbers are the same)."""
+    n_nodes = cum.shape[0]
+    lq = np.empty(len(pair))
+    for i in range(len(pair)):
+        c = pair[i]
+        k = 0
+        for j in range(n_nodes - 1):
+            if cum[j, c] <= u[i]:
+                k += 1
+        lq[i] = log_q[k, c]
+    return lq
+
+
+@_jit
 def owner_runs(index, owner, n_generators):
     """streams.Draws._runs: the elements' generators ``index[owner]``; whether they are already
     grouped (non-decreasing), else the stable order that groups them (a counting sort over the

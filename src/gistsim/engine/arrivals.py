@@ -417,17 +417,11 @@ def _by_node(rng: Draws, src_rows, n0, pair, integrand, geo, target, group) -> A
 
 def _by_lineage(rng: Draws, src_rows, reps, pair_of_row, integrand, geo, target, group) -> Arrivals:
     """A node per lineage ∝ its share of Λ, and a geometric size with that node's parameter."""
-    n_nodes = integrand.shape[0]
     cum, log_q = _node_tables(integrand, geo)
     pair = np.repeat(pair_of_row, reps)
     owner = np.repeat(group[src_rows], reps) if rng.per_patient else owners(rng, None, len(pair))
     u = rng.random(owner)
-    # node = #{j < last : cum_j ≤ u}, one node (one 1-d gather) at a time: a (lineages × nodes)
-    # gather and a row sum cost three times more.
-    node = np.zeros(len(pair), dtype=np.min_scalar_type(n_nodes))
-    for j in range(n_nodes - 1):
-        node += cum[j].take(pair) <= u
-    size = geometric_by_inversion(rng, log_q[node, pair], owner)
+    size = geometric_by_inversion(rng, _kernels.lineage_log_q(cum, log_q, pair, u), owner)
     # Lineages of one (clone, mutation) are contiguous: sum them.
     starts = np.concatenate([[0], np.cumsum(reps)[:-1]])
     total = np.add.reduceat(size, starts).astype(np.int64)
