@@ -255,7 +255,7 @@ def test_lesion_records_are_optional_and_forgetting_dead_lesions_changes_no_outc
             coh, load_strategy(strategy), treatment=TREATMENT, evolution=EVO, clinic=default_clinic(),
             mutation=MutationModel.from_registry(REG, 1e-9, escape_target_bp=2.0),
             untreated_birth=np.full(G, EVO.birth_rate_per_day.value), untreated_death=np.full(G, EVO.death_rate_per_day),
-            horizon_days=3.0 * 365.25, rng=np.random.default_rng(3), keep_lesions=keep,
+            horizon_days=6.0 * 365.25, rng=np.random.default_rng(3), keep_lesions=keep,
         )  # fmt: skip
 
     full, lean = course(True), course(False)

@@ -82,11 +82,11 @@ def test_seeded_and_forgotten_lesions_keep_the_factors_aligned(monkeypatch, fact
     real = course_module._advance_by_structure
     checked, largest = [], []
 
-    def check(table, structures, mutation, draws):
+    def check(table, structures, *args):
         for _, _, rates in structures:
             checked.append(len(getattr(rates, factor)) > table.lesion.max())
         largest.append(int(table.lesion.max()))
-        return real(table, structures, mutation, draws)
+        return real(table, structures, *args)
 
     monkeypatch.setattr(course_module, "_advance_by_structure", check)
     run(coh, "standard-sequence", years=3.0, mutation_rate=1e-9, seeding__rate_per_cell_per_day=1e-9)

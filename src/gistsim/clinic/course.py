@@ -4,9 +4,10 @@ The order of one interval between two visits (every patient in lock-step):
 
 1. Exposure: each patient's regimen (or none: stopped, paused after surgery, supportive care)
    gives birth and death rates per (patient, genotype) over the interval's pieces.
-2. The engine advances every clone (:func:`gistsim.engine.step.advance`).
+2. The engine advances every clone (:func:`gistsim.engine.step.advance`) and draws the seeds of
+   new lesions founded during the interval by single cells and alive at its end.
 3. Cells that died become dead tissue, which resorbs (imaging sees viable + dead tissue).
-4. Seeding: new lesions founded by single cells, drawn in proportion to the patient's clones.
+4. Seeding: a new lesion for each seed, unless its patient is dead or past the lethal volume.
 5. Death: background (Gompertz), tumour-burden and failed-drug hazards; a patient who dies leaves
    the loop.
 6. Toxicity: discontinuation (next line) and dose reduction of imatinib 800 mg.
@@ -34,6 +35,7 @@ from gistsim.clinic.strategy import ORGANS, Strategy
 from gistsim.clinic.tolerance import tolerance_step
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.rates import MutationModel, RateModel
+from gistsim.engine.seeding import Seeds
 from gistsim.engine.step import advance
 from gistsim.streams import PatientStreams, as_draws
 
@@ -310,6 +312,7 @@ def simulate_course(
     tolerant = bool((floor < 1.0).any())
     slowing = evolution.kill_slowing_exponent.value
     exposure_cache: dict = {}
+    lethal_cells = clinic.death.lethal_volume_cm3.value * density
     day = 0.0
     while day + 1e-9 < horizon_days and st.alive.any():
         dt = min(visit_days, horizon_days - day)
@@ -334,7 +337,9 @@ def simulate_course(
             group_growth=growth,
             lesion_scale=st.lesion_scale, exposure_cache=exposure_cache,
         )
-        table = _advance_by_structure(table, structures, mutation, draws)
+        table, seeds = _advance_by_structure(
+            table, structures, mutation, draws, clinic.seeding.rate_per_cell_per_day.value, lethal_cells
+        )
         after = viable_per_lesion()
         # Cells lost become dead tissue: a scar share resorbs slowly, the rest faster (from mid-interval).
         lost = np.maximum(before - after, 0.0)
@@ -352,9 +357,7 @@ def simulate_course(
         st.scar = imaging.resorb(
             imaging.resorb(st.scar, half, scar_half_life, **law) + scar * lost, half, scar_half_life, **law
         )
-        lesion_patient, lesion_organ = _seed(
-            table, lesion_patient, lesion_organ, before, after, dt, clinic, st, draws, density
-        )
+        lesion_patient, lesion_organ = _seed(table, seeds, lesion_patient, lesion_organ, after, st, lethal_cells)
         # Death over the interval.
         burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
         age = cohort.age_years + day / 365.25
@@ -456,24 +459,32 @@ def growth_factor(viable_cm3: np.ndarray, half_volume_cm3: float) -> np.ndarray:
     return 1.0 / (1.0 + np.asarray(viable_cm3, dtype=float) / half_volume_cm3)
 
 
-def _advance_by_structure(table: CloneTable, structures, mutation: MutationModel, draws) -> CloneTable:
-    """Advance each piece structure's patients on their own pieces; one table back, sorted."""
+def _advance_by_structure(
+    table: CloneTable, structures, mutation: MutationModel, draws, seeding_rate: float, seeding_max_cells: float
+) -> tuple[CloneTable, Seeds]:
+    """Advance each piece structure's patients on their own pieces; one table back, sorted, and the
+    seeds of new lesions alive at the step's end, ordered by founder (lesion, genotype).
+    Patients past ``seeding_max_cells`` at the step's end draw no seeds (they die in it)."""
+    seed_kw = dict(seeding_rate=seeding_rate, seeding_max_cells=seeding_max_cells)
     if len(structures) == 1:
-        advance(table, structures[0][1], structures[0][2], mutation, rng=draws)
-        return table
-    parts = []
+        report = advance(table, structures[0][1], structures[0][2], mutation, rng=draws, **seed_kw)
+        return table, report.seeds
+    parts, seeds = [], []
     for patients, durations, rates in structures:
         mine = np.isin(table.group, patients)
         sub = CloneTable(table.lesion[mine], table.group[mine], table.genotype[mine], table.count[mine], table.n_genotypes)
-        advance(sub, durations, rates, mutation, rng=draws)
+        seeds.append(advance(sub, durations, rates, mutation, rng=draws, **seed_kw).seeds)
         parts.append(sub)
     lesion = np.concatenate([p.lesion for p in parts])
     genotype = np.concatenate([p.genotype for p in parts])
     order = np.argsort(lesion * table.n_genotypes + genotype, kind="stable")
-    return CloneTable(
+    merged = CloneTable(
         lesion[order], np.concatenate([p.group for p in parts])[order], genotype[order],
         np.concatenate([p.count for p in parts])[order], table.n_genotypes,
-    )
+    )  # fmt: skip
+    fields = {f: np.concatenate([getattr(s, f) for s in seeds]) for f in ("lesion", "group", "genotype", "size")}
+    order = np.argsort(fields["lesion"] * table.n_genotypes + fields["genotype"], kind="stable")
+    return merged, Seeds(**{f: v[order] for f, v in fields.items()})
 
 
 def _kill(patients: np.ndarray, day: np.ndarray | float, kind: str, st: _State, rec: Records, table: CloneTable) -> None:
@@ -511,36 +522,20 @@ def _drop_dead_lesions(table: CloneTable, viable: np.ndarray, lesion_patient, le
     return lesion_patient[keep], lesion_organ[keep]
 
 
-def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rng, density):
-    """New lesions founded by single cells, ∝ tumour cells × time; founder genotype ∝ clone size."""
-    rate = clinic.seeding.rate_per_cell_per_day.value
+def _seed(table, seeds: Seeds, lesion_patient, lesion_organ, after, st, lethal_cells: float):
+    """Found a lesion for every seed alive at the step's end (drawn by the engine, founded during
+    the step ∝ cells and thinned by survival, :mod:`gistsim.engine.seeding`), except for patients
+    past the lethal volume at its end, who die in it."""
     n = len(st.alive)
-    cell_days = np.bincount(lesion_patient[: len(before)], weights=0.5 * (before + after) * dt, minlength=n)
-    k = rng.poisson(np.arange(n), rate * cell_days)
-    k[~st.alive] = 0
-    # A patient past the lethal volume dies in this interval: its seeds would never be seen, and
-    # with fast growth their number (∝ cells × days) could exhaust memory.
     burden = np.bincount(lesion_patient[: len(after)], weights=after, minlength=n)
-    k[burden > clinic.death.lethal_volume_cm3.value * density] = 0
-    if not k.any() or len(table) == 0:
+    ok = st.alive & (burden <= lethal_cells)
+    keep = ok[seeds.group]
+    if not keep.any():
         return lesion_patient, lesion_organ
-    pats = np.repeat(np.arange(n), k)
-    # Founder: a clone row of the patient drawn ∝ its cells.
-    order = np.argsort(table.group, kind="stable")
-    counts = table.count[order].astype(float)
-    cum = np.cumsum(counts)
-    grp = table.group[order]
-    first = np.searchsorted(grp, pats, side="left")
-    last = np.searchsorted(grp, pats, side="right") - 1
-    ok = last >= first
-    pats, first, last = pats[ok], first[ok], last[ok]
-    base = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
-    u = base + rng.random(pats) * (cum[last] - base)
-    row = order[np.minimum(np.searchsorted(cum, u, side="right"), last)]
+    pats, founder = seeds.group[keep], seeds.lesion[keep]
     new_ids = len(lesion_patient) + np.arange(len(pats))
-    founder = table.lesion[row]  # before add_cells changes the rows
     organ = lesion_organ[founder]
-    table.add_cells(new_ids, pats, table.genotype[row], np.ones(len(pats), dtype=np.int64))
+    table.add_cells(new_ids, pats, seeds.genotype[keep], seeds.size[keep])
     lesion_patient = np.concatenate([lesion_patient, pats])
     lesion_organ = np.concatenate([lesion_organ, organ])
     st.necrotic = np.concatenate([st.necrotic, np.zeros(len(pats))])
@@ -553,4 +548,3 @@ def _seed(table, lesion_patient, lesion_organ, before, after, dt, clinic, st, rn
     if st.lesion_secondary is not None:  # and its founder's lesion's secondary fitness
         st.lesion_secondary = np.concatenate([st.lesion_secondary, st.lesion_secondary[founder]])
     return lesion_patient, lesion_organ
-
