@@ -57,12 +57,18 @@ def test_add_cells_refuses_a_table_out_of_order():
 # (cells, birth, death) per clone over 84 days: cell by cell; binomial then lineage by lineage;
 # binomial then negative binomial; and the skew-corrected normal.
 # (Which path each takes is checked in the test.)
+def philox_streams(seed: int, n: int) -> PatientStreams:
+    """Per-patient streams that the compiled loops do not take (numpy's path)."""
+    return PatientStreams([np.random.Generator(np.random.Philox([seed, i])) for i in range(n)])
+
+
 TOTAL_CASES = [(5, 0.06, 0.04), (60, 0.04, 0.09), (3_000, 0.04, 0.09), (10**7, 0.04, 0.035)]
 
 
 @pytest.mark.parametrize(("cells", "b", "d"), TOTAL_CASES)
 def test_compiled_total_has_the_law_of_the_numpy_path(cells, b, d):
-    """χ² on pooled bins, α = 0.01 per case."""
+    """χ² on pooled bins against numpy's path, one generator and per-patient streams, α = 0.01 per
+    case (Bonferroni over the two)."""
     size = 20_000
     n = np.full(size, cells)
     m, h = kendall.compose_mh(np.array([84.0]), np.full((1, size), b), np.full((1, size), d))
@@ -71,9 +77,13 @@ def test_compiled_total_has_the_law_of_the_numpy_path(cells, b, d):
     assert normal == (cells > 10**6)
     assert normal or (cells * p > 2 * kendall.LINEAGE_BY_LINEAGE_MAX) == (cells == 3_000)
     compiled = kendall.sample_total(np.random.default_rng(1), n, m, h)
-    streams = PatientStreams.from_ids(2, np.arange(1))
-    numpy_path = kendall.sample_total(streams, n, m, h, np.zeros(size, dtype=np.int64))
-    assert two_sample_chi2_p(compiled, numpy_path) > 0.01
+    # Per-patient PCG64 streams take the compiled loops too (100 patients here); other bit
+    # generators take numpy's path.
+    owner = np.arange(size) % 100
+    per_patient = kendall.sample_total(PatientStreams.from_ids(2, np.arange(100)), n, m, h, owner)
+    numpy_path = kendall.sample_total(philox_streams(2, 1), n, m, h, np.zeros(size, dtype=np.int64))
+    assert two_sample_chi2_p(compiled, numpy_path) > 0.01 / 2
+    assert two_sample_chi2_p(per_patient, numpy_path) > 0.01 / 2
     mean, var = kendall.mean_variance(cells, m[0], h[0])
     assert abs(compiled.mean() - mean) < 4 * np.sqrt(var / size)
 
@@ -101,9 +111,10 @@ def _clones(n0: float, size: int, base_death: float):
 @pytest.mark.parametrize("n0", [1_000_000, 20_000_000], ids=["thinning", "lineages"])
 def test_compiled_arrivals_have_the_law_of_the_numpy_path(n0, monkeypatch):
     """Arrivals over a two-piece step drawn by the compiled thinning (small supply) or the
-    compiled lineage loop (larger supply, light pairs): per mutant genotype, the number of clones
-    with arrivals (two-proportion z-test) and the total size (two-sample KS), α = 0.01 with
-    Bonferroni over genotypes and statistics."""
+    compiled lineage loop (larger supply, light pairs), from one generator or per-patient PCG64
+    streams, against numpy's path (Philox streams): per mutant genotype, the number of clones with
+    arrivals (two-proportion z-test) and the total size (two-sample KS), α = 0.01 with Bonferroni
+    over the two comparisons, genotypes and statistics."""
     size = 6_000
     inputs = _clones(n0, size, 0.09)
     used = []
@@ -112,16 +123,20 @@ def test_compiled_arrivals_have_the_law_of_the_numpy_path(n0, monkeypatch):
         monkeypatch.setattr(arrivals, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
     one = arrivals.sample_arrivals(Draws(np.random.default_rng(5)), *inputs)
     assert used and set(used) == {"_thinning_compiled" if n0 < 1e7 else "_node_tables"}
-    per = arrivals.sample_arrivals(Draws(PatientStreams.from_ids(6, np.arange(size))), *inputs)
-    genotypes = np.union1d(one.genotype, per.genotype)
-    alpha = 0.01 / (2 * len(genotypes))
-    for gt in genotypes:
-        a, b = one.size[one.genotype == gt], per.size[per.genotype == gt]
-        pooled = (len(a) + len(b)) / (2 * size)
-        z = (len(a) - len(b)) / size / np.sqrt(2 * pooled * (1 - pooled) / size)
-        assert 2 * stats.norm.sf(abs(z)) > alpha, gt
-        if min(len(a), len(b)) >= 20:
-            assert stats.ks_2samp(a, b).pvalue > alpha, gt
+    used.clear()
+    per_patient = arrivals.sample_arrivals(Draws(PatientStreams.from_ids(7, np.arange(size))), *inputs)
+    assert used and set(used) == {"_thinning_compiled" if n0 < 1e7 else "_node_tables"}
+    numpy_path = arrivals.sample_arrivals(Draws(philox_streams(6, size)), *inputs)
+    for compiled in (one, per_patient):
+        genotypes = np.union1d(compiled.genotype, numpy_path.genotype)
+        alpha = 0.01 / (4 * len(genotypes))
+        for gt in genotypes:
+            a, b = compiled.size[compiled.genotype == gt], numpy_path.size[numpy_path.genotype == gt]
+            pooled = (len(a) + len(b)) / (2 * size)
+            z = (len(a) - len(b)) / size / np.sqrt(2 * pooled * (1 - pooled) / size)
+            assert 2 * stats.norm.sf(abs(z)) > alpha, gt
+            if min(len(a), len(b)) >= 20:
+                assert stats.ks_2samp(a, b).pvalue > alpha, gt
 
 
 @pytest.mark.parametrize(
@@ -166,13 +181,15 @@ def _poisson_chi2_p(x: np.ndarray, lam: float) -> float:
     return stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue
 
 
-def test_thinning_candidates_are_independent_poisson_per_mutation_and_piece():
+@pytest.mark.parametrize("generators", ["one", "per-patient"])
+def test_thinning_candidates_are_independent_poisson_per_mutation_and_piece(generators):
     """Clones of two genotypes over two pieces (net rates −0.1 and +0.05 per day), mutations at
     rates 0.5, 1 and 2, the third impossible for both and the first for genotype 1: per
     (mutation, piece) segment, χ² of the counts against Poisson(n0 · u_k · supply) (α = 0.01 with
     Bonferroni over the six); no impossible candidate; neighbouring segments uncorrelated
     (|r| < 3.29/√N, α = 0.001); offsets per piece against the density ∝ exp(r x) (KS, α = 0.01
-    with Bonferroni over the two). The output starts too small and must grow."""
+    with Bonferroni over the two). The output starts too small and must grow. Per patient: 200
+    generators, each with its own process over its clones (clone i draws from generator i mod 200)."""
     reps = 20_000
     genotype = np.tile([0, 1], reps // 2)
     mutant_of = np.array([[1, 2, -1], [-1, 2, -1], [-1, -1, -1]])
@@ -182,8 +199,13 @@ def test_thinning_candidates_are_independent_poisson_per_mutation_and_piece():
     d = np.repeat([[0.14], [0.01]], reps, axis=1)
     supply = np.repeat([[2.0], [0.6]], reps, axis=1)
     n0 = np.full(reps, 1, dtype=np.int64)
+    if generators == "one":
+        gens, gi, n_gen = Draws(np.random.default_rng(3)).compiled(None, reps)
+    else:
+        streams = PatientStreams.from_ids(3, np.arange(200))
+        gens, gi, n_gen = Draws(streams).compiled(np.arange(reps) % 200, reps)
     src, target, piece, offset = _kernels.thinning_candidates(
-        np.random.default_rng(3), np.arange(reps), n0, genotype, rate, mutant_of, supply, b, d, durations, 0.0
+        gens, gi, n_gen, np.arange(reps), n0, genotype, rate, mutant_of, supply, b, d, durations, 0.0
     )
     assert (mutant_of[genotype[src]] == target[:, None]).any(axis=1).all()
     counts = np.zeros((reps, 3, 2), dtype=np.int64)

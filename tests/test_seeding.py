@@ -4,7 +4,8 @@ References independent of the engine's formulas: the survival of a lineage found
 the Kolmogorov backward equation integrated by scipy; the mean number of seed cells at the step's
 end is σ·n·T·M(0, T) for any rates (each seed founded at s carries M(s, T) on average); its
 variance for constant rates uses the closed-form second moment of a birth–death population.
-Every test is at α = 0.001 (|z| < 3.29) with fixed seeds.
+Every test is at α = 0.001 (|z| < 3.29) with fixed seeds, on both paths: the compiled loops (one
+generator or per-patient PCG64 streams) and numpy's (per-patient streams of other bit generators).
 """
 
 import numpy as np
@@ -79,17 +80,29 @@ CASES = {
 }
 
 
-def seeds_of(case, seed, n_groups=REPLICATES):
+def rng_for(path, seed, n_groups):
+    """The compiled loops (one generator; per-patient PCG64 streams take them too) or the numpy
+    path (per-patient streams of another bit generator)."""
+    if path == "compiled":
+        return np.random.default_rng(seed)
+    return PatientStreams([np.random.Generator(np.random.Philox([seed, g])) for g in range(n_groups)])
+
+
+def seeds_of(case, seed, n_groups=REPLICATES, path="compiled"):
     durations, b, d = (np.asarray(x, dtype=float) for x in CASES[case])
     rates = GenotypeRates(b[:, None], d[:, None])
-    report = advance(table(n_groups), durations, rates, MutationModel.none(1), rng=np.random.default_rng(seed),
+    report = advance(table(n_groups), durations, rates, MutationModel.none(1), rng=rng_for(path, seed, n_groups),
                      seeding_rate=SIGMA)  # fmt: skip
     return durations, b, d, report.seeds
 
 
+PATHS = ["compiled", "numpy"]
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", list(CASES))
-def test_the_number_of_seeds_alive_at_the_end_is_poisson_with_the_thinned_mean(case):
-    durations, b, d, seeds = seeds_of(case, 11)
+def test_the_number_of_seeds_alive_at_the_end_is_poisson_with_the_thinned_mean(case, path):
+    durations, b, d, seeds = seeds_of(case, 11, path=path)
     lam = REPLICATES * expected_seeds(durations, b, d)
     assert abs(len(seeds.size) - lam) / np.sqrt(lam) < Z
     # Per group a Poisson count: its variance equals its mean (dispersion test on 2,000 groups).
@@ -98,20 +111,22 @@ def test_the_number_of_seeds_alive_at_the_end_is_poisson_with_the_thinned_mean(c
     assert abs(dispersion - 1) < Z * np.sqrt(2 / (REPLICATES - 1))
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", list(CASES))
-def test_the_mean_seed_cells_at_the_end_are_sigma_n_t_m(case):
-    durations, b, d, seeds = seeds_of(case, 12)
+def test_the_mean_seed_cells_at_the_end_are_sigma_n_t_m(case, path):
+    durations, b, d, seeds = seeds_of(case, 12, path=path)
     total = np.bincount(seeds.group, weights=seeds.size, minlength=REPLICATES)
     big_t = float(durations.sum())
     mean = SIGMA * N0 * big_t * mean_growth(0.0, big_t, durations, b, d)
     assert abs(total.mean() - mean) / (total.std(ddof=1) / np.sqrt(REPLICATES)) < Z
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", ["growing", "declining"])
-def test_the_variance_of_seed_cells_matches_the_compound_poisson(case):
+def test_the_variance_of_seed_cells_matches_the_compound_poisson(case, path):
     """Var = σ n ∫ e^{rs} E[X(T−s)²] ds, E X(t)² = e^{2rt} + (b+d)/r · e^{rt}(e^{rt} − 1); the
     sample variance's standard error from the fourth moment is estimated from the sample."""
-    durations, b, d, seeds = seeds_of(case, 13, n_groups=4000)
+    durations, b, d, seeds = seeds_of(case, 13, n_groups=4000, path=path)
     (big_t,), (bb,), (dd,) = durations, b, d
     r = bb - dd
     second = lambda t: np.exp(2 * r * t) + (bb + dd) / r * np.exp(r * t) * np.expm1(r * t)  # noqa: E731
@@ -144,21 +159,24 @@ def test_no_seeding_rate_no_seeds_and_the_same_clones():
     np.testing.assert_array_equal(a.count, b.count)
 
 
-def test_a_group_past_the_cap_draws_no_seeds_and_leaves_the_others_alone():
+@pytest.mark.parametrize("path", PATHS)
+def test_a_group_past_the_cap_draws_no_seeds_and_leaves_the_others_alone(path):
     """Per-patient streams: whether patient 0 is over the cap changes nothing for patient 1."""
     rates = GenotypeRates(np.full((1, 1), 0.05), np.full((1, 1), 0.03))
     out = []
     for n0_first in (10**6, 10**9):
         t = CloneTable.from_arrays(lesion=np.array([0, 1]), group=np.array([0, 1]), genotype=np.zeros(2, dtype=np.int32),
                                    count=np.array([n0_first, 10**6]), n_genotypes=1)  # fmt: skip
-        out.append(advance(t, [84.0], rates, MutationModel.none(1), rng=PatientStreams.from_ids(9, np.arange(2)),
+        streams = PatientStreams.from_ids(9, np.arange(2)) if path == "compiled" else rng_for("numpy", 9, 2)
+        out.append(advance(t, [84.0], rates, MutationModel.none(1), rng=streams,
                            seeding_rate=SIGMA, seeding_max_cells=1e8).seeds)  # fmt: skip
     small, big = out
     assert (small.group == 0).sum() > 10 and not (big.group == 0).any()
     np.testing.assert_array_equal(small.size[small.group == 1], big.size[big.group == 1])
 
 
-def test_a_patient_that_does_not_seed_draws_the_same_whether_others_seed_or_not():
+@pytest.mark.parametrize("path", PATHS)
+def test_a_patient_that_does_not_seed_draws_the_same_whether_others_seed_or_not(path):
     """Its stream ends the step in the same state alone (nobody seeds) as beside a seeding patient."""
     rates = GenotypeRates(np.full((1, 1), 0.05), np.full((1, 1), 0.03))
 
@@ -166,8 +184,8 @@ def test_a_patient_that_does_not_seed_draws_the_same_whether_others_seed_or_not(
         t = CloneTable.from_arrays(lesion=np.arange(n_patients), group=np.arange(n_patients),
                                    genotype=np.zeros(n_patients, dtype=np.int32),
                                    count=np.array([10**9, 10**6][:n_patients]), n_genotypes=1)  # fmt: skip
-        streams = PatientStreams.from_ids(9, np.arange(n_patients))
+        streams = PatientStreams.from_ids(9, np.arange(n_patients)) if path == "compiled" else rng_for("numpy", 9, n_patients)
         advance(t, [84.0], rates, MutationModel.none(1), rng=streams, seeding_rate=SIGMA, seeding_max_cells=1e8)
-        return streams.generators[0].bit_generator.state
+        return streams.generators[0].random(4)  # the same state draws the same next numbers
 
-    assert final_state(1) == final_state(2)
+    np.testing.assert_array_equal(final_state(1), final_state(2))

@@ -109,6 +109,20 @@ class Draws:
     def per_patient(self) -> bool:
         return self.streams is not None
 
+    @property
+    def compiles(self) -> bool:
+        """Whether the engine's compiled loops can draw: one generator, or per-patient PCG64
+        generators (numba's samplers on the generators themselves, :mod:`gistsim.engine._kernels`)."""
+        return self.gen is not None or self.streams.typed_generators is not None
+
+    def compiled(self, owner: np.ndarray | None, size: int) -> tuple[object, np.ndarray, int]:
+        """For the engine's compiled loops (when :attr:`compiles`): the generators (the one
+        generator, or a typed list of the patients'), each of ``size`` elements' generator index
+        (from ``owner``, ignored with one generator) and the number of generators."""
+        if self.gen is not None:
+            return self.gen, np.zeros(size, dtype=np.int64), 1
+        return self.streams.typed_generators, self.streams.index[owner], len(self.streams.generators)
+
     def remap(self, group_to_patient: np.ndarray) -> Draws:
         """Draws whose owners are new groups mapped onto the current ones."""
         return self if self.streams is None else Draws(self.streams.remap(group_to_patient))

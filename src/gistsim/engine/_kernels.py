@@ -1,4 +1,5 @@
-"""Compiled loops (numba) for the engine's draws from one ``numpy.random.Generator``.
+"""Compiled loops (numba) for the engine's draws from one ``numpy.random.Generator`` or from
+per-patient generators (a numba typed list of them and each element's generator index).
 
 The vectorised numpy paths in :mod:`.kendall` and :mod:`.arrivals` pay a pass over memory for
 every array operation: a step's dozens of them cost more than its random numbers. Here each clone
@@ -12,8 +13,10 @@ engine uses with one generator, against theory and the slow reference. The deter
 (:func:`compose`, :func:`genotype_rates`, the table merge, the quadrature profiles) serve
 per-patient streams too.
 
-Per-patient streams (:class:`gistsim.streams.PatientStreams`) keep the vectorised numpy paths; their
-draws, owner by owner, go through the compiled loops of :mod:`gistsim._stream_kernels`.
+Per-patient PCG64 streams (:class:`gistsim.streams.PatientStreams`, ``Draws.compiled``) use the
+same loops: each element draws from its patient's generator (:func:`_pick`), and the Poisson
+processes of light arrivals are one per patient (:func:`_start_points`), so a patient's numbers do
+not depend on the others in a call. Other bit generators keep the vectorised numpy paths.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from gistsim.engine import normal_limit
 
@@ -42,6 +46,32 @@ NODE_COST = 4.0
 # IEEE arithmetic as in numpy (inf and nan, not ZeroDivisionError), and compiled once per machine.
 _jit = njit(cache=True, error_model="numpy")
 _inline = njit(cache=True, error_model="numpy", inline="always")
+
+
+def _pick(gens, k):
+    """The generator of index ``k``: ``gens`` itself when it is one generator (every element draws
+    from it), else ``gens[k]`` from a typed list of per-patient generators."""
+
+
+@overload(_pick, inline="always")
+def _pick_impl(gens, k):
+    if isinstance(gens, types.NumPyRandomGeneratorType):
+        return lambda gens, k: gens
+    return lambda gens, k: gens[k]
+
+
+@_inline
+def _start_points(gens, gi, items, n_generators):
+    """Per generator, the distance to its first point of a unit-rate Poisson process: one
+    exponential for each generator owning an element of ``items`` (indices into ``gi``), drawn in
+    the order of their first element, so a patient's draws never depend on who else is in a call;
+    with one generator, one exponential whatever ``items`` (as before per-patient streams)."""
+    at = np.full(n_generators, -1.0)
+    for i in range(len(items)):
+        k = gi[items[i]]
+        if at[k] < 0.0:
+            at[k] = _pick(gens, k).standard_exponential()
+    return at
 
 
 @_inline
@@ -123,13 +153,15 @@ def _within(k2: float, k3: float, k4: float, eps: float) -> bool:
 
 
 @_jit
-def sample_total(gen, n, m, h, cell_max: int, lineage_max: int, eps: float):
-    """kendall.sample_total for one generator: per clone, the skew-corrected normal where within
+def sample_total(gens, gi, n, m, h, cell_max: int, lineage_max: int, eps: float):
+    """kendall.sample_total for one generator or per-patient generators (clone i draws from
+    ``gi[i]``'s): per clone, the skew-corrected normal where within
     tolerance ``eps``, else survivors (cell by cell up to ``cell_max`` cells, by
     :func:`_binomial_bits` up to :data:`BITS_MAX`, else numpy's binomial) and their
     total (lineage by lineage up to ``lineage_max`` survivors, else negative binomial)."""
     out = np.empty(len(n), dtype=np.int64)
     for i in range(len(n)):
+        gen = _pick(gens, gi[i])
         ni, mi, hi = n[i], m[i], h[i]
         nf = float(ni)
         # kendall._cumulant_parts, times n.
@@ -190,23 +222,26 @@ def _cumulative_index(cum, row, u) -> int:
 
 
 @_jit
-def _candidates_into(gen, state, rows, n0, genotype, possible, cum_k, targets, supply_piece, b, d, durations, out):
-    """The loop of :func:`thinning_candidates` from ``state`` = (row index, distance to the next
-    point, candidates written) until the rows or the output run out; returns the new state."""
-    i, at, w = int(state[0]), state[1], int(state[2])
+def _candidates_into(gens, gi, at, state, rows, n0, genotype, possible, cum_k, targets, supply_piece, b, d, durations, out):
+    """The loop of :func:`thinning_candidates` from ``state`` = (row index, candidates written),
+    with ``at[k]`` generator k's distance to its next point, until the rows or the output run out;
+    returns the new state."""
+    i, w = int(state[0]), int(state[1])
     src, target, piece, offset = out
     n_pieces = len(durations)
     while i < len(rows):
         row = rows[i]
+        gk = gi[row]
+        gen = _pick(gens, gk)
         g = genotype[row]
         supply = 0.0
         for s in range(n_pieces):
             supply += supply_piece[s, row]
         length = n0[row] * possible[g] * supply
-        while at < length:
+        while at[gk] < length:
             if w == len(src):
-                return i, at, w
-            u = at / length
+                return i, w
+            u = at[gk] / length
             k = _cumulative_index(cum_k, g, u)
             # The position within mutation k's share, then within piece j's share of it.
             lo = cum_k[g, k - 1] if k > 0 else 0.0
@@ -226,14 +261,14 @@ def _candidates_into(gen, state, rows, n0, genotype, possible, cum_k, targets, s
             src[w], target[w], piece[w] = row, targets[g, k], j
             offset[w] = min(max(off, 0.0), tau)
             w += 1
-            at += gen.standard_exponential()
-        at -= length
+            at[gk] += gen.standard_exponential()
+        at[gk] -= length
         i += 1
-    return i, at, w
+    return i, w
 
 
 @_jit
-def thinning_candidates(gen, rows, n0, genotype, rate, mutant_of, supply_piece, b, d, durations, expected):
+def thinning_candidates(gens, gi, n_generators, rows, n0, genotype, rate, mutant_of, supply_piece, b, d, durations, expected):
     """Candidates of arrivals._thinning: for each clone row, mutation k its genotype can acquire
     and piece j, Poisson(n0 · u_k · ∫ b·M over j) candidates, each at an offset within the piece
     ∝ exp(r x). They are the points of one unit-rate Poisson process on the rows' means laid end to
@@ -241,8 +276,10 @@ def thinning_candidates(gen, rows, n0, genotype, rate, mutant_of, supply_piece, 
     exponential per candidate, where a Poisson count per clone, a uniform for the mutation
     (discarded when the clone cannot acquire it), one for the piece and one for the offset cost
     more. A point's position within its row, uniform given the counts, picks the mutation ∝ u_k
-    among the possible ones, then (rescaled) the piece and the offset. ``expected`` sizes the
-    output (it grows if passed). Returns (source row, target genotype, piece, offset)."""
+    among the possible ones, then (rescaled) the piece and the offset. With per-patient generators
+    (row r draws from ``gi[r]``'s, ``n_generators`` of them) each patient has its own process over
+    its own rows. ``expected`` sizes the output (it grows if passed). Returns (source row, target
+    genotype, piece, offset)."""
     n_genotypes, n_mut = mutant_of.shape
     # Per genotype: Σ u_k over the mutations it can acquire, their cumulative shares, their targets.
     possible = np.zeros(n_genotypes)
@@ -260,28 +297,30 @@ def thinning_candidates(gen, rows, n0, genotype, rate, mutant_of, supply_piece, 
             cum_k[g, k] = cum_k[g, k] / possible[g] if k < c - 1 else 1.0
     size = max(int(expected + 4.0 * math.sqrt(expected)) + 16, 16)
     out = (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size))
-    state = (0, gen.standard_exponential(), 0)
+    at = _start_points(gens, gi, rows, n_generators)
+    state = (0, 0)
     while True:
-        state = _candidates_into(gen, state, rows, n0, genotype, possible, cum_k, targets, supply_piece, b, d, durations, out)
+        state = _candidates_into(gens, gi, at, state, rows, n0, genotype, possible, cum_k, targets, supply_piece, b, d, durations, out)
         if state[0] == len(rows):
             break
         size *= 2
         out = (_grow(out[0], size), _grow(out[1], size), _grow(out[2], size), _grow(out[3], size))
-    w = state[2]
+    w = state[1]
     return out[0][:w], out[1][:w], out[2][:w], out[3][:w]
 
 
 @_jit
-def thinning_sizes(gen, src, target, piece, offset, durations, bt, dt):
+def thinning_sizes(gens, gi, src, target, piece, offset, durations, bt, dt):
     """For candidates founded at (piece, offset) with their own rates bt, dt (pieces × candidates):
-    kept with P(alive at the step's end), then a geometric size. Returns the kept candidates'
-    (source row, target genotype, size)."""
+    kept with P(alive at the step's end), then a geometric size (drawn from ``gi[src]``'s
+    generator). Returns the kept candidates' (source row, target genotype, size)."""
     n_pieces = len(durations)
     o_src = np.empty(len(piece), dtype=np.int64)
     o_target = np.empty(len(piece), dtype=np.int32)
     o_size = np.empty(len(piece), dtype=np.int64)
     w = 0
     for a in range(len(piece)):
+        gen = _pick(gens, gi[src[a]])
         j = piece[a]
         m, h = _piece_mh(bt[j, a], dt[j, a], durations[j] - offset[a])
         for s in range(j + 1, n_pieces):
@@ -669,8 +708,10 @@ def pair_list(rows, genotype, mutant_of):
 
 
 @_jit
-def pair_arrivals(gen, src, target, n0, pair, isum, cumulants, integrand, geo, cum, log_q, aggregate_above, eps):
-    """arrivals._quadrature's draws for one generator, per (clone, mutation) pair: source row
+def pair_arrivals(gens, gi, n_generators, src, target, n0, pair, isum, cumulants, integrand, geo, cum, log_q,
+                  aggregate_above, eps):  # fmt: skip
+    """arrivals._quadrature's draws for one generator or per-patient ones (a pair draws from
+    ``gi[src]``'s, each patient with its own process of light lineages), per (clone, mutation) pair: source row
     ``src`` (``n0[src]`` cells), mutant genotype ``target``, profile ``pair``; Λ = n0 · Σ_nodes
     integrand. Pairs expecting more than
     ``aggregate_above`` arrivals draw their total size from the skew-corrected normal where within
@@ -687,8 +728,10 @@ def pair_arrivals(gen, src, target, n0, pair, isum, cumulants, integrand, geo, c
     o_target = np.empty(len(pair), dtype=np.int32)
     o_total = np.empty(len(pair), dtype=np.int64)
     w = 0
-    at = gen.standard_exponential()  # the light pairs' points: distance to the next one
+    at = _start_points(gens, gi, src, n_generators)  # the light pairs' points: distance to the next one
     for i in range(len(pair)):
+        gk = gi[src[i]]
+        gen = _pick(gens, gk)
         j = pair[i]
         n = float(n0[src[i]])
         lam = n * isum[j]
@@ -701,10 +744,10 @@ def pair_arrivals(gen, src, target, n0, pair, isum, cumulants, integrand, geo, c
                 if k > 0:
                     total += k + gen.negative_binomial(float(k), geo[j, s])
         else:
-            while at < lam:
-                total += _geometric(gen, log_q[j, _cumulative_index(cum, j, at / lam)])
-                at += gen.standard_exponential()
-            at -= lam
+            while at[gk] < lam:
+                total += _geometric(gen, log_q[j, _cumulative_index(cum, j, at[gk] / lam)])
+                at[gk] += gen.standard_exponential()
+            at[gk] -= lam
         o_src[w], o_target[w], o_total[w] = src[i], target[i], total
         w += total > 0
     return o_src[:w], o_target[:w], o_total[:w]

@@ -145,10 +145,11 @@ def _thinning(
     alive at the step's end. Drawing k from one shared table is cheaper than a per-genotype one.
     (The compiled path draws the possible candidates only, per mutation and piece: the same law.)
     """
-    if rng.gen is not None:
+    if rng.compiles:
         return _thinning_compiled(
-            rng.gen, rows, n0, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
-        )
+            rng.compiled(group, len(group)), rows, n0, bound, group, genotype, durations, b, d, supply_piece, rates,
+            mutation, lesion,
+        )  # fmt: skip
     n_cand = rng.poisson(rng.owners_at(group, rows), bound)
     if not n_cand.any():
         return Arrivals.empty()
@@ -187,18 +188,20 @@ def _thinning(
 
 
 def _thinning_compiled(
-    gen, rows, n0, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
+    compiled, rows, n0, bound, group, genotype, durations, b, d, supply_piece, rates, mutation, lesion
 ) -> Arrivals:
-    """:func:`_thinning` with one generator, in two compiled passes around the rate model."""
+    """:func:`_thinning` in two compiled passes around the rate model; ``compiled`` is
+    :meth:`Draws.compiled` for the table's rows."""
+    gens, gi, n_gen = compiled
     src, target, piece, offset = _kernels.thinning_candidates(
-        gen, rows, n0, genotype, mutation.rate_per_division, mutation.mutant_of, supply_piece, b, d, durations,
-        float(bound.sum()),
-    )
+        gens, gi, n_gen, rows, n0, genotype, mutation.rate_per_division, mutation.mutant_of, supply_piece, b, d,
+        durations, float(bound.sum()),
+    )  # fmt: skip
     if len(src) == 0:
         return Arrivals.empty()
     bt, dt = rates.rates(group[src], target, _lesions(rates, lesion, src))
     return Arrivals(*_kernels.thinning_sizes(
-        gen, src, target, piece, offset, durations, np.asarray(bt, dtype=float), np.asarray(dt, dtype=float)
+        gens, gi, src, target, piece, offset, durations, np.asarray(bt, dtype=float), np.asarray(dt, dtype=float)
     ))
 
 
@@ -312,6 +315,7 @@ def _quadrature(
     # patients' rates; profiles with the same grid are computed together.
     grids, bucket = _grid_buckets(sub_intervals(durations, bs, ds, bt, dt))
     pair_bucket = bucket[prof] if len(grids) > 1 else None
+    compiled = rng.compiled(group, len(group)) if rng.compiles else None
     parts = []
     for g, subs in enumerate(grids):
         cols = np.flatnonzero(bucket == g)
@@ -326,8 +330,8 @@ def _quadrature(
             local[cols] = np.arange(len(cols))
             pi = np.flatnonzero(pair_bucket == g)
             pair, p_src, p_tgt = local[prof[pi]], src[pi], target[pi]
-        if rng.gen is not None:
-            parts.append(_pairs_compiled(rng.gen, p_src, p_tgt, n0, pair, integrand, geo))
+        if compiled is not None:
+            parts.append(_pairs_compiled(compiled, p_src, p_tgt, n0, pair, integrand, geo))
             continue
         lam = n0[p_src] * integrand.sum(axis=0)[pair]
         # Pairs expecting many arrivals draw their total size from its skew-corrected normal where
@@ -362,13 +366,15 @@ def _quadrature(
     return Arrivals.concat(parts) if parts else Arrivals.empty()
 
 
-def _pairs_compiled(gen, p_src, p_tgt, n0, pair, integrand, geo) -> Arrivals:
-    """The draws of :func:`_quadrature` for one generator (the same three ways, per pair in one
-    compiled pass: :func:`gistsim.engine._kernels.pair_arrivals`)."""
+def _pairs_compiled(compiled, p_src, p_tgt, n0, pair, integrand, geo) -> Arrivals:
+    """The draws of :func:`_quadrature` (the same three ways, per pair in one compiled pass:
+    :func:`gistsim.engine._kernels.pair_arrivals`); ``compiled`` is :meth:`Draws.compiled` for the
+    table's rows."""
+    gens, gi, n_gen = compiled
     cum, log_q = _node_tables(integrand, geo)
     tables = (np.ascontiguousarray(a.T) for a in (arrival_cumulants(integrand, geo), integrand, geo, cum, log_q))
     return Arrivals(*_kernels.pair_arrivals(
-        gen, p_src, p_tgt, n0, pair, integrand.sum(axis=0), *tables, AGGREGATE_ABOVE, normal_limit.MAX_KOLMOGOROV
+        gens, gi, n_gen, p_src, p_tgt, n0, pair, integrand.sum(axis=0), *tables, AGGREGATE_ABOVE, normal_limit.MAX_KOLMOGOROV
     ))
 
 
@@ -448,7 +454,7 @@ def sample_arrivals(
     (shape (P+1, C)); ``supply_piece[j] = b_j · m_start[j] · φ(r_j, τ_j)`` is ∫ b·M over piece j.
     """
     # Σ_k u_k wherever the genotype can mutate at all (see _thinning).
-    threshold = THINNING_BELOW if rng.gen is not None else THINNING_BELOW_PER_PATIENT
+    threshold = THINNING_BELOW if rng.compiles else THINNING_BELOW_PER_PATIENT
     bound, small, large = _kernels.arrival_bounds(
         n0, genotype, mutation.total_rate > 0, float(mutation.rate_per_division.sum()), supply_piece, threshold
     )

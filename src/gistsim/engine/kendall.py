@@ -245,8 +245,8 @@ def use_normal_limit(n: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
 def sample_total(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.ndarray | None = None) -> np.ndarray:
     """Total descended from ``n`` cells: exact draws, or the skew-corrected normal where it is within ε."""
     d = as_draws(rng)
-    if d.gen is not None:
-        return _total_compiled(d.gen, n, m, h)
+    if d.compiles:
+        return _total_compiled(d, n, m, h, owner)
     owner = owners(d, owner, len(n))
     # The cumulants decide the path and parameterise the normal draw: computed once.
     k1, k2, k3, k4 = total_cumulants(n, m, h)
@@ -262,12 +262,14 @@ def sample_total(rng, n: np.ndarray, m: np.ndarray, h: np.ndarray, owner: np.nda
     return out
 
 
-def _total_compiled(gen: np.random.Generator, n, m, h) -> np.ndarray:
-    """:func:`sample_total` with one generator: one compiled pass per clone (:mod:`._kernels`)."""
+def _total_compiled(d: Draws, n, m, h, owner) -> np.ndarray:
+    """:func:`sample_total` in one compiled pass per clone (:mod:`._kernels`), from one generator
+    or each owner's."""
     n, m, h = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(m, dtype=float), np.asarray(h, dtype=float))
-    flat = (np.ascontiguousarray(a).ravel() for a in (n, m, h))
+    flat = [np.ascontiguousarray(a).ravel() for a in (n, m, h)]
+    gens, gi, _ = d.compiled(None if owner is None else np.asarray(owner).ravel(), len(flat[0]))
     return _kernels.sample_total(
-        gen, *flat, CELL_BY_CELL_MAX, LINEAGE_BY_LINEAGE_MAX, normal_limit.MAX_KOLMOGOROV
+        gens, gi, *flat, CELL_BY_CELL_MAX, LINEAGE_BY_LINEAGE_MAX, normal_limit.MAX_KOLMOGOROV
     ).reshape(n.shape)
 
 

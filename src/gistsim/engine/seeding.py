@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gistsim.engine import _kernels
 from gistsim.engine.arrivals import _offset_in_piece, _survival_from
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.kendall import geometric_by_inversion, phi
@@ -67,11 +68,14 @@ def sample_seeds(
     factor to the start of each piece (:func:`gistsim.engine._kernels.compose`).
     """
     n0, group = table.count, table.group
+    rate = np.broadcast_to(np.asarray(rate_per_cell_per_day, dtype=float), n0.shape)
     # Only clones that seed draw (a clone's draws never depend on whether others seed).
-    rows = np.flatnonzero(np.broadcast_to(np.asarray(rate_per_cell_per_day, dtype=float), n0.shape) > 0)
+    rows = np.flatnonzero(rate > 0)
     if len(rows) == 0:
         return Seeds.empty()
-    rate = np.broadcast_to(np.asarray(rate_per_cell_per_day, dtype=float), n0.shape)[rows]
+    if rng.compiles:
+        return _seeds_compiled(rng, rate, rows, table, durations, b, d, m_start)
+    rate = rate[rows]
     b, d, m_start = b.take(rows, axis=1), d.take(rows, axis=1), m_start.take(rows, axis=1)
     per_piece = cell_days(durations, b, d, m_start)
     n_cand = rng.poisson(group[rows], rate * n0[rows] * per_piece.sum(axis=0))
@@ -100,3 +104,31 @@ def sample_seeds(
         log_q = np.log1p(-g[keep])
     size = geometric_by_inversion(rng, log_q, rng.owners_at(group, src))
     return Seeds(table.lesion[src], group[src], table.genotype[src], size)
+
+
+def _seeds_compiled(rng: Draws, rate, rows, table: CloneTable, durations, b, d, m_start) -> Seeds:
+    """:func:`sample_seeds` through the compiled thinning of mutant arrivals: seeding is a
+    "mutation" to the clone's own genotype at σ per cell-day (σ·∫M over a piece in place of
+    u·∫b·M), the seed's lineage under the source's own rates. Rates may differ between clones (σ is
+    factored out of the supply, per clone)."""
+    sigma = float(rate[rows[0]])
+    if not (rate[rows] == sigma).all():  # one σ for the kernel's shared rate table; scale the supply
+        supply = cell_days(durations, b, d, m_start) * (rate / sigma)[None, :]
+    else:
+        supply = cell_days(durations, b, d, m_start)
+    genotype = table.genotype
+    n_genotypes = int(genotype.max()) + 1
+    itself = np.arange(n_genotypes, dtype=np.int64)[:, None]
+    gens, gi, n_gen = rng.compiled(table.group, len(table.group))
+    bound = sigma * table.count[rows] * supply.take(rows, axis=1).sum(axis=0)
+    src, _, piece, offset = _kernels.thinning_candidates(
+        gens, gi, n_gen, rows, table.count, genotype, np.array([sigma]), itself, np.ascontiguousarray(supply), b, d,
+        durations, float(bound.sum()),
+    )  # fmt: skip
+    if len(src) == 0:
+        return Seeds.empty()
+    src, _, size = _kernels.thinning_sizes(
+        gens, gi, src, genotype[src].astype(np.int64), piece, offset, durations,
+        np.ascontiguousarray(b.take(src, axis=1)), np.ascontiguousarray(d.take(src, axis=1)),
+    )  # fmt: skip
+    return Seeds(table.lesion[src], table.group[src], genotype[src], size)
