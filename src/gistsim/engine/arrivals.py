@@ -123,6 +123,19 @@ def _offset_in_piece(u: np.ndarray, r: np.ndarray, length: np.ndarray) -> np.nda
     return np.clip(x, 0.0, length)
 
 
+def founding_times(u_piece, u_offset, cols, durations, weight, b, d) -> tuple[np.ndarray, np.ndarray]:
+    """Founding (piece, offset) of candidates from columns ``cols`` of the per-piece ``weight``
+    (P, C) and rates: the piece ∝ its weight, the offset within it ∝ exp(r x), from the uniforms."""
+    if len(durations) == 1:
+        piece = np.zeros(len(cols), dtype=np.int64)
+        r = b[0].take(cols) - d[0].take(cols)
+    else:
+        cum = np.cumsum(weight.take(cols, axis=1), axis=0)
+        piece = np.minimum((u_piece * cum[-1] > cum).sum(axis=0), len(durations) - 1)
+        r = b[piece, cols] - d[piece, cols]
+    return piece, _offset_in_piece(u_offset, r, durations[piece])
+
+
 def _thinning(
     rng: Draws,
     rows: np.ndarray,
@@ -167,14 +180,7 @@ def _thinning(
     if not possible.all():
         src, target, u_piece, u_offset = src[possible], target[possible], u_piece[possible], u_offset[possible]
     # Piece ∝ its share of ∫ b·M, then the offset within it ∝ exp(r x).
-    if len(durations) == 1:
-        piece = np.zeros(len(src), dtype=np.int64)
-        r = b[0].take(src) - d[0].take(src)
-    else:
-        cum = np.cumsum(supply_piece.take(src, axis=1), axis=0)
-        piece = np.minimum((u_piece * cum[-1] > cum).sum(axis=0), len(durations) - 1)
-        r = b[piece, src] - d[piece, src]
-    offset = _offset_in_piece(u_offset, r, durations[piece])
+    piece, offset = founding_times(u_piece, u_offset, src, durations, supply_piece, b, d)
     bt, dt = rates.rates(group[src], target, _lesions(rates, lesion, src))
     p, g = _survival_from(piece, offset, durations, bt, dt)
     keep = np.flatnonzero(rng.random(rng.owners_at(group, src)) < p)

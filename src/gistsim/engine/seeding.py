@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gistsim.engine import _kernels
-from gistsim.engine.arrivals import _offset_in_piece, _survival_from
+from gistsim.engine.arrivals import _survival_from, founding_times
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.kendall import geometric_by_inversion, phi
 from gistsim.streams import Draws
@@ -87,14 +87,7 @@ def sample_seeds(
     # Three uniforms per candidate (piece, offset, kept), one call: a patient's stream advances the
     # same whatever the number of pieces.
     u_piece, u_offset, u_keep = rng.random(np.concatenate([owner, owner, owner])).reshape(3, -1)
-    if len(durations) == 1:
-        piece = np.zeros(len(src), dtype=np.int64)
-        r = b[0].take(local) - d[0].take(local)
-    else:
-        cum = np.cumsum(per_piece.take(local, axis=1), axis=0)
-        piece = np.minimum((u_piece * cum[-1] > cum).sum(axis=0), len(durations) - 1)
-        r = b[piece, local] - d[piece, local]
-    offset = _offset_in_piece(u_offset, r, durations[piece])
+    piece, offset = founding_times(u_piece, u_offset, local, durations, per_piece, b, d)
     p, g = _survival_from(piece, offset, durations, b.take(local, axis=1), d.take(local, axis=1))
     keep = np.flatnonzero(u_keep < p)
     if len(keep) == 0:
