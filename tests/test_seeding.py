@@ -189,3 +189,17 @@ def test_a_patient_that_does_not_seed_draws_the_same_whether_others_seed_or_not(
         return streams.generators[0].random(4)  # the same state draws the same next numbers
 
     np.testing.assert_array_equal(final_state(1), final_state(2))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_seeding_rates_per_clone_scale_each_clones_seeds(path):
+    """Half the groups seed at σ, half at 2σ: each half's count against its own Poisson mean."""
+    durations, b, d = (np.asarray(x, dtype=float) for x in CASES["on-off"])
+    rates = GenotypeRates(b[:, None], d[:, None])
+    sigma = np.where(np.arange(REPLICATES) % 2 == 0, SIGMA, 2 * SIGMA)
+    seeds = advance(table(REPLICATES), durations, rates, MutationModel.none(1), rng=rng_for(path, 14, REPLICATES),
+                    seeding_rate=sigma).seeds  # fmt: skip
+    lam = REPLICATES / 2 * expected_seeds(durations, b, d)
+    for parity, factor in ((0, 1.0), (1, 2.0)):
+        got = int((seeds.group % 2 == parity).sum())
+        assert abs(got - factor * lam) / np.sqrt(factor * lam) < Z
