@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from gistsim.biology.genotypes import default_registry
-from gistsim.engine import _kernels, arrivals, kendall, normal_limit
+from gistsim.engine import _kernels, _table_kernels, arrivals, kendall, normal_limit
 from gistsim.engine.clones import CloneTable
 from gistsim.engine.rates import GenotypeRates, MutationModel
 from gistsim.streams import Draws, PatientStreams
@@ -19,7 +19,7 @@ def test_gallop_finds_the_leftmost_position_like_a_binary_search(seed):
     keys = np.sort(rng.integers(0, 500, rng.integers(0, 300)))
     for x in rng.integers(-5, 505, 200):
         start = int(rng.integers(0, len(keys) + 3))
-        assert _kernels._gallop(keys, x, start) == np.searchsorted(keys, x), (x, start)
+        assert _table_kernels._gallop(keys, x, start) == np.searchsorted(keys, x), (x, start)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gistsim.engine import _kernels
+from gistsim.engine import _table_kernels
 from gistsim.errors import check_counts
 
 
@@ -114,14 +114,14 @@ class CloneTable:
         genotype = np.asarray(genotype, dtype=np.int32)
         # The table's keys are sorted and unique: additions to an existing clone find it by a
         # galloping search; only the others (new clones) are sorted, then merged in one pass.
-        keys = _kernels.table_keys(self.lesion, self.genotype, self.n_genotypes)
+        keys = _table_kernels.table_keys(self.lesion, self.genotype, self.n_genotypes)
         total = self.count.copy()
         add_keys = lesion * self.n_genotypes + genotype
-        miss = _kernels.add_found(keys, total, add_keys, count)
+        miss = _table_kernels.add_found(keys, total, add_keys, count)
         new_keys = add_keys[miss]
         order = np.argsort(new_keys, kind="stable")
-        new = _kernels.collapse(new_keys[order], miss[order], lesion, group, genotype, count)
-        self.lesion, self.group, self.genotype, self.count = _kernels.merge_rows(
+        new = _table_kernels.collapse(new_keys[order], miss[order], lesion, group, genotype, count)
+        self.lesion, self.group, self.genotype, self.count = _table_kernels.merge_rows(
             keys, self.lesion, self.group, self.genotype, total, *new
         )
 
@@ -129,7 +129,7 @@ class CloneTable:
         """(lesion ids, total cells per lesion), lesions in increasing id order."""
         if len(self) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        return _kernels.lesion_totals(self.lesion, self.count)
+        return _table_kernels.lesion_totals(self.lesion, self.count)
 
     def copy(self) -> CloneTable:
         return CloneTable(

@@ -106,10 +106,10 @@ def advance(
     end = sample_total(draws, n0, m, h, table.group)
     seeds = None
     if seeding_rate is not None:
-        rate = np.broadcast_to(np.asarray(seeding_rate, dtype=float), (n_clones,))
+        rate = seeding_rate
         if np.isfinite(seeding_max_cells):
             cells = np.bincount(table.group, weights=end)
-            rate = np.where(cells[table.group] > seeding_max_cells, 0.0, rate)
+            rate = np.where(cells[table.group] > seeding_max_cells, 0.0, seeding_rate)
         seeds = sample_seeds(draws, rate, table, durations, b, d, m_start)
     table.count = end
     if (arrivals.size > 0).any():
