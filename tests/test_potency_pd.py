@@ -252,6 +252,10 @@ def test_untreated_rates_and_engine_step():
             {"conc_ng_ml": np.ones((1, 2)), "drug": "gleevec"},
             r"drug = 'gleevec' is not known; accepted values: 'imatinib'",
         ),
+        (
+            {"conc_ng_ml": np.ones((1, 3)), "drug": ["imatinib", None, "gleevec"]},
+            r"drug\[2\] = 'gleevec' is not known; accepted values: 'imatinib'",
+        ),
         ({"conc_ng_ml": np.ones((1, 2))}, r"drug is None: accepted a drug name"),
         ({"drug": "imatinib"}, r"drug is given but conc_ng_ml is None"),
         ({"conc_ng_ml": -np.ones((1, 2)), "drug": "imatinib"}, r"conc_ng_ml\[0, 0\] = -1.0 is not accepted"),

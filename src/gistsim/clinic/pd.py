@@ -175,11 +175,13 @@ class DrugRates:
                 f"drug has {len(names)} entries; accepted one per group "
                 f"({n_groups}, the columns of conc_ng_ml)"
             )
-        for i, name in enumerate(names):
-            if name is not None:
-                check_choice(f"drug[{i}]", name, drugs)
-        idx = np.array([0 if n is None else drugs.index(n) for n in names], dtype=np.int64)
-        return idx, np.array([n is not None for n in names])
+        code: dict[object, int] = {name: i for i, name in enumerate(drugs)}
+        code[None] = -1
+        idx = np.array([code.get(n, -2) if isinstance(n, str | None) else -2 for n in names], dtype=np.int64)
+        if (idx == -2).any():
+            first = int(np.flatnonzero(idx == -2)[0])
+            check_choice(f"drug[{first}]", names[first], drugs)
+        return np.maximum(idx, 0), idx >= 0
 
     def kill_per_day(self, group: np.ndarray, genotype: np.ndarray) -> np.ndarray:
         """The drug's kill rate, shape (n_pieces, len(group)), per day."""

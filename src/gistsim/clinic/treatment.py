@@ -120,17 +120,19 @@ class Treatment:
         """
         n = len(regimen)
         treated = (regimen >= 0) & (off_days < dt_days)
-        conc_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        drug_of: list[str | None] = [None] * n
-        edges_of: list[tuple[float, ...]] = [(0.0, float(dt_days))] * n
+        # Patients grouped by the edges of their pieces: edges → [(patients, conc, drug), ...].
+        by_edges: dict[tuple[float, ...], list[tuple[np.ndarray, np.ndarray | None, str | None]]] = {}
         if treated.any():
             start = self._canonical_start(regimen, days_on_regimen)
             keys = np.stack([regimen[treated], np.round(start[treated], 6), np.round(off_days[treated], 6)])
             uniq, inv = np.unique(keys, axis=1, return_inverse=True)
             pats = np.flatnonzero(treated)
+            inv = inv.ravel()
+            order = np.argsort(inv, kind="stable")
+            cuts = np.searchsorted(inv[order], np.arange(uniq.shape[1] + 1))
             for g in range(uniq.shape[1]):
                 r, start, off = int(uniq[0, g]), float(uniq[1, g]), float(uniq[2, g])
-                who = pats[inv.ravel() == g]
+                who = pats[order[cuts[g] : cuts[g + 1]]]
                 reg = self.regimens[r]
                 if exposure_cache is None:
                     dur, conc = drugs.exposure_pieces(reg, _subset(pk[reg.drug], who), start + off, start + dt_days)
@@ -149,26 +151,27 @@ class Treatment:
                 keep = np.diff(local) > 1e-9
                 local = np.concatenate([[0.0], np.round(local[1:][keep], 9)])
                 local[-1] = dt_days
-                c = c[keep]
-                for k, p in enumerate(who):
-                    drug_of[p] = reg.drug
-                    edges_of[p] = tuple(local.tolist())
-                    conc_of[p] = c[:, k]
+                by_edges.setdefault(tuple(local.tolist()), []).append((who, c[keep], reg.drug))
+        if not treated.all():
+            by_edges.setdefault((0.0, float(dt_days)), []).append((np.flatnonzero(~treated), None, None))
         common = dict(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day, potency=self.potency,
                       group_scale=group_scale, group_growth=group_growth, group_escape=group_escape,
                       lesion_secondary=lesion_secondary, group_kill=group_kill, group_host=group_host,
                       lesion_scale=lesion_scale)  # fmt: skip
         out = []
-        for edges in sorted(set(edges_of)):
-            who = np.array([p for p in range(n) if edges_of[p] == edges], dtype=np.int64)
+        for edges in sorted(by_edges):
+            parts = by_edges[edges]
+            who = np.sort(np.concatenate([w for w, _, _ in parts])).astype(np.int64)
             durations = np.diff(np.array(edges))
             conc = np.zeros((len(durations), n))
             drugs_here: list[str | None] = [None] * n
-            for p in who:
-                if p in conc_of:
-                    conc[:, p] = conc_of[p]
-                    drugs_here[p] = drug_of[p]
-            if any(d is not None for d in drugs_here):
+            for w, c, drug in parts:
+                if c is None:
+                    continue
+                conc[:, w] = c
+                for p in w.tolist():
+                    drugs_here[p] = drug
+            if any(drug is not None for _, _, drug in parts):
                 rates = DrugRates(conc_ng_ml=conc, drug=drugs_here, **common)
             else:  # the kill factors have nothing to scale without a drug
                 rates = DrugRates(n_pieces=len(durations), **common)
