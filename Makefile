@@ -46,6 +46,7 @@ bench: $(VENV)/.stamp-bench
 	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/vs_gillespy2.py
 	$(PY) benchmarks/trial.py
+	$(PY) benchmarks/two_at_once.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info
