@@ -13,6 +13,9 @@ two-worker run measures throughput rather than start-up: starting the cluster (~
 first block (~1 s slower than the next, imports and caches) and the last block running alone cost
 about 3 s, which is 15% of a 2,000-patient run but nothing at the scale the figures are about.
 
+It also prints both rates after each worker's first block, start-up left out (what a long run
+would show), and their ratio.
+
 Run: ``python benchmarks/trial.py [--patients 6000]``. The last line is
 ``patients_per_s=<n> peak_rss_mb=<n> speedup_2_workers=<n>``.
 """
@@ -38,6 +41,15 @@ def read(folder: Path) -> pd.DataFrame:
     return pd.concat(frames).sort_values(["patient_id", "arm"]).reset_index(drop=True)
 
 
+def steady_rate(marks: list[tuple[float, int]], workers: int) -> float | None:
+    """Patients per second between the ``workers``-th block written (usually every worker's first
+    is done by then) and the last; None with too few blocks."""
+    if len(marks) <= workers:
+        return None
+    (t_start, n_start), (t_end, n_end) = marks[workers - 1], marks[-1]
+    return (n_end - n_start) / (t_end - t_start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=6000)
@@ -47,15 +59,22 @@ def main() -> None:
     block = args.block_size or base.block_size
     trial = base.model_validate({**base.model_dump(), "patients": args.patients, "block_size": block})
     print(f"default trial {base.name}: {args.patients} patients in blocks of {block}")
-    seconds = {}
+    seconds, steady = {}, {}
     with tempfile.TemporaryDirectory() as tmp, TreeMemory() as tree:
         for w in (1, 2):
             out = Path(tmp) / f"w{w}"
+            marks: list[tuple[float, int]] = []
             t0 = time.perf_counter()
-            run_trial(trial, out, workers=w)
+            run_trial(trial, out, workers=w, progress=lambda done, total: marks.append((time.perf_counter(), done)))
             seconds[w] = time.perf_counter() - t0
             print(f"{w} worker(s): {args.patients} patients × {len(trial.arms)} arms in {seconds[w]:.1f} s "
                   f"({args.patients / seconds[w]:.1f} patients/s)")  # fmt: skip
+            steady[w] = steady_rate(marks, w)
+        if steady[1] and steady[2]:
+            # Start-up (the cluster, each worker's imports and kernel caches) left out: what the
+            # figures would be over a long run.
+            print(f"after each worker's first block: {steady[1]:.1f} / {steady[2]:.1f} patients/s on one / two "
+                  f"workers, {steady[2] / steady[1]:.2f}x")  # fmt: skip
         same = read(Path(tmp) / "w1").equals(read(Path(tmp) / "w2"))
         print(f"results identical with 1 and 2 workers: {same}")
     largest = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
