@@ -218,6 +218,14 @@ def test_every_value_has_a_source_and_prior_draws_differ():
         (lambda: D.Regimen("imatinib", 400.0, doses_per_day=0), r"doses_per_day = 0 is not accepted"),
         (lambda: D.sample_pk("imatinib", 0, rng=None), r"n = 0 is not accepted"),
         (
+            lambda: D.sample_pk("imatinib", 2, rng=None, z=np.zeros((3, 3))),
+            r"z has shape \(3, 3\); accepted shape \(3, 2\)",
+        ),
+        (
+            lambda: D.sample_pk("imatinib", 2, rng=np.random.default_rng(0), z=np.zeros((3, 2))),
+            r"z and rng are both given",
+        ),
+        (
             lambda: D.exposure_pieces(D.regimen("imatinib_400mg_daily"), D.typical_pk("imatinib"), 10, 5),
             r"end_day = 5.0 is before start_day = 10.0",
         ),
@@ -310,3 +318,19 @@ def test_cached_exposures_give_the_same_rates_as_computing_them_again():
             for k in arrays:
                 np.testing.assert_array_equal(getattr(r1, k), getattr(r2, k), err_msg=k)
     assert 0 < len(cache) < 10 * 3 * 2  # keys repeated: patients long on a drug share them across visits
+
+
+def test_per_patient_streams_draw_each_patients_pk_from_its_own_generator_drug_after_drug():
+    """Treatment.sample_pk on per-patient streams (one compiled pass) gives what one call per
+    patient and drug on that patient's numpy generator gives."""
+    from gistsim.clinic.treatment import Treatment
+    from gistsim.streams import PatientStreams
+
+    ids = np.array([3, 7, 11, 20])
+    got = Treatment().sample_pk(len(ids), PatientStreams.from_ids(5, ids))
+    gens = PatientStreams.from_ids(5, ids).generators
+    for drug in D.drug_names():
+        each = [D.sample_pk(drug, 1, rng=g) for g in gens]
+        for field in ("clearance_l_per_h", "volume_l", "absorption_rate_per_h", "metabolite_ratio"):
+            expected = np.concatenate([getattr(e, field) for e in each])
+            np.testing.assert_array_equal(getattr(got[drug], field), expected, err_msg=f"{drug}.{field}")

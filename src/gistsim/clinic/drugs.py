@@ -249,19 +249,32 @@ def _iiv_sigma(cv: float) -> float:
 
 
 def sample_pk(
-    drug: str, n: int, *, rng: np.random.Generator | None, catalogue: DrugCatalogue | None = None
+    drug: str,
+    n: int,
+    *,
+    rng: np.random.Generator | None,
+    catalogue: DrugCatalogue | None = None,
+    z: np.ndarray | None = None,
 ) -> PKParameters:
     """Draw ``n`` patients' PK parameters (log-normal between-patient variability, no covariates).
 
     ``rng=None`` gives ``n`` copies of the typical (median) patient. Three standard normals are
-    drawn per patient whatever the drug, so streams line up across drugs.
+    drawn per patient whatever the drug, so streams line up across drugs. ``z`` (shape (3, n),
+    with ``rng=None``) gives those normals instead, drawn by the caller.
     """
     cat = catalogue or _default()
     check_choice("drug", drug, list(cat.drugs))
     if not (isinstance(n, int | np.integer) and n >= 1):
         raise ValueError(f"n = {n!r} is not accepted: the number of patients must be a whole number >= 1")
     spec = cat.drugs[drug]
-    z = np.zeros((3, n)) if rng is None else rng.standard_normal((3, n))
+    if z is not None:
+        if rng is not None:
+            raise ValueError("z and rng are both given: accepted one of them (z: the normals, drawn already)")
+        z = np.asarray(z, dtype=float)
+        if z.shape != (3, n):
+            raise ValueError(f"z has shape {z.shape}; accepted shape (3, {n}): three standard normals per patient")
+    else:
+        z = np.zeros((3, n)) if rng is None else rng.standard_normal((3, n))
     eta_cl = _iiv_sigma(spec.clearance_iiv_cv.value) * z[0]
     cl = spec.clearance_l_per_h.value * np.exp(eta_cl)
     v = spec.volume_l.value * np.exp(_iiv_sigma(spec.volume_iiv_cv.value) * z[1])

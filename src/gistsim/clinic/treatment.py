@@ -18,7 +18,7 @@ import numpy as np
 from gistsim.clinic import drugs
 from gistsim.clinic.pd import DrugRates
 from gistsim.clinic.potency import Potency, default_potency
-from gistsim.streams import PatientStreams
+from gistsim.streams import PatientStreams, as_draws
 
 
 def _subset(pk: drugs.PKParameters, idx: np.ndarray) -> drugs.PKParameters:
@@ -45,16 +45,12 @@ class Treatment:
             return {d: drugs.sample_pk(d, n, rng=rng) for d in drugs.drug_names()}
         if len(rng) != n:
             raise ValueError(f"{len(rng)} patient streams for n = {n} patients: need one per patient")
-        out = {}
-        for d in drugs.drug_names():
-            each = [drugs.sample_pk(d, 1, rng=rng.generators[rng.index[p]]) for p in range(n)]
-            out[d] = replace(
-                each[0],
-                clearance_l_per_h=np.concatenate([e.clearance_l_per_h for e in each]),
-                volume_l=np.concatenate([e.volume_l for e in each]),
-                absorption_rate_per_h=np.concatenate([e.absorption_rate_per_h for e in each]),
-                metabolite_ratio=np.concatenate([e.metabolite_ratio for e in each]),
-            )
+        # Each patient's stream draws three normals per drug, drug after drug: all of them in one
+        # compiled pass (the same numbers as a call per patient and drug).
+        names = drugs.drug_names()
+        owner = np.repeat(np.arange(n), 3 * len(names))
+        z = as_draws(rng).standard_normal(owner).reshape(n, len(names), 3)
+        out = {d: drugs.sample_pk(d, n, rng=None, z=z[:, k, :].T) for k, d in enumerate(names)}
         return out
 
     #: Days after which any regimen's exposure no longer depends on how long it has run: imatinib's
