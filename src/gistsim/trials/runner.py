@@ -162,6 +162,9 @@ def outcome_rows(rec: Records, ids: np.ndarray, cohort, arm: str, strategy, orig
     days = np.asarray(rec.visit_day[1:])
     horizon = rec.visit_day[-1]
     troughs = _first_troughs(cohort, strategy)
+    n_lesions = np.bincount(cohort.lesion_patient, minlength=len(ids))
+    # Python lists: the per-patient loops below read them element by element.
+    codes_of, days = recist.T.tolist(), days.tolist()
     out = []
     for j in range(len(ids)):
         ev = sorted(events.get(j, []))
@@ -170,13 +173,12 @@ def outcome_rows(rec: Records, ids: np.ndarray, cohort, arm: str, strategy, orig
         end = min(death, horizon)
         prog = [d for d, kind, s in ev if kind == "progression" and d > t0]
         pfs_end = min(prog[0] if prog else np.inf, death)
-        les = cohort.lesion_patient == j
         out.append({
             "patient_id": int(ids[j]), "arm": arm, "randomised": bool(randomised[j]),
             "driver": str(cohort.driver[j]), "age_years": float(cohort.age_years[j]),
-            "n_lesions": int(les.sum()),
-            "best_response": best_response(recist[:, j], days, t0, np.inf),
-            **first_response_days(recist[:, j], days, t0),
+            "n_lesions": int(n_lesions[j]),
+            "best_response": best_response(codes_of[j], days, t0, np.inf),
+            **first_response_days(codes_of[j], days, t0),
             "trough_ng_ml": float(troughs[j]),
             "secondary_at_progression": int(rec.secondary_at_progression[j]),
             "pfs_days": float(min(pfs_end, end) - t0), "pfs_event": bool(pfs_end <= end),
@@ -184,7 +186,7 @@ def outcome_rows(rec: Records, ids: np.ndarray, cohort, arm: str, strategy, orig
             "surgeries": int(sum(kind == "surgery" for _, kind, _ in ev)),
             "lines_received": int(sum(kind == "line_start" for _, kind, _ in ev)),
             "time_origin_day": t0,
-            **_per_line(ev, death, end, recist[:, j], days),
+            **_per_line(ev, death, end, codes_of[j], days),
             "events_json": json.dumps([[round(d - t0, 3), kind, s] for d, kind, s in ev]),
         })  # fmt: skip
     return out
