@@ -110,7 +110,11 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     arms = trial.arms
     rows: list[dict[str, object]] = []
     strategies = [a.load() for a in arms]
-    first_rec = simulate_course(cohort, strategies[0], rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids), **course_kw)
+    # Every arm starts each patient's course stream afresh: the first arm's generators, put back
+    # to their starting states (cheaper than new generators and a new typed list of them).
+    course_streams = PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids)
+    starting_states = [g.bit_generator.state for g in course_streams.generators]
+    first_rec = simulate_course(cohort, strategies[0], rng=course_streams, **course_kw)
     landmark = None if trial.landmark_years is None else trial.landmark_years * 365.25
     origin, randomised = _randomisation(first_rec, n, trial.randomise_at, landmark)
     rows += outcome_rows(first_rec, ids, cohort, arms[0].name, strategies[0], origin, randomised)
@@ -120,7 +124,9 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
             rows += [dict(r, arm=arm.name) for r, rand in zip(rows[:n], randomised) if not rand]
         if len(chosen):
             sub = cohort.subset(chosen)
-            rec = simulate_course(sub, strategy, rng=PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids[chosen]), **course_kw)
+            for i in chosen.tolist():
+                course_streams.generators[i].bit_generator.state = starting_states[i]
+            rec = simulate_course(sub, strategy, rng=course_streams.remap(chosen), **course_kw)
             rows += outcome_rows(rec, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
     return rows
 
