@@ -256,6 +256,14 @@ def test_untreated_rates_and_engine_step():
             {"conc_ng_ml": np.ones((1, 3)), "drug": ["imatinib", None, "gleevec"]},
             r"drug\[2\] = 'gleevec' is not known; accepted values: 'imatinib'",
         ),
+        (
+            {"conc_ng_ml": np.ones((1, 3)), "drug": np.array([0, -1, 99])},
+            r"drug\[2\] = 99 is not accepted: a drug code in -1\.\.",
+        ),
+        (
+            {"conc_ng_ml": np.ones((1, 3)), "drug": np.array([0, 1])},
+            r"drug has shape \(2,\); accepted one code per group \(3",
+        ),
         ({"conc_ng_ml": np.ones((1, 2))}, r"drug is None: accepted a drug name"),
         ({"drug": "imatinib"}, r"drug is given but conc_ng_ml is None"),
         ({"conc_ng_ml": -np.ones((1, 2)), "drug": "imatinib"}, r"conc_ng_ml\[0, 0\] = -1.0 is not accepted"),
@@ -287,3 +295,18 @@ def test_ripretinib_is_not_sensitive_for_the_atp_pocket():
         code = REG.code("KIT_exon11", [sec])
         rip, sun = _fraction("ripretinib", code), _fraction("sunitinib", code)
         assert rip < S_MIN and rip < sun
+
+
+def test_drug_codes_give_the_rates_drug_names_give():
+    potency = P.default_potency()
+    names = [potency.drugs[1], None, potency.drugs[0], potency.drugs[1]]
+    codes = np.array([1, -1, 0, 1])
+    conc = np.array([[800.0, 0.0, 1200.0, 50.0], [400.0, 0.0, 30.0, 900.0]])
+    common = dict(birth_rate_per_day=0.04, death_rate_per_day=0.035, conc_ng_ml=conc, potency=potency)
+    by_name, by_code = DrugRates(drug=names, **common), DrugRates(drug=codes, **common)
+    group, genotype = np.array([0, 1, 2, 3, 0, 2]), np.array([0, 0, 1, 2, 3, 0])
+    for a, b in zip(by_name.rates(group, genotype), by_code.rates(group, genotype)):
+        np.testing.assert_array_equal(a, b)
+    # The untreated group has no kill, the treated ones do.
+    kill = by_code.kill_per_day(group, genotype)
+    assert (kill[:, 1] == 0).all() and (kill[:, [0, 2, 3]] > 0).all()

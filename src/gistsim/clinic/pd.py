@@ -54,7 +54,8 @@ class DrugRates:
         :func:`~gistsim.clinic.drugs.exposure_pieces`; ``None`` when nobody is treated.
     drug
         The drug every group is on (a name), or one entry per group (a name, or ``None`` for an
-        untreated group). Required with ``conc_ng_ml``.
+        untreated group), or an integer array of drug codes per group (positions in
+        ``potency.drugs``, -1 for an untreated group). Required with ``conc_ng_ml``.
     potency
         EC50s, Hill exponents and Emax (default: the shipped median set).
     n_pieces
@@ -169,6 +170,19 @@ class DrugRates:
         if isinstance(drug, str):
             check_choice("drug", drug, drugs)
             return np.full(n_groups, drugs.index(drug)), np.ones(n_groups, dtype=bool)
+        if isinstance(drug, np.ndarray) and drug.dtype.kind in "iu":
+            if drug.shape != (n_groups,):
+                raise ValueError(
+                    f"drug has shape {drug.shape}; accepted one code per group ({n_groups}, the columns of conc_ng_ml)"
+                )
+            bad = (drug < -1) | (drug >= len(drugs))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(
+                    f"drug[{i}] = {int(drug[i])} is not accepted: a drug code in -1..{len(drugs) - 1} "
+                    f"(the position in {drugs}; -1 for an untreated group)"
+                )
+            return np.maximum(drug, 0).astype(np.int64), drug >= 0
         names = list(drug)
         if len(names) != n_groups:
             raise ValueError(

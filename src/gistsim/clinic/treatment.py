@@ -160,13 +160,12 @@ class Treatment:
             who = np.sort(np.concatenate([w for w, _, _ in parts])).astype(np.int64)
             durations = np.diff(np.array(edges))
             conc = np.zeros((len(durations), n))
-            drugs_here: list[str | None] = [None] * n
+            drugs_here = np.full(n, -1, dtype=np.int64)  # codes: positions in potency.drugs
             for w, c, drug in parts:
                 if c is None:
                     continue
                 conc[:, w] = c
-                for p in w.tolist():
-                    drugs_here[p] = drug
+                drugs_here[w] = self.potency.drugs.index(drug)
             if any(drug is not None for _, _, drug in parts):
                 rates = DrugRates(conc_ng_ml=conc, drug=drugs_here, **common)
             else:  # the kill factors have nothing to scale without a drug
