@@ -30,3 +30,16 @@ def test_steps_compose():
     law = dict(exponent=0.75, reference_cells=1e9)
     v = np.array([3e8, 2e10])
     np.testing.assert_allclose(resorb(resorb(v, 30.0, 90.0, **law), 54.0, 90.0, **law), resorb(v, 84.0, 90.0, **law))
+
+
+def test_no_dead_tissue_stays_none_and_the_rest_resorbs_as_alone():
+    """Lesions without dead tissue (or negative/NaN input) next to lesions with some: each entry
+    is what it would be on its own (surface law: V(t)^(1/3) = V0^(1/3) - c·t, clipped at 0)."""
+    law = dict(exponent=2.0 / 3.0, reference_cells=1e10)
+    mixed = np.array([0.0, 1e10, 0.0, -5.0, 1e8, np.nan])
+    got = resorb(mixed, 200.0, 200.0, **law)
+    assert got[0] == 0.0 and got[2] == 0.0 and got[3] == 0.0 and np.isnan(got[5])
+    assert got[1] == resorb(np.array([1e10]), 200.0, 200.0, **law)[0]
+    assert got[4] == resorb(np.array([1e8]), 200.0, 200.0, **law)[0]
+    c = (1e10 ** (1 / 3)) * (1 - 2 ** (-1 / 3)) / 200.0
+    assert got[4] == pytest.approx(max(1e8 ** (1 / 3) - c * 200.0, 0.0) ** 3, rel=1e-9)

@@ -48,8 +48,15 @@ def resorb(
         return necrotic_cells * np.exp(-np.log(2.0) * dt_days / half_life_days)
     e = 1.0 - exponent
     c = reference_cells**e * (1.0 - 2.0 ** (-e)) / half_life_days
-    base = np.maximum(np.asarray(necrotic_cells, float), 0.0) ** e - c * dt_days
-    return np.maximum(base, 0.0) ** (1.0 / e)
+    v = np.maximum(np.asarray(necrotic_cells, float), 0.0)
+    # Most lesions of a course hold no dead tissue; the powers only where there is some (a remnant
+    # of 0 stays 0 either way), as they are a visit's costliest arithmetic.
+    some = v != 0.0
+    if some.all():
+        return np.maximum(v**e - c * dt_days, 0.0) ** (1.0 / e)
+    out = np.zeros_like(v)
+    out[some] = np.maximum(v[some] ** e - c * dt_days, 0.0) ** (1.0 / e)
+    return out
 
 
 def true_diameter_mm(viable_cells: np.ndarray, necrotic_cells: np.ndarray, cells_per_cm3: float) -> np.ndarray:
