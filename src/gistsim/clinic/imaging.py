@@ -52,8 +52,6 @@ def resorb(
     # Most lesions of a course hold no dead tissue; the powers only where there is some (a remnant
     # of 0 stays 0 either way), as they are a visit's costliest arithmetic.
     some = v != 0.0
-    if some.all():
-        return np.maximum(v**e - c * dt_days, 0.0) ** (1.0 / e)
     out = np.zeros_like(v)
     out[some] = np.maximum(v[some] ** e - c * dt_days, 0.0) ** (1.0 / e)
     return out

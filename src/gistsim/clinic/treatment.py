@@ -116,8 +116,9 @@ class Treatment:
         """
         n = len(regimen)
         treated = (regimen >= 0) & (off_days < dt_days)
-        # Patients grouped by the edges of their pieces: edges → [(patients, conc, drug), ...].
-        by_edges: dict[tuple[float, ...], list[tuple[np.ndarray, np.ndarray | None, str | None]]] = {}
+        # Patients grouped by the edges of their pieces: edges → [(patients, conc, drug code), ...]
+        # (code: position in potency.drugs; untreated: no conc, code -1).
+        by_edges: dict[tuple[float, ...], list[tuple[np.ndarray, np.ndarray | None, int]]] = {}
         if treated.any():
             start = self._canonical_start(regimen, days_on_regimen)
             keys = np.stack([regimen[treated], np.round(start[treated], 6), np.round(off_days[treated], 6)])
@@ -147,9 +148,10 @@ class Treatment:
                 keep = np.diff(local) > 1e-9
                 local = np.concatenate([[0.0], np.round(local[1:][keep], 9)])
                 local[-1] = dt_days
-                by_edges.setdefault(tuple(local.tolist()), []).append((who, c[keep], reg.drug))
+                code = self.potency.drugs.index(reg.drug)
+                by_edges.setdefault(tuple(local.tolist()), []).append((who, c[keep], code))
         if not treated.all():
-            by_edges.setdefault((0.0, float(dt_days)), []).append((np.flatnonzero(~treated), None, None))
+            by_edges.setdefault((0.0, float(dt_days)), []).append((np.flatnonzero(~treated), None, -1))
         common = dict(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day, potency=self.potency,
                       group_scale=group_scale, group_growth=group_growth, group_escape=group_escape,
                       lesion_secondary=lesion_secondary, group_kill=group_kill, group_host=group_host,
@@ -160,13 +162,12 @@ class Treatment:
             who = np.sort(np.concatenate([w for w, _, _ in parts])).astype(np.int64)
             durations = np.diff(np.array(edges))
             conc = np.zeros((len(durations), n))
-            drugs_here = np.full(n, -1, dtype=np.int64)  # codes: positions in potency.drugs
-            for w, c, drug in parts:
-                if c is None:
-                    continue
-                conc[:, w] = c
-                drugs_here[w] = self.potency.drugs.index(drug)
-            if any(drug is not None for _, _, drug in parts):
+            drugs_here = np.full(n, -1, dtype=np.int64)
+            for w, c, code in parts:
+                if c is not None:
+                    conc[:, w] = c
+                    drugs_here[w] = code
+            if (drugs_here >= 0).any():
                 rates = DrugRates(conc_ng_ml=conc, drug=drugs_here, **common)
             else:  # the kill factors have nothing to scale without a drug
                 rates = DrugRates(n_pieces=len(durations), **common)
