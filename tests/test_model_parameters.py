@@ -117,3 +117,20 @@ def test_pace_factor_tail_is_clipped_at_three_sigma():
 
     pace = draw_pace(3, 0.68, Extreme())
     np.testing.assert_allclose(pace, np.exp(0.68 * np.array([-PACE_Z_MAX, 0.0, PACE_Z_MAX])))  # median 1
+
+
+def test_data_files_parse_the_same_with_the_fast_loader_as_with_safe_load():
+    # load_yaml uses libyaml's parser when present; every shipped file must read exactly as PyYAML's
+    # pure-Python safe loader reads it (same values, same types).
+    from importlib import resources
+
+    import yaml
+
+    root = resources.files("gistsim.data")
+    names = [p.name for p in root.iterdir() if p.name.endswith(".yaml")]
+    assert len(names) >= 5
+    for name in names:
+        expected = yaml.safe_load(root.joinpath(name).read_text(encoding="utf-8"))
+        got = load_yaml(name)
+        assert got == expected, name
+        assert repr(got) == repr(expected), name  # e.g. 1 vs 1.0 vs True would compare equal
