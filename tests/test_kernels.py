@@ -118,14 +118,14 @@ def test_compiled_arrivals_have_the_law_of_the_numpy_path(n0, monkeypatch):
     size = 6_000
     inputs = _clones(n0, size, 0.09)
     used = []
-    for name in ("_thinning_compiled", "_node_tables"):
+    for name in ("_thinning_compiled", "_pairs_compiled"):
         real = getattr(arrivals, name)
         monkeypatch.setattr(arrivals, name, lambda *a, _r=real, _n=name: used.append(_n) or _r(*a))
     one = arrivals.sample_arrivals(Draws(np.random.default_rng(5)), *inputs)
-    assert used and set(used) == {"_thinning_compiled" if n0 < 1e7 else "_node_tables"}
+    assert used and set(used) == {"_thinning_compiled" if n0 < 1e7 else "_pairs_compiled"}
     used.clear()
     per_patient = arrivals.sample_arrivals(Draws(PatientStreams.from_ids(7, np.arange(size))), *inputs)
-    assert used and set(used) == {"_thinning_compiled" if n0 < 1e7 else "_node_tables"}
+    assert used and set(used) == {"_thinning_compiled" if n0 < 1e7 else "_pairs_compiled"}
     numpy_path = arrivals.sample_arrivals(Draws(philox_streams(6, size)), *inputs)
     for compiled in (one, per_patient):
         genotypes = np.union1d(compiled.genotype, numpy_path.genotype)
@@ -318,3 +318,41 @@ def test_owner_runs_refuse_an_owner_outside_the_streams():
             _kernels.owner_runs(index, np.array(owner), 4)
     with pytest.raises(IndexError, match="outside the patient streams"):
         _kernels.owner_runs(np.array([0, 7]), np.array([1]), 4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_compiled_quadrature_tables_equal_the_numpy_ones(seed):
+    """profile_tables against the numpy path it replaces for compiled draws (_pair_integrand,
+    _node_tables, arrival_cumulants, the sum over nodes): three pieces, one of them empty, rates on
+    drug and off, net rates at and near 0, geo = 1 (a mutant that cannot divide). Same operations in
+    the same order, so only the last bits of exp/expm1/log may differ: rtol 1e-12."""
+    from gistsim.engine import _quadrature_kernels
+
+    rng = np.random.default_rng(seed)
+    n_prof = 40
+    durations = np.array([30.0, 0.0, 54.0])
+    bs, bt = rng.uniform(0.0, 0.05, (2, 3, n_prof))
+    ds, dt = bs + rng.normal(0.0, 0.03, (2, 3, n_prof))
+    ds, dt = np.abs(ds), np.abs(dt)
+    dt[:, 0] = bt[:, 0]  # net rate exactly 0
+    dt[:, 1] = bt[:, 1] * (1 + 1e-12)  # |r t| below the series threshold
+    bt[:, 2] = 0.0  # cannot divide: geo = 1
+    m_start = np.vstack([np.ones(n_prof), *np.cumprod(np.exp((bs - ds) * durations[:, None]), axis=0)])[:3]
+    u = rng.uniform(1e-8, 1e-6, n_prof)
+    n_sub = arrivals.sub_intervals(durations, bs, ds, bt, dt)
+    grids, bucket = arrivals._grid_buckets(n_sub)
+    checked = 0
+    for g, subs in enumerate(grids):
+        cols = np.flatnonzero(bucket == g)
+        numbers = (*(a[:, cols] for a in (bs, ds, bt, dt)), m_start[:, cols], u[cols])
+        integrand, geo = arrivals._pair_integrand(arrivals._quadrature_grid(durations, subs), durations, *numbers)
+        cum, log_q = arrivals._node_tables(integrand, geo)
+        expected = (arrivals.arrival_cumulants(integrand, geo).T, integrand.T, geo.T, cum.T, log_q.T, integrand.sum(axis=0))
+        got = _quadrature_kernels.profile_tables(durations, np.ascontiguousarray(subs), *numbers, arrivals._GL_X, arrivals._GL_W)
+        for name, e, a in zip(("cumulants", "integrand", "geo", "cum", "log_q", "sum"), expected, got):
+            assert a.shape == e.shape, name
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=0, err_msg=name)
+        if 2 in cols:
+            assert np.isneginf(got[4][list(cols).index(2)]).all()  # geo = 1: log(1 - geo) = -inf
+        checked += len(cols)
+    assert checked == n_prof

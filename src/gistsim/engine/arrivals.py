@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gistsim.engine import _kernels, normal_limit
+from gistsim.engine import _kernels, _quadrature_kernels, normal_limit
 from gistsim.engine.kendall import geometric_by_inversion, piece_mh
 from gistsim.engine.rates import MutationModel, RateModel
 from gistsim.streams import Draws, owners
@@ -325,10 +325,7 @@ def _quadrature(
     parts = []
     for g, subs in enumerate(grids):
         cols = np.flatnonzero(bucket == g)
-        integrand, geo = _pair_integrand(
-            _quadrature_grid(durations, subs), durations, *(a.take(cols, axis=1) for a in (bs, ds, bt, dt)),
-            m_start.take(prof_src[cols], axis=1), u[cols],
-        )
+        numbers = (*(a.take(cols, axis=1) for a in (bs, ds, bt, dt)), m_start.take(prof_src[cols], axis=1), u[cols])
         if len(grids) == 1:  # cols are all the profiles, in order
             pair, p_src, p_tgt = prof, src, target
         else:
@@ -337,8 +334,10 @@ def _quadrature(
             pi = np.flatnonzero(pair_bucket == g)
             pair, p_src, p_tgt = local[prof[pi]], src[pi], target[pi]
         if compiled is not None:
-            parts.append(_pairs_compiled(compiled, p_src, p_tgt, n0, pair, integrand, geo))
+            tables = _quadrature_kernels.profile_tables(durations, np.ascontiguousarray(subs), *numbers, _GL_X, _GL_W)
+            parts.append(_pairs_compiled(compiled, p_src, p_tgt, n0, pair, tables))
             continue
+        integrand, geo = _pair_integrand(_quadrature_grid(durations, subs), durations, *numbers)
         lam = n0[p_src] * integrand.sum(axis=0)[pair]
         # Pairs expecting many arrivals draw their total size from its skew-corrected normal where
         # that is within the engine's tolerance, else node by node: Poisson counts per node and one
@@ -372,16 +371,16 @@ def _quadrature(
     return Arrivals.concat(parts) if parts else Arrivals.empty()
 
 
-def _pairs_compiled(compiled, p_src, p_tgt, n0, pair, integrand, geo) -> Arrivals:
+def _pairs_compiled(compiled, p_src, p_tgt, n0, pair, tables) -> Arrivals:
     """The draws of :func:`_quadrature` (the same three ways, per pair in one compiled pass:
     :func:`gistsim.engine._kernels.pair_arrivals`); ``compiled`` is :meth:`Draws.compiled` for the
-    table's rows."""
+    table's rows, ``tables`` :func:`gistsim.engine._quadrature_kernels.profile_tables`'s."""
     gens, gi, n_gen = compiled
-    cum, log_q = _node_tables(integrand, geo)
-    tables = (np.ascontiguousarray(a.T) for a in (arrival_cumulants(integrand, geo), integrand, geo, cum, log_q))
+    cumulants, integrand, geo, cum, log_q, isum = tables
     return Arrivals(*_kernels.pair_arrivals(
-        gens, gi, n_gen, p_src, p_tgt, n0, pair, integrand.sum(axis=0), *tables, AGGREGATE_ABOVE, normal_limit.MAX_KOLMOGOROV
-    ))
+        gens, gi, n_gen, p_src, p_tgt, n0, pair, isum, cumulants, integrand, geo, cum, log_q, AGGREGATE_ABOVE,
+        normal_limit.MAX_KOLMOGOROV,
+    ))  # fmt: skip
 
 
 def _pair_integrand(grid, durations, bs, ds, bt, dt, m_start, rate):
