@@ -173,9 +173,14 @@ class Records:
     event details name it."""
 
     def add_event(self, patients: np.ndarray, day: float | np.ndarray, kind: str, detail: list[str] | str = "") -> None:
-        days = np.broadcast_to(np.asarray(day, dtype=float), np.shape(patients))
-        details = detail if isinstance(detail, list) else [detail] * len(patients)
-        self.events.extend((int(p), float(d), kind, s) for p, d, s in zip(patients, days, details))
+        # Called a dozen times per visit, mostly for no patient: lists, not numpy broadcasting.
+        n = len(patients)
+        if n == 0:
+            return
+        pats = np.asarray(patients, dtype=np.int64).tolist()
+        days = [float(day)] * n if np.ndim(day) == 0 else np.broadcast_to(np.asarray(day, dtype=float), (n,)).tolist()
+        details = detail if isinstance(detail, list) else [detail] * n
+        self.events.extend(zip(pats, days, [kind] * n, details))
 
 
 @dataclass
