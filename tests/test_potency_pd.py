@@ -310,3 +310,58 @@ def test_drug_codes_give_the_rates_drug_names_give():
     # The untreated group has no kill, the treated ones do.
     kill = by_code.kill_per_day(group, genotype)
     assert (kill[:, 1] == 0).all() and (kill[:, [0, 2, 3]] > 0).all()
+
+
+def _numpy_rates(r: DrugRates, group, genotype, lesion):
+    """The rates as numpy composes them (the formulas of DrugRates' docstring, array by array):
+    the reference the compiled pass must equal bit for bit."""
+    birth = np.broadcast_to(r.birth_rate_per_day[genotype], (r.n_pieces, len(genotype))).copy()
+    death = r.death_rate_per_day[genotype]
+    f = None if r.group_growth is None else r.group_growth[group]
+    if r.group_escape is not None:
+        e = np.where(r.potency.registry.bypass_carrier[genotype], r.group_escape[group], 1.0)
+        f = e if f is None else f * e
+    if r.lesion_secondary is not None:
+        e = np.where(r.potency.registry.kit_secondary_mask[genotype] != 0, r.lesion_secondary[lesion], 1.0)
+        f = e if f is None else f * e
+    if f is not None:
+        birth = np.maximum(death + (birth - death) * f, 0.0)
+    s = None if r.group_scale is None else r.group_scale[group]
+    if r.lesion_scale is not None:
+        s = r.lesion_scale[lesion] if s is None else s * r.lesion_scale[lesion]
+    if s is not None:
+        birth, death = birth * s, death * s
+    return birth, death + r.kill_per_day(group, genotype)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_rates_equal_the_numpy_composition_bit_for_bit(seed):
+    """Every optional factor on or off (by seed), treated groups on different drugs and untreated
+    ones, a pause (zero exposure) in some pieces, the host's kill with and without its factor and cap."""
+    rng = np.random.default_rng(seed)
+    pot = P.default_potency()
+    reg = pot.registry
+    n_groups, n_lesions, n_clones, n_pieces = 7, 9, 300, 3
+    on = rng.random(7) < 0.5 if seed > 1 else np.full(7, seed == 1)
+    kw = {
+        "birth_rate_per_day": rng.uniform(0.01, 0.05, reg.n_genotypes),
+        "death_rate_per_day": rng.uniform(0.0, 0.04, reg.n_genotypes),
+        "potency": pot,
+    }
+    for k, (name, size) in enumerate([("group_scale", n_groups), ("group_growth", n_groups), ("group_escape", n_groups),
+                                      ("lesion_secondary", n_lesions), ("group_kill", n_groups), ("group_host", n_groups),
+                                      ("lesion_scale", n_lesions)]):  # fmt: skip
+        if on[k]:
+            kw[name] = rng.uniform(0.3, 2.0, size)
+    group = rng.integers(0, n_groups, n_clones)
+    genotype = rng.integers(0, reg.n_genotypes, n_clones)
+    lesion = rng.integers(0, n_lesions, n_clones)
+    conc = rng.uniform(0.0, 3000.0, (n_pieces, n_groups))
+    conc[1, :3] = 0.0
+    code = rng.integers(-1, len(pot.drugs), n_groups)
+    for rates in (DrugRates(n_pieces=n_pieces, **kw), DrugRates(conc_ng_ml=conc, drug=code, **kw)):
+        got = rates.rates(group, genotype, lesion)
+        expected = _numpy_rates(rates, group, genotype, lesion)
+        for a, e in zip(got, expected):
+            assert a.shape == e.shape
+            np.testing.assert_array_equal(a, e)

@@ -17,8 +17,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gistsim.clinic import _pd_kernels
 from gistsim.clinic.potency import Potency, default_potency
 from gistsim.errors import check_choice, check_nonnegative
+
+# The optional factors of DrugRates.rates not in use (see _pd_kernels.clone_rates).
+_EMPTY, _EMPTY_INT, _EMPTY_BOOL = np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+_EMPTY_2D = np.zeros((0, 0))
 
 
 def kill_fraction(conc_ng_ml: np.ndarray | float, ec50_ng_ml: np.ndarray | float, hill: float) -> np.ndarray:
@@ -222,29 +227,22 @@ class DrugRates:
         """``(birth, death)``, each (n_pieces, len(group)), per day: death = untreated + kill.
         With ``lesion_scale``, each clone's untreated rates are also scaled by its lesion's factor
         (``lesion`` required)."""
-        genotype = np.asarray(genotype)
-        shape = (self.n_pieces, len(genotype))
-        birth = np.broadcast_to(self.birth_rate_per_day[genotype], shape).copy()
-        death = self.death_rate_per_day[genotype]
-        # Both factors act on the net growth: applied as one product, in one pass.
-        f = None if self.group_growth is None else self.group_growth[np.asarray(group)]
-        if self.group_escape is not None:
-            e = np.where(self._escape_genotype[genotype], self.group_escape[np.asarray(group)], 1.0)
-            f = e if f is None else f * e
-        if self.lesion_secondary is not None:
-            if lesion is None:
-                raise ValueError("rates with lesion_secondary need each clone's lesion; lesion is None")
-            e = np.where(self._secondary_genotype[genotype], self.lesion_secondary[np.asarray(lesion)], 1.0)
-            f = e if f is None else f * e
-        if f is not None:
-            birth = np.maximum(death + (birth - death) * f, 0.0)
-        s = None if self.group_scale is None else self.group_scale[np.asarray(group)]
-        if self.lesion_scale is not None:
-            if lesion is None:
-                raise ValueError("rates with lesion_scale need each clone's lesion; lesion is None")
-            f = self.lesion_scale[np.asarray(lesion)]
-            s = f if s is None else s * f
-        if s is not None:
-            birth = birth * s
-            death = death * s
-        return birth, death + self.kill_per_day(group, genotype)
+        if self.uses_lesion and lesion is None:
+            which = "lesion_secondary" if self.lesion_secondary is not None else "lesion_scale"
+            raise ValueError(f"rates with {which} need each clone's lesion; lesion is None")
+        treated = self._treated
+        host = self._host if treated else None
+
+        def given(a: np.ndarray | None, empty: np.ndarray = _EMPTY) -> np.ndarray:
+            return empty if a is None else a
+
+        return _pd_kernels.clone_rates(
+            np.asarray(group), np.asarray(genotype), given(None if lesion is None else np.asarray(lesion), _EMPTY_INT),
+            self.birth_rate_per_day, self.death_rate_per_day, given(self.group_growth), given(self.group_escape),
+            self._escape_genotype, given(self.lesion_secondary), given(self._secondary_genotype, _EMPTY_BOOL),
+            given(self.group_scale), given(self.lesion_scale),
+            self._conc_h if treated else _EMPTY_2D, self._ec50_h if treated else _EMPTY_2D,
+            self._drug_of_group if treated else _EMPTY_INT, self.emax_per_day, given(self.group_kill),
+            given(host, _EMPTY_2D), given(None if host is None else self.group_host),
+            given(None if host is None else self._host_cap), self.n_pieces,
+        )  # fmt: skip
