@@ -31,6 +31,19 @@ def _subset(pk: drugs.PKParameters, idx: np.ndarray) -> drugs.PKParameters:
     )
 
 
+def _structure(dur: np.ndarray, conc: np.ndarray, off: float, dt_days: float) -> tuple[tuple[float, ...], np.ndarray]:
+    """A piece structure's edges (from 0 to ``dt_days``) and concentrations (pieces, patients): a
+    pause of ``off`` days without drug, then the exposure pieces ``dur``; pieces shorter than 1e-9
+    days dropped, edges rounded to 1e-9 so that equal structures compare equal."""
+    bounds = off + np.concatenate([[0.0], np.cumsum(dur)])
+    local = np.concatenate([[0.0], bounds]) if off > 0 else bounds
+    c = np.vstack([np.zeros((1, conc.shape[1])), conc]) if off > 0 else conc
+    keep = np.diff(local) > 1e-9
+    local = np.concatenate([[0.0], np.round(local[1:][keep], 9)])
+    local[-1] = dt_days
+    return tuple(local.tolist()), c[keep]
+
+
 class Treatment:
     """The drug catalogue and potency table, as :class:`gistsim.clinic.course.TreatmentModel`."""
 
@@ -120,6 +133,7 @@ class Treatment:
         # (code: position in potency.drugs; untreated: no conc, code -1).
         by_edges: dict[tuple[float, ...], list[tuple[np.ndarray, np.ndarray | None, int]]] = {}
         if treated.any():
+            codes = [self.potency.drugs.index(reg.drug) for reg in self.regimens]
             start = self._canonical_start(regimen, days_on_regimen)
             keys = np.stack([regimen[treated], np.round(start[treated], 6), np.round(off_days[treated], 6)])
             uniq, inv = np.unique(keys, axis=1, return_inverse=True)
@@ -131,25 +145,23 @@ class Treatment:
                 r, start, off = int(uniq[0, g]), float(uniq[1, g]), float(uniq[2, g])
                 who = pats[order[cuts[g] : cuts[g + 1]]]
                 reg = self.regimens[r]
+                code = codes[r]
                 if exposure_cache is None:
                     dur, conc = drugs.exposure_pieces(reg, _subset(pk[reg.drug], who), start + off, start + dt_days)
+                    edges, c = _structure(dur, conc, off, dt_days)
                 else:
+                    # Cached with the key: the structure's edges and its rows for every patient, so
+                    # a repeat costs one column selection.
                     key = (r, start, off, float(dt_days))
                     if key not in exposure_cache:
                         if len(exposure_cache) >= self.EXPOSURE_CACHE_SIZE:  # keys of early days do not recur
                             exposure_cache.clear()
-                        exposure_cache[key] = drugs.exposure_pieces(reg, pk[reg.drug], start + off, start + dt_days)
-                    dur, conc_all = exposure_cache[key]
-                    conc = conc_all[:, who]
-                # The structure's edges: the pause (no drug), then the exposure pieces.
-                bounds = off + np.concatenate([[0.0], np.cumsum(dur)])
-                local = np.concatenate([[0.0], bounds]) if off > 0 else bounds
-                c = np.vstack([np.zeros((1, len(who))), conc]) if off > 0 else conc
-                keep = np.diff(local) > 1e-9
-                local = np.concatenate([[0.0], np.round(local[1:][keep], 9)])
-                local[-1] = dt_days
-                code = self.potency.drugs.index(reg.drug)
-                by_edges.setdefault(tuple(local.tolist()), []).append((who, c[keep], code))
+                        exposure_cache[key] = _structure(
+                            *drugs.exposure_pieces(reg, pk[reg.drug], start + off, start + dt_days), off, dt_days
+                        )
+                    edges, c_all = exposure_cache[key]
+                    c = c_all[:, who]
+                by_edges.setdefault(edges, []).append((who, c, code))
         if not treated.all():
             by_edges.setdefault((0.0, float(dt_days)), []).append((np.flatnonzero(~treated), None, -1))
         common = dict(birth_rate_per_day=birth_per_day, death_rate_per_day=death_per_day, potency=self.potency,
