@@ -200,3 +200,26 @@ def test_secondary_mutations_found_only_in_the_largest_lesions_sampled():
     assert secondary_found(table, 0.15, 2, lesions_sampled=1).tolist() == [1, 1]
     with pytest.raises(ValueError, match="lesions_sampled = 0 is not accepted"):
         secondary_found(table, 0.15, 2, lesions_sampled=0)
+
+
+@pytest.mark.parametrize("sampled", [None, 1, 2])
+def test_secondary_mutations_of_a_patient_depend_on_its_own_clones_only(sampled):
+    # The course sequences only the patients at their first progression, on their clones alone.
+    from gistsim.biology.genotypes import default_registry
+
+    reg = default_registry()
+    rng = np.random.default_rng(3)
+    n_patients, n_clones = 40, 600
+    lesion = np.sort(rng.integers(0, 120, n_clones))
+    table = CloneTable.from_arrays(
+        lesion=lesion, group=lesion // 3, genotype=rng.integers(0, reg.n_genotypes, n_clones),
+        count=rng.integers(1, 1000, n_clones), n_genotypes=reg.n_genotypes,
+    )  # fmt: skip
+    full = secondary_found(table, 0.15, n_patients, sampled)
+    assert full.max() >= 2  # the draw exercises several mutations per patient
+    asking = rng.random(n_patients) < 0.3
+    mine = asking[table.group]
+    sub = CloneTable(table.lesion[mine], table.group[mine], table.genotype[mine], table.count[mine], table.n_genotypes)
+    part = secondary_found(sub, 0.15, n_patients, sampled)
+    np.testing.assert_array_equal(part[asking], full[asking])
+    assert (part[~asking] == 0).all()

@@ -382,8 +382,12 @@ def simulate_course(
         first_pd = (reading.recist == PD) & (rec.secondary_at_progression < 0)
         if first_pd.any():
             pathology = clinic.pathology
+            # A patient's count depends on its own clones only: sequence just the patients asking.
+            mine = first_pd[table.group]
+            asking = CloneTable(table.lesion[mine], table.group[mine], table.genotype[mine], table.count[mine],
+                                table.n_genotypes)  # fmt: skip
             found = secondary_found(
-                table, pathology.secondary_detection_fraction.value, n, int(round(pathology.lesions_sampled.value))
+                asking, pathology.secondary_detection_fraction.value, n, int(round(pathology.lesions_sampled.value))
             )
             rec.secondary_at_progression[first_pd] = found[first_pd]
         decide(
