@@ -96,39 +96,41 @@ class Reader:
         self._grow(len(lesion_patient))
         sel = np.zeros(self.n, dtype=bool)
         sel[patients] = True
-        mine = sel[lesion_patient]
-        seen = ~np.isnan(measured_mm)
-        size = np.where(seen, measured_mm, 0.0)
-        measurable = mine & seen & (size >= MEASURABLE_MM)
+        # Only the lesions of ``patients`` (in lesion order, so sums and ties come out as over all).
+        li = np.flatnonzero(sel[lesion_patient])
+        owner = lesion_patient[li]
+        seen = ~np.isnan(measured_mm[li])
+        size = np.where(seen, measured_mm[li], 0.0)
+        measurable = seen & (size >= MEASURABLE_MM)
         # Largest first within each patient; ties broken by lesion index (stable sort).
-        order = np.lexsort((-size, lesion_patient))
+        order = np.lexsort((-size, owner))
         order = order[measurable[order]]
-        target = np.zeros(len(lesion_patient), dtype=bool)
+        target = np.zeros(len(li), dtype=bool)
         if len(order):
             # `order` runs patient by patient, largest lesion first: rank within organ, then patient.
-            pat, org = lesion_patient[order], lesion_organ[order]
+            pat, org = owner[order], lesion_organ[li[order]]
             chosen = order[rank_within(pat * 1000 + org) < MAX_TARGETS_PER_ORGAN]
-            target[chosen[rank_within(lesion_patient[chosen]) < MAX_TARGETS]] = True
-        self.lesion_target[mine] = target[mine]
+            target[chosen[rank_within(owner[chosen]) < MAX_TARGETS]] = True
+        self.lesion_target[li] = target
         # A lesion seen before stays known: its regrowth after a new baseline (a line switch, a
         # restart, an operation) is disease seen again, not a new lesion. RECIST 1.1's working
         # group: lesions that disappear and reappear are not PD by themselves, unless the sums
         # meet PD or the previous visit was a CR (recist.eortc.org/faq/does-a-new-lesion-always-
         # result-in-pd); the reader, like a radiologist, has the earlier scans. Only never-seen
         # lesions are new.
-        known = self.lesion_known | seen
+        known = self.lesion_known[li] | seen
         if gone is not None:
-            known &= ~gone
-        self.lesion_known[mine] = known[mine]
-        self.lesion_nadir[mine] = size[mine]
-        sums = np.bincount(lesion_patient, weights=np.where(target, size, 0.0), minlength=self.n)
-        nt = np.bincount(lesion_patient, weights=np.where(mine & seen & ~target, size, 0.0), minlength=self.n)
+            known &= ~gone[li]
+        self.lesion_known[li] = known
+        self.lesion_nadir[li] = size
+        sums = np.bincount(owner, weights=np.where(target, size, 0.0), minlength=self.n)
+        nt = np.bincount(owner, weights=np.where(seen & ~target, size, 0.0), minlength=self.n)
         self.baseline_sum[patients] = sums[patients]
         self.nadir_sum[patients] = sums[patients]
         self.non_target_nadir[patients] = nt[patients]
         self.total_nadir[patients] = sums[patients] + nt[patients]
         self.last[patients] = NE
-        self.baseline_hu[patients] = _target_mean_hu(lesion_patient, target, hu, self.n)[patients]
+        self.baseline_hu[patients] = _target_mean_hu(owner, target, hu[li], self.n)[patients]
         self.has_baseline[patients] = True
 
     def read(self, lesion_patient: np.ndarray, measured_mm: np.ndarray, hu: np.ndarray) -> Reading:
