@@ -324,3 +324,21 @@ def test_cli_analyze_prints_the_table_and_writes_the_report(tmp_path, base_rows)
     assert (tmp_path / "report.html").exists() and (tmp_path / "summary.json").exists()
     bad = CliRunner().invoke(app, ["analyze", str(tmp_path / "nothing")])
     assert bad.exit_code == 2
+
+
+def test_cli_analyze_table_is_whole_in_a_log_of_80_columns(tmp_path, base_rows):
+    # Output that is not a terminal (make demo piped, CI logs) gets the table at its natural width,
+    # not squeezed to 80 columns with whole columns cut to "…".
+    from typer.testing import CliRunner
+
+    from gistsim.cli import app
+
+    write_results(tmp_path, base_rows)
+    res = CliRunner().invoke(app, ["analyze", str(tmp_path)], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for name, arm in summary["arms"].items():
+        assert name in res.output
+        assert f"{arm['n']}" in res.output
+        assert f"{arm['rmst_os_months']:.1f}" in res.output

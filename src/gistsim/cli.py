@@ -39,6 +39,18 @@ app = typer.Typer(help="gistsim: in-silico trials and patient twins for GIST. Re
 console = Console()
 
 
+def _print_table(table: Table) -> None:
+    """A table at its natural width when the output is not a terminal (a log, a pipe, ``make
+    demo``'s output): Rich would fit it to 80 columns there and squeeze whole columns to "…". In a
+    terminal Rich fits it to the terminal's width."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = console.measure(table, options=console.options.update(max_width=10_000)).maximum
+    # print(width=...) is capped at the console's width: a console as wide as the table instead.
+    Console(file=console.file, width=max(natural, console.width)).print(table)
+
+
 @app.callback()
 def _main() -> None:
     """gistsim: in-silico trials and patient twins for GIST. Research use only."""
@@ -66,7 +78,7 @@ def demo(
             " / ".join(f"{d:.0f}" for d in row["diameters_mm"]),
             str(row["largest_resistant"]),
         )
-    console.print(table)
+    _print_table(table)
     path = plot_demo(result, out / "engine_demo.png")
     console.print(f"figure: {path}")
     console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
@@ -287,7 +299,7 @@ def analyze(
             f"{fmt(r['hr_vs_first'], '.2f')} ({fmt(r['hr_ci_lower'], '.2f')}-{fmt(r['hr_ci_upper'], '.2f')})",
             fmt(r["rmst_months"]), fmt(r["logrank_p"], ".3g"),
         )  # fmt: skip
-    console.print(table)
+    _print_table(table)
     for path in write_report(analysis, out or results):
         console.print(f"wrote {path}")
     console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")
@@ -354,7 +366,7 @@ def validate(
         table.add_row(o.name, f(o.published, pct), f"{f(o.simulated, pct)} ({f(o.lo, pct)}-{f(o.hi, pct)})",
                       f"±{100 * o.tolerance:.1f} pts" if pct else f"±{o.tolerance:.3g}",
                       "[green]yes[/green]" if o.within else "[red]no[/red]")  # fmt: skip
-    console.print(table)
+    _print_table(table)
     for path in paths:
         console.print(f"wrote {path}")
 
