@@ -25,8 +25,13 @@ def _first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
 def check_nonnegative(field: str, values: np.ndarray | float, *, strictly_positive: bool = False) -> np.ndarray:
     """Return ``values`` as a float array; raise if any is NaN, infinite or negative (or zero)."""
     arr = np.asarray(values, dtype=float)
-    bad = ~np.isfinite(arr) | (arr <= 0 if strictly_positive else arr < 0)
-    if bad.any():
+    # Checked on every piece structure of every step: two reductions (NaN propagates into both)
+    # rather than four array passes; the mask only to name the first bad entry.
+    if arr.size == 0:
+        return arr
+    lo, hi = arr.min(), arr.max()
+    if not ((lo > 0.0 if strictly_positive else lo >= 0.0) and hi < np.inf):
+        bad = ~np.isfinite(arr) | (arr <= 0 if strictly_positive else arr < 0)
         need = "finite and > 0" if strictly_positive else "finite and >= 0"
         raise ValueError(f"{field}{_first_bad(arr, bad)} is not accepted: values must be {need}")
     return arr
