@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -137,8 +138,11 @@ def test_cli_trial_runs_analyzes_and_refuses_to_overwrite(tmp_path):
     spec.write_text(yaml.safe_dump(dict(SPEC, patients=30, block_size=15)))
     out = tmp_path / "out"
     runner = CliRunner()
-    res = runner.invoke(app, ["trial", str(spec), "--out", str(out), "--n", "30"], env={"COLUMNS": "200"})
+    res = runner.invoke(app, ["trial", str(spec), "--out", str(out), "--n", "30"], env={"COLUMNS": "40"})
     assert res.exit_code == 0, res.output
+    # A narrow log (40 columns) gets the progress line and the table whole (nothing cut to "…").
+    assert re.search(r"30/30 patients +[\d.]+ patients/s +\d:\d\d:\d\d", res.output), res.output
+    assert "…" not in res.output
     assert (out / "report.html").exists() and json.loads((out / "summary.json").read_text())["n_patients"] > 0
     # Randomised at focal progression: every arm's first line (imatinib) began before the origin.
     page = (out / "report.html").read_text()

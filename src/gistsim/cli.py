@@ -51,6 +51,12 @@ def _print_table(table: Table) -> None:
     Console(file=console.file, width=max(natural, console.width)).print(table)
 
 
+def _progress_console() -> Console:
+    """The console for progress bars: in a terminal, the terminal; in a log (80 columns unless told)
+    Rich would shrink the bar to a few characters and cut the elapsed time, so 120 columns there."""
+    return console if console.is_terminal else Console(file=console.file, width=max(console.width, 120))
+
+
 @app.callback()
 def _main() -> None:
     """gistsim: in-silico trials and patient twins for GIST. Research use only."""
@@ -115,7 +121,7 @@ def case(
         console.print("[red]--alternative is used with --forecast; add --forecast or leave it out[/red]")
         raise typer.Exit(2)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
-                  TextColumn("{task.fields[matched]}"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+                  TextColumn("{task.fields[matched]}"), TimeElapsedColumn(), console=_progress_console()) as bar:  # fmt: skip
         # With --forecast the twins are what the forecast is made of: the bar counts them too.
         def counts(matched: int, twins: int) -> str:
             return f"{matched} matched" + (f", {twins:,} twins" if forecast else "")
@@ -189,7 +195,7 @@ def _patients_bar(description: str, total: int):
 
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
-                  TextColumn("{task.fields[rate]} patients/s"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+                  TextColumn("{task.fields[rate]} patients/s"), TimeElapsedColumn(), console=_progress_console()) as bar:  # fmt: skip
         task = bar.add_task(description, total=total, rate="-")
 
         def update(done: int, todo: int) -> None:
@@ -337,7 +343,7 @@ def validate(
         console.print(f"[red]{exc.args[0] if isinstance(exc, KeyError) else exc}[/red]")
         raise typer.Exit(2) from None
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
-                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+                  TimeElapsedColumn(), console=_progress_console()) as bar:  # fmt: skip
         tasks: dict[str, int] = {}
 
         def progress(name: str, done: int, total: int) -> None:
@@ -417,7 +423,7 @@ def calibrate(
     if quick:
         evaluations, popsize, scale = min(evaluations, 4), 2, 0.01
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} candidates"),
-                  TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+                  TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), console=_progress_console()) as bar:  # fmt: skip
         task = bar.add_task("calibrating", total=evaluations, best="-")
         result = run_calibration(
             out, seed=seed, scale=scale, max_evaluations=evaluations, popsize=popsize, workers=workers,
