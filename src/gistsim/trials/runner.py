@@ -325,12 +325,28 @@ def _differences(old: object, new: object, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix or "metadata"]
 
 
-def write_block(rows: list[dict[str, object]], path: Path, meta: dict[str, object]) -> None:
-    """Write one block's rows atomically, with the trial's metadata."""
+def block_table(rows: list[dict[str, object]]):
+    """One block's rows as an Arrow table of :func:`schema`."""
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(rows, schema=schema())
+
+
+def run_block_table(trial_json: str, block: int):
+    """:func:`run_block` as an Arrow table, built where the block ran: a table crosses to the
+    driver as a few buffers, where a list of dicts is thousands of objects to pickle and unpickle
+    on the driver, which shares the cores with the workers (measured: 0.12 s of the driver's CPU per
+    1,000-patient block to unpickle, 0.15 s to build the table)."""
+    return block_table(run_block(trial_json, block))
+
+
+def write_block(rows, path: Path, meta: dict[str, object]) -> None:
+    """Write one block's rows (a list of row dicts, or :func:`block_table`'s table) atomically, with
+    the trial's metadata."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist(rows, schema=schema())
+    table = rows if isinstance(rows, pa.Table) else block_table(rows)
     table = table.replace_schema_metadata({b"gistsim": json.dumps(meta).encode()})
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp)
@@ -413,7 +429,7 @@ def run_trial(
 
         cluster = None if scheduler else local_cluster(workers)
         with Client(scheduler or cluster) as client:
-            futures = {client.submit(run_block, spec, b, pure=False): b for b in todo}
+            futures = {client.submit(run_block_table, spec, b, pure=False): b for b in todo}
             for fut in as_completed(list(futures)):
                 finished(futures.pop(fut), fut.result())
                 fut.release()  # a written block's rows leave the cluster's memory
