@@ -383,11 +383,8 @@ def simulate_course(
         if first_pd.any():
             pathology = clinic.pathology
             # A patient's count depends on its own clones only: sequence just the patients asking.
-            mine = first_pd[table.group]
-            asking = CloneTable(table.lesion[mine], table.group[mine], table.genotype[mine], table.count[mine],
-                                table.n_genotypes)  # fmt: skip
             found = secondary_found(
-                asking, pathology.secondary_detection_fraction.value, n, int(round(pathology.lesions_sampled.value))
+                table.rows(first_pd[table.group]), pathology.secondary_detection_fraction.value, n, int(round(pathology.lesions_sampled.value))
             )
             rec.secondary_at_progression[first_pd] = found[first_pd]
         decide(
@@ -480,8 +477,7 @@ def _advance_by_structure(
         return table, report.seeds
     parts, seeds = [], []
     for patients, durations, rates in structures:
-        mine = np.isin(table.group, patients)
-        sub = CloneTable(table.lesion[mine], table.group[mine], table.genotype[mine], table.count[mine], table.n_genotypes)
+        sub = table.rows(np.isin(table.group, patients))
         seeds.append(advance(sub, durations, rates, mutation, rng=draws, **seed_kw).seeds)
         parts.append(sub)
     lesion = np.concatenate([p.lesion for p in parts])

@@ -26,6 +26,10 @@ _EMPTY, _EMPTY_INT, _EMPTY_BOOL = np.zeros(0), np.zeros(0, dtype=np.int64), np.z
 _EMPTY_2D = np.zeros((0, 0))
 
 
+def _or_empty(a: np.ndarray | None, empty: np.ndarray = _EMPTY) -> np.ndarray:
+    return empty if a is None else a
+
+
 def kill_fraction(conc_ng_ml: np.ndarray | float, ec50_ng_ml: np.ndarray | float, hill: float) -> np.ndarray:
     """C^h / (C^h + EC50^h): the share of the maximal kill reached at concentration C."""
     c = check_nonnegative("conc_ng_ml", conc_ng_ml)
@@ -232,17 +236,13 @@ class DrugRates:
             raise ValueError(f"rates with {which} need each clone's lesion; lesion is None")
         treated = self._treated
         host = self._host if treated else None
-
-        def given(a: np.ndarray | None, empty: np.ndarray = _EMPTY) -> np.ndarray:
-            return empty if a is None else a
-
         return _pd_kernels.clone_rates(
-            np.asarray(group), np.asarray(genotype), given(None if lesion is None else np.asarray(lesion), _EMPTY_INT),
-            self.birth_rate_per_day, self.death_rate_per_day, given(self.group_growth), given(self.group_escape),
-            self._escape_genotype, given(self.lesion_secondary), given(self._secondary_genotype, _EMPTY_BOOL),
-            given(self.group_scale), given(self.lesion_scale),
+            np.asarray(group), np.asarray(genotype), _EMPTY_INT if lesion is None else np.asarray(lesion),
+            self.birth_rate_per_day, self.death_rate_per_day, _or_empty(self.group_growth), _or_empty(self.group_escape),
+            self._escape_genotype, _or_empty(self.lesion_secondary), _or_empty(self._secondary_genotype, _EMPTY_BOOL),
+            _or_empty(self.group_scale), _or_empty(self.lesion_scale),
             self._conc_h if treated else _EMPTY_2D, self._ec50_h if treated else _EMPTY_2D,
-            self._drug_of_group if treated else _EMPTY_INT, self.emax_per_day, given(self.group_kill),
-            given(host, _EMPTY_2D), given(None if host is None else self.group_host),
-            given(None if host is None else self._host_cap), self.n_pieces,
+            self._drug_of_group if treated else _EMPTY_INT, self.emax_per_day, _or_empty(self.group_kill),
+            _or_empty(host, _EMPTY_2D), _or_empty(None if host is None else self.group_host),
+            _or_empty(None if host is None else self._host_cap), self.n_pieces,
         )  # fmt: skip

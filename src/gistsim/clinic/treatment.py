@@ -51,6 +51,8 @@ class Treatment:
         self.regimen_names = drugs.regimen_names()
         self.regimens = [drugs.regimen(name) for name in self.regimen_names]
         self.potency = potency or default_potency()
+        # Each regimen's drug as its position in potency.drugs (DrugRates' drug codes).
+        self._drug_code = [self.potency.drugs.index(reg.drug) for reg in self.regimens]
 
     def sample_pk(self, n: int, rng: np.random.Generator | PatientStreams) -> dict[str, drugs.PKParameters]:
         """Every drug's PK parameters for ``n`` patients (per-patient streams: each from its own)."""
@@ -133,7 +135,6 @@ class Treatment:
         # (code: position in potency.drugs; untreated: no conc, code -1).
         by_edges: dict[tuple[float, ...], list[tuple[np.ndarray, np.ndarray | None, int]]] = {}
         if treated.any():
-            codes = [self.potency.drugs.index(reg.drug) for reg in self.regimens]
             start = self._canonical_start(regimen, days_on_regimen)
             keys = np.stack([regimen[treated], np.round(start[treated], 6), np.round(off_days[treated], 6)])
             uniq, inv = np.unique(keys, axis=1, return_inverse=True)
@@ -145,7 +146,7 @@ class Treatment:
                 r, start, off = int(uniq[0, g]), float(uniq[1, g]), float(uniq[2, g])
                 who = pats[order[cuts[g] : cuts[g + 1]]]
                 reg = self.regimens[r]
-                code = codes[r]
+                code = self._drug_code[r]
                 if exposure_cache is None:
                     dur, conc = drugs.exposure_pieces(reg, _subset(pk[reg.drug], who), start + off, start + dt_days)
                     edges, c = _structure(dur, conc, off, dt_days)

@@ -22,7 +22,9 @@ from gistsim.engine._kernels import _inline, _jit
 
 @_inline
 def _phi(r: float, t: float) -> float:
-    """``expm1(r t) / r``, continuous at r = 0 (as :func:`gistsim.engine.kendall.phi`)."""
+    """``expm1(r t) / r``, continuous at r = 0, exactly as :func:`gistsim.engine.kendall.phi`: not
+    :func:`gistsim.engine._kernels._piece_mh`, whose m = 1 + expm1(r t) is exact only to 1.1e-16
+    absolute, where these tables must equal the numpy path's to the last bits."""
     rt = r * t
     if abs(rt) < 1e-8:
         return t * (1.0 + 0.5 * rt)

@@ -131,6 +131,10 @@ class CloneTable:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return _table_kernels.lesion_totals(self.lesion, self.count)
 
+    def rows(self, which: np.ndarray) -> CloneTable:
+        """A new table of the rows ``which`` (a mask, or increasing indices): order, and so sorting, kept."""
+        return CloneTable(self.lesion[which], self.group[which], self.genotype[which], self.count[which], self.n_genotypes)
+
     def copy(self) -> CloneTable:
         return CloneTable(
             self.lesion.copy(), self.group.copy(), self.genotype.copy(), self.count.copy(), self.n_genotypes
