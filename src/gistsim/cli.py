@@ -189,14 +189,20 @@ def _trial_from_options(spec: str, n: int | None, seed: int | None, set_: list[s
 
 
 @contextmanager
-def _patients_bar(description: str, total: int):
-    """A progress bar of patients with their rate; yields ``update(done, total)``."""
+def _patients_bar(label: str, description: str, total: int):
+    """A progress bar of patients with their rate; yields ``update(done, total)``.
+
+    ``description`` is printed once above the bar, which shows only the short ``label``: on an
+    80-column terminal a description such as "trial focal-progression (4 arms)" beside the counts
+    left the bar two characters wide and cut the elapsed time.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console.print(description, highlight=False)
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} patients"),
                   TextColumn("{task.fields[rate]} patients/s"), TimeElapsedColumn(), console=_progress_console()) as bar:  # fmt: skip
-        task = bar.add_task(description, total=total, rate="-")
+        task = bar.add_task(label, total=total, rate="-")
 
         def update(done: int, todo: int) -> None:
             rate = done / max(time.perf_counter() - started, 1e-9)
@@ -222,7 +228,8 @@ def trial(
 
     t = _trial_from_options(spec, n, seed, set_)
     # total: what this run has to do (less than t.patients on --resume), so the bar ends full
-    with _patients_bar(f"trial {t.name} ({len(t.arms)} arms)", t.patients) as progress:
+    header = f"trial {t.name}: {t.patients:,} patients × {len(t.arms)} arms"
+    with _patients_bar("trial", header, t.patients) as progress:
         try:
             summary = run_trial(t, out, workers=workers, scheduler=scheduler, resume=resume, progress=progress)
         except FileExistsError as exc:
@@ -261,7 +268,8 @@ def sweep(
     except (InputError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    with _patients_bar(f"sweep {parameter} ({len(points)} values × {len(t.arms)} arms)", t.patients * len(points)) as progress:
+    header = f"sweep {parameter}: {len(points)} values × {t.patients:,} patients × {len(t.arms)} arms"
+    with _patients_bar("sweep", header, t.patients * len(points)) as progress:
         try:
             result = run_sweep(t, parameter, points, out, workers=workers, scheduler=scheduler, resume=resume,
                                progress=progress)  # fmt: skip
