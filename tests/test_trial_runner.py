@@ -293,3 +293,23 @@ def test_cli_refuses_a_negative_seed_before_running(tmp_path, command):
     assert res.exit_code == 2, res.output
     assert "Invalid value for '--seed'" in res.output and "greater than or equal to 0" in res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("address", "reason"), [("not an address", "missing port"), ("tcp://127.0.0.1:1", "Timed out")])
+@pytest.mark.parametrize("command", [["trial", "--n", "4"], ["sweep", "--parameter", "clinic.surgery.reoperation_probability",
+                                                            "--values", "0.5", "--n", "4"]])  # fmt: skip
+def test_cli_names_an_unreachable_scheduler_and_writes_nothing(tmp_path, address, reason, command):
+    import dask
+    import dask.distributed  # noqa: F401  (its defaults join dask.config before config.set below saves it)
+    from typer.testing import CliRunner
+
+    from gistsim.cli import app
+
+    out = tmp_path / command[0]
+    # Nothing listens on port 1; a short connect timeout instead of Dask's 30 s.
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        res = CliRunner().invoke(app, [*command, "--scheduler", address, "--out", str(out)], env={"COLUMNS": "300"})
+    assert res.exit_code == 2, res.output
+    assert f"scheduler = '{address}': no Dask scheduler answered there" in res.output and reason in res.output
+    assert "Traceback" not in res.output
+    assert not out.exists() or not any(out.rglob("*.parquet"))

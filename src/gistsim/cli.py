@@ -229,12 +229,12 @@ def trial(
     t = _trial_from_options(spec, n, seed, set_)
     # total: what this run has to do (less than t.patients on --resume), so the bar ends full
     header = f"trial {t.name}: {t.patients:,} patients × {len(t.arms)} arms"
-    with _patients_bar("trial", header, t.patients) as progress:
-        try:
+    try:  # the bar closes before the message
+        with _patients_bar("trial", header, t.patients) as progress:
             summary = run_trial(t, out, workers=workers, scheduler=scheduler, resume=resume, progress=progress)
-        except FileExistsError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+    except (FileExistsError, ConnectionError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     console.print(
         f"{summary.blocks_written} blocks written, {summary.blocks_skipped} already there; "
         f"{t.patients:,} patients × {len(t.arms)} arms in {summary.seconds:.0f} s → {out}"
@@ -269,13 +269,13 @@ def sweep(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     header = f"sweep {parameter}: {len(points)} values × {t.patients:,} patients × {len(t.arms)} arms"
-    with _patients_bar("sweep", header, t.patients * len(points)) as progress:
-        try:
+    try:  # the bar closes before the message
+        with _patients_bar("sweep", header, t.patients * len(points)) as progress:
             result = run_sweep(t, parameter, points, out, workers=workers, scheduler=scheduler, resume=resume,
                                progress=progress)  # fmt: skip
-        except FileExistsError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+    except (FileExistsError, ConnectionError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     for path in write_sweep(result, out):
         console.print(f"wrote {path}")
     console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")

@@ -394,7 +394,6 @@ def run_trial(
     ``progress(done, total)`` is called after each block is written, with the patients finished so far
     in this run and the patients this run has to do (blocks skipped by ``resume`` count in neither).
     """
-    out.mkdir(parents=True, exist_ok=True)
     n_blocks = -(-trial.patients // trial.block_size)
     existing = [b for b in range(n_blocks) if block_path(out, b).exists()]
     if existing and not resume:
@@ -422,13 +421,16 @@ def run_trial(
             progress(done, total)
 
     if workers <= 1 and scheduler is None:
+        out.mkdir(parents=True, exist_ok=True)
         for b in todo:
             finished(b, run_block(spec, b))
     else:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import as_completed
 
         cluster = None if scheduler else local_cluster(workers)
-        with Client(scheduler or cluster) as client:
+        # Connected before the folder is made: an unreachable scheduler leaves nothing on disk.
+        with _client(scheduler, cluster) as client:
+            out.mkdir(parents=True, exist_ok=True)
             futures = {client.submit(run_block_table, spec, b, pure=False): b for b in todo}
             for fut in as_completed(list(futures)):
                 finished(futures.pop(fut), fut.result())
@@ -436,3 +438,20 @@ def run_trial(
         if cluster is not None:
             cluster.close()
     return RunSummary(len(todo), len(existing), trial.patients, time.perf_counter() - t0)
+
+
+def _client(scheduler: str | None, cluster):
+    """A Dask client of ``cluster``, or of the scheduler at ``scheduler``; an unreachable address is
+    a :class:`ConnectionError` that names it (Dask's own is a traceback after its connect timeout)."""
+    from dask.distributed import Client
+
+    if scheduler is None:
+        return Client(cluster)
+    try:
+        return Client(scheduler)
+    except (OSError, ValueError) as exc:  # ValueError: an address Dask cannot parse
+        raise ConnectionError(
+            f"scheduler = {scheduler!r}: no Dask scheduler answered there ({exc}); give the address a "
+            "running scheduler prints (e.g. tcp://10.0.0.5:8786, from `dask scheduler`), or leave "
+            "--scheduler out to run locally"
+        ) from None
