@@ -300,7 +300,7 @@ def test_cli_refuses_a_negative_seed_before_running(tmp_path, command):
                                                             "--values", "0.5", "--n", "4"]])  # fmt: skip
 def test_cli_names_an_unreachable_scheduler_and_writes_nothing(tmp_path, address, reason, command):
     import dask
-    import dask.distributed  # noqa: F401  (its defaults join dask.config before config.set below saves it)
+    import dask.distributed  # its defaults join dask.config before config.set below saves it
     from typer.testing import CliRunner
 
     from gistsim.cli import app
