@@ -170,13 +170,17 @@ def test_arguments_numpy_refuses_are_refused_with_numpys_error(method, args, mes
 
 @pytest.mark.parametrize("kind", ["pcg64", "philox"])
 @pytest.mark.parametrize("method", ["random", "standard_normal"])
-def test_count_only_draws_of_an_owner_are_its_own_streams_numbers(method, kind):
+@pytest.mark.parametrize("typed_list", [False, True])
+def test_count_only_draws_of_an_owner_are_its_own_streams_numbers(method, kind, typed_list):
     # Uniforms and normals take only a count: each owner's elements, in their order, are the next
-    # numbers of its own generator, however the owners are interleaved in the call.
+    # numbers of its own generator, however the owners are interleaved in the call. Normals come
+    # from the compiled loop once the typed list of generators exists, else from numpy per owner.
     rng = np.random.default_rng(6)
     sizes = [1, 2, 7, 40]
     owner = rng.permutation(np.repeat(np.arange(len(sizes)), sizes)).reshape(5, 10)
     used = _streams(kind, 3, len(sizes))
+    if typed_list:
+        assert (used.typed_generators is not None) == (kind == "pcg64")
     got = getattr(Draws(used), method)(owner)
     assert got.shape == owner.shape
     fresh = _streams(kind, 3, len(sizes)).generators

@@ -204,7 +204,10 @@ class Draws:
         if len(owner) == 0:
             return np.empty(shape)
         addresses = self.streams.state_addresses if method == "random" else None
-        gens_typed = self.streams.typed_generators if method == "standard_normal" else None
+        # Normals use the typed list only where the compiled engine has built it: building one costs
+        # ~26 µs a generator, and a family drawing a few normals per patient (the pace of disease:
+        # 80 ms of list for 1,000 patients) draws them for less with one numpy call per generator.
+        gens_typed = self.streams._typed or None if method == "standard_normal" else None
         if addresses is not None:
             order, los, his, first_gen = self._run_arrays(owner)
             drawn = _stream_kernels.fill_uniforms(addresses, los, his, first_gen, np.empty(len(owner)))
