@@ -179,7 +179,7 @@ def test_json_has_every_key_with_the_right_types(base):
     doc = json.loads(base.to_json())
     assert doc["trial"] == META["trial"]["name"] and doc["seed"] == META["seed"] and doc["version"] == "0.1.0"
     assert doc["population"] == "randomised" and doc["n_patients"] == 600
-    assert list(doc["arms"]) == list(ARMS)
+    assert list(doc["arms"]) == list(ARMS) and doc["missing_blocks"] == []
     for arm, entry in doc["arms"].items():
         assert isinstance(entry["n"], int)
         for key in ("pfs", "os"):
@@ -324,6 +324,24 @@ def test_cli_analyze_prints_the_table_and_writes_the_report(tmp_path, base_rows)
     assert (tmp_path / "report.html").exists() and (tmp_path / "summary.json").exists()
     bad = CliRunner().invoke(app, ["analyze", str(tmp_path / "nothing")])
     assert bad.exit_code == 2
+
+
+def test_an_unfinished_run_is_analysed_with_its_missing_blocks_named(tmp_path, base_rows):
+    from typer.testing import CliRunner
+
+    from gistsim.cli import app
+
+    meta = {**META, "trial": {**META["trial"], "patients": 600, "block_size": 200}}
+    write_results(tmp_path, base_rows, meta)
+    assert analyze(tmp_path).missing_blocks == []
+    (tmp_path / "block-00001.parquet").unlink()
+    partial = analyze(tmp_path)
+    assert partial.missing_blocks == [1] and partial.n_patients == 400
+    assert partial.notes[0].startswith("Unfinished run: 1 of 3 blocks have no results file (blocks 1)")
+    assert "--resume" in partial.notes[0]
+    assert json.loads(partial.to_json())["missing_blocks"] == [1]
+    res = CliRunner().invoke(app, ["analyze", str(tmp_path)], env={"COLUMNS": "300"})
+    assert res.exit_code == 0 and "Unfinished run: 1 of 3 blocks" in res.output, res.output
 
 
 def test_cli_analyze_table_is_whole_in_a_log_of_80_columns(tmp_path, base_rows):

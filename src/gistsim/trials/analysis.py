@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,9 @@ class TrialAnalysis:
     """arm -> its lines of therapy (:func:`gistsim.trials.lines.by_line`) over the first
     ``lines_patients`` patients of the analysed population; empty when the rows have no line columns."""
     lines_patients: int = 0
+    missing_blocks: list[int] = field(default_factory=list)
+    """Blocks of the trial (by its ``patients`` and ``block_size``) without a results file: an
+    unfinished run, analysed as far as it got (a note says so)."""
 
     @property
     def reference_arm(self) -> str:
@@ -145,6 +149,7 @@ class TrialAnalysis:
             "rmst_horizon_months": self.rmst_horizon_days / DAYS_PER_MONTH,
             "cox_model": "pairwise vs the first arm" + (", cluster-robust by patient" if self.cluster_by_patient else ""),
             "arms": arms,
+            "missing_blocks": list(self.missing_blocks),
             "notes": list(self.notes),
         }
 
@@ -194,7 +199,13 @@ def analyze(results_dir: str | Path, *, cluster_by_patient: bool = False) -> Tri
                              f"(population = {an['population']!r}; arms in the data: "
                              f"{sorted(data['arm'].unique().tolist())})")  # fmt: skip
 
+    missing = missing_blocks(files, trial)
     notes: list[str] = []
+    if missing:  # the first note, which `gistsim analyze` also prints
+        shown = ", ".join(map(str, missing[:10])) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        notes.append(f"Unfinished run: {len(missing)} of {_n_blocks(trial)} blocks have no results file (blocks "
+                     f"{shown}); these figures cover the others only. Running the same trial into this folder "
+                     "with --resume finishes it.")  # fmt: skip
     rows: list[dict[str, Any]] = []
     kms: dict[str, dict[str, Any]] = {}
     coxes: dict[str, dict[str, Any]] = {}
@@ -216,8 +227,25 @@ def analyze(results_dir: str | Path, *, cluster_by_patient: bool = False) -> Tri
         results_dir=results_dir, metadata=meta, trial_name=str(trial["name"]), seed=int(meta["seed"]),
         version=str(meta["version"]), population=an["population"], arms=arms, endpoints=endpoints,
         rmst_horizon_days=horizon_days, cluster_by_patient=cluster_by_patient, data=data, summary=summary,
-        best_response=best, kaplan_meier=kms, cox=coxes, logrank=lrs, notes=notes,
+        best_response=best, kaplan_meier=kms, cox=coxes, logrank=lrs, notes=notes, missing_blocks=missing,
     )  # fmt: skip
+
+
+def _n_blocks(trial: dict[str, Any]) -> int | None:
+    """Blocks of a trial from its metadata's ``patients`` and ``block_size`` (None without them)."""
+    patients, size = trial.get("patients"), trial.get("block_size")
+    if not (isinstance(patients, int) and isinstance(size, int) and patients > 0 and size > 0):
+        return None
+    return -(-patients // size)
+
+
+def missing_blocks(files: list[Path], trial: dict[str, Any]) -> list[int]:
+    """Indices of the trial's blocks with no file among ``files`` (``block-NNNNN.parquet``)."""
+    n = _n_blocks(trial)
+    if n is None:
+        return []
+    present = {int(m.group(1)) for f in files if (m := re.fullmatch(r"block-(\d+)\.parquet", f.name))}
+    return [b for b in range(n) if b not in present]
 
 
 def _fit_endpoint(data, arms, name, dur_col, evt_col, horizon_months, cluster, notes):
