@@ -231,6 +231,8 @@ def simulate_course(
     keep_clones: bool = False,
     keep_lesions: bool = True,
     rng: np.random.Generator | PatientStreams,
+    snapshots: list | None = None,
+    exposure_cache: dict | None = None,
 ) -> Records:
     """Follow every patient of ``cohort`` under ``strategy`` until death or ``horizon_days``.
 
@@ -239,113 +241,164 @@ def simulate_course(
     ``keep_lesions=False`` leaves out the per-lesion measurements of every visit (the records a
     patient's figures need, not a trial's rows): seeded microscopic lesions make those arrays grow
     to tens of times the visible lesions, the bulk of a block's memory.
+    ``snapshots``: a list to which every visit appends the state of the patients whose first
+    progression it reads, taken before the strategy decides (:class:`gistsim.clinic.lanes.Joiners`;
+    :func:`gistsim.clinic.lanes.continue_courses` takes them on under other strategies).
+    ``exposure_cache``: a dict for the drugs' exposures, which those courses can share (it holds
+    every patient's rows of the cohort's PK).
     """
-    draws = as_draws(rng)
-    n = cohort.n_patients
-    table = cohort.clones.copy()
-    lesion_patient = cohort.lesion_patient.astype(np.int64).copy()
-    lesion_organ = cohort.lesion_organ.astype(np.int64).copy()
-    density = evolution.cells_per_cm3.value
-    names = treatment.regimen_names
-    drug_code = np.unique([r.drug for r in treatment.regimens], return_inverse=True)[1].astype(np.int64)
-    first = np.array([names.index(strategy.first_regimen(str(d))) for d in cohort.driver], dtype=np.int64)
-    st = _State(
-        driver=np.asarray(cohort.driver, dtype=object),
-        regimen=first,
-        nominal=first.copy(),
-        line=np.ones(n, dtype=np.int64),
-        regimen_start=np.zeros(n),
-        first_start=np.zeros(n),
-        stopped=np.zeros(n, dtype=bool),
-        off_until=np.zeros(n),
-        alive=np.ones(n, dtype=bool),
-        necrotic=np.zeros(len(lesion_patient)),
-        scar=np.zeros(len(lesion_patient)),
-        removed=np.zeros(len(lesion_patient), dtype=bool),
-        plateau=np.zeros(n, dtype=np.int64),
-        last_sum=np.zeros(n),
-        intolerant=np.zeros(n, dtype=bool),
-        resected_residual=np.zeros(n, dtype=bool),
-        stopped_once=np.zeros(n, dtype=bool),
-        focal_operations=np.zeros(n, dtype=np.int64),
-        inoperable=np.zeros(n, dtype=bool),
-        tolerance=np.zeros(n),
-        failed_drugs=np.zeros((n, drug_code.max() + 1), dtype=bool),
-        pending=np.full(n, -1, dtype=np.int64),
-        lesion_label=_numbers_within(lesion_patient),
-        lesions_made=np.bincount(lesion_patient, minlength=n).astype(np.int64),
-        lesion_scale=None if cohort.lesion_scale is None else np.asarray(cohort.lesion_scale, dtype=float).copy(),
-        lesion_secondary=None if cohort.secondary_scale is None else np.asarray(cohort.secondary_scale, dtype=float).copy(),
-    )
-    rec = Records(death_day=np.full(n, np.inf), secondary_at_progression=np.full(n, -1, dtype=np.int64))
-    reader = Reader(n)
-    pats = np.arange(n)
-    rec.add_event(pats, 0.0, "line_start", [names[r] for r in first])
+    course = _Course.start(
+        cohort, strategy, treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
+        untreated_birth=untreated_birth, untreated_death=untreated_death, visit_days=visit_days,
+        keep_clones=keep_clones, keep_lesions=keep_lesions, draws=as_draws(rng), exposure_cache=exposure_cache,
+    )  # fmt: skip
+    while course.day + 1e-9 < horizon_days and course.st.alive.any():
+        measured, hu, reading, first_pd = course.interval(min(visit_days, horizon_days - course.day))
+        if snapshots is not None and first_pd.any():
+            snapshots.append(course.take(np.flatnonzero(first_pd), measured, hu, reading))
+        course.decide(measured, hu, reading)
+    return course.finish()
 
-    def viable_per_lesion() -> np.ndarray:
-        out = np.zeros(len(lesion_patient))
-        ids, tot = table.lesion_totals()
+
+class _Course:
+    """The state of many patients' courses between visits, and the steps of one interval."""
+
+    @classmethod
+    def start(cls, cohort: Cohort, strategy: Strategy, *, treatment, evolution, clinic, mutation, untreated_birth,
+              untreated_death, visit_days, keep_clones, keep_lesions, draws,
+              exposure_cache=None) -> _Course:  # fmt: skip
+        """Every patient of ``cohort`` at day 0, its baseline scan read."""
+        self = cls(strategy, treatment, evolution, clinic, mutation, untreated_birth, untreated_death, visit_days,
+                   keep_clones, keep_lesions, draws, exposure_cache)  # fmt: skip
+        n = cohort.n_patients
+        self.table = cohort.clones.copy()
+        self.lesion_patient = cohort.lesion_patient.astype(np.int64).copy()
+        self.lesion_organ = cohort.lesion_organ.astype(np.int64).copy()
+        self.age_years = np.asarray(cohort.age_years, dtype=float)
+        self.kinetics_scale, self.escape_scale = cohort.kinetics_scale, cohort.escape_scale
+        self.kill_scale, self.host_scale, self.pk = cohort.kill_scale, cohort.host_scale, cohort.pk
+        names = self.names
+        first = np.array([names.index(strategy.first_regimen(str(d))) for d in cohort.driver], dtype=np.int64)
+        lesion_patient = self.lesion_patient
+        self.st = _State(
+            driver=np.asarray(cohort.driver, dtype=object),
+            regimen=first,
+            nominal=first.copy(),
+            line=np.ones(n, dtype=np.int64),
+            regimen_start=np.zeros(n),
+            first_start=np.zeros(n),
+            stopped=np.zeros(n, dtype=bool),
+            off_until=np.zeros(n),
+            alive=np.ones(n, dtype=bool),
+            necrotic=np.zeros(len(lesion_patient)),
+            scar=np.zeros(len(lesion_patient)),
+            removed=np.zeros(len(lesion_patient), dtype=bool),
+            plateau=np.zeros(n, dtype=np.int64),
+            last_sum=np.zeros(n),
+            intolerant=np.zeros(n, dtype=bool),
+            resected_residual=np.zeros(n, dtype=bool),
+            stopped_once=np.zeros(n, dtype=bool),
+            focal_operations=np.zeros(n, dtype=np.int64),
+            inoperable=np.zeros(n, dtype=bool),
+            tolerance=np.zeros(n),
+            failed_drugs=np.zeros((n, self.drug_code.max() + 1), dtype=bool),
+            pending=np.full(n, -1, dtype=np.int64),
+            lesion_label=_numbers_within(lesion_patient),
+            lesions_made=np.bincount(lesion_patient, minlength=n).astype(np.int64),
+            lesion_scale=None if cohort.lesion_scale is None else np.asarray(cohort.lesion_scale, dtype=float).copy(),
+            lesion_secondary=None if cohort.secondary_scale is None else np.asarray(cohort.secondary_scale, dtype=float).copy(),
+        )  # fmt: skip
+        self._set_floor()
+        self.rec = Records(death_day=np.full(n, np.inf), secondary_at_progression=np.full(n, -1, dtype=np.int64))
+        self.reader = Reader(n)
+        pats = np.arange(n)
+        self.rec.add_event(pats, 0.0, "line_start", [names[r] for r in first])
+        measured, hu = self.look(0.0)
+        self.reader.set_baseline(pats, lesion_patient, self.lesion_organ, measured, hu)
+        self.st.last_sum = self.reader.baseline_sum.copy()
+        self.rec.recist.append(np.full(n, -1))
+        self.rec.choi.append(np.full(n, -1))
+        self.rec.target_sum_mm.append(self.reader.baseline_sum.copy())
+        self.rec.regimen.append(self.st.regimen.copy())
+        return self
+
+    def __init__(self, strategy, treatment, evolution, clinic, mutation, untreated_birth, untreated_death, visit_days,
+                 keep_clones=False, keep_lesions=True, draws=None, exposure_cache=None) -> None:  # fmt: skip
+        self.strategy, self.treatment, self.evolution, self.clinic = strategy, treatment, evolution, clinic
+        self.mutation, self.untreated_birth, self.untreated_death = mutation, untreated_birth, untreated_death
+        self.visit_days, self.keep_clones, self.keep_lesions, self.draws = visit_days, keep_clones, keep_lesions, draws
+        self.density = evolution.cells_per_cm3.value
+        self.names = treatment.regimen_names
+        self.drug_code = np.unique([r.drug for r in treatment.regimens], return_inverse=True)[1].astype(np.int64)
+        self.slowing = evolution.kill_slowing_exponent.value
+        self.lethal_cells = clinic.death.lethal_volume_cm3.value * self.density
+        self.exposure_cache: dict = {} if exposure_cache is None else exposure_cache
+        self.pk_rows: np.ndarray | None = None
+        self.day = 0.0
+
+    def _set_floor(self) -> None:
+        ev = self.evolution
+        self.floor = np.where(self.st.driver == "wild_type", ev.tolerance_kill_floor_wild_type.value,
+                              ev.tolerance_kill_floor.value)  # fmt: skip
+        self.tolerant = bool((self.floor < 1.0).any())
+
+    @property
+    def n(self) -> int:
+        return len(self.st.alive)
+
+    def viable_per_lesion(self) -> np.ndarray:
+        out = np.zeros(len(self.lesion_patient))
+        ids, tot = self.table.lesion_totals()
         out[ids] = tot
         return out
 
-    def look(day: float) -> tuple[np.ndarray, np.ndarray]:
-        viable = viable_per_lesion()
-        true_mm = imaging.true_diameter_mm(viable, st.necrotic + st.scar, density)
-        measured = imaging.measure_mm(true_mm, clinic.imaging, rng=draws, owner=lesion_patient)
-        gone = st.removed | ~st.alive[lesion_patient]
+    def look(self, day: float) -> tuple[np.ndarray, np.ndarray]:
+        st, rec, clinic = self.st, self.rec, self.clinic
+        viable = self.viable_per_lesion()
+        true_mm = imaging.true_diameter_mm(viable, st.necrotic + st.scar, self.density)
+        measured = imaging.measure_mm(true_mm, clinic.imaging, rng=self.draws, owner=self.lesion_patient)
+        gone = st.removed | ~st.alive[self.lesion_patient]
         measured[gone] = np.nan
         hu = imaging.attenuation_hu(viable, st.necrotic + st.scar, clinic.imaging)
         rec.visit_day.append(day)
-        if keep_lesions:
+        if self.keep_lesions:
             rec.lesion_measured_mm.append(measured)
             rec.lesion_true_mm.append(np.where(gone, 0.0, true_mm))
             rec.lesion_hu.append(hu)
-        if keep_clones:
-            rec.clones.append(table.copy())
+        if self.keep_clones:
+            rec.clones.append(self.table.copy())
         return measured, hu
 
-    measured, hu = look(0.0)
-    reader.set_baseline(pats, lesion_patient, lesion_organ, measured, hu)
-    st.last_sum = reader.baseline_sum.copy()
-    rec.recist.append(np.full(n, -1))
-    rec.choi.append(np.full(n, -1))
-    rec.target_sum_mm.append(reader.baseline_sum.copy())
-    rec.regimen.append(st.regimen.copy())
-
-    floor = np.where(st.driver == "wild_type", evolution.tolerance_kill_floor_wild_type.value,
-                     evolution.tolerance_kill_floor.value)  # fmt: skip
-    tolerant = bool((floor < 1.0).any())
-    slowing = evolution.kill_slowing_exponent.value
-    exposure_cache: dict = {}
-    lethal_cells = clinic.death.lethal_volume_cm3.value * density
-    day = 0.0
-    while day + 1e-9 < horizon_days and st.alive.any():
-        dt = min(visit_days, horizon_days - day)
+    def interval(self, dt: float):
+        """Steps 1–7 of the module's list over the next ``dt`` days: ``(measured, hu, reading,
+        first_pd)`` of the visit at its end, before any decision."""
+        st, rec, clinic, evolution, draws, n = self.st, self.rec, self.clinic, self.evolution, self.draws, self.n
+        day, density = self.day, self.density
         on = st.alive & (st.regimen >= 0) & ~st.stopped
         regimen = np.where(on, st.regimen, -1)
         off_days = np.clip(st.off_until - day, 0.0, dt)
-        before = viable_per_lesion()
-        burden_before = np.bincount(lesion_patient, weights=before, minlength=n)
-        group_kill = cohort.kill_scale
+        before = self.viable_per_lesion()
+        burden_before = np.bincount(self.lesion_patient, weights=before, minlength=n)
+        group_kill = self.kill_scale
         growth = growth_factor(burden_before / density, evolution.growth_half_volume_cm3.value)
-        if slowing > 0:
-            group_kill = growth**slowing if group_kill is None else group_kill * growth**slowing
-        if tolerant:
+        if self.slowing > 0:
+            group_kill = growth**self.slowing if group_kill is None else group_kill * growth**self.slowing
+        if self.tolerant:
             factor, st.tolerance = tolerance_step(
-                st.tolerance, on, off_days, dt, evolution.tolerance_rate_per_day.value, floor
+                st.tolerance, on, off_days, dt, evolution.tolerance_rate_per_day.value, self.floor
             )
             group_kill = factor if group_kill is None else group_kill * factor
-        structures = treatment.step_rates(
-            regimen, day - st.regimen_start, off_days, dt, cohort.pk, untreated_birth, untreated_death,
-            group_scale=cohort.kinetics_scale, group_escape=cohort.escape_scale,
-            lesion_secondary=st.lesion_secondary, group_kill=group_kill, group_host=cohort.host_scale,
+        structures = self.treatment.step_rates(
+            regimen, day - st.regimen_start, off_days, dt, self.pk, self.untreated_birth, self.untreated_death,
+            group_scale=self.kinetics_scale, group_escape=self.escape_scale,
+            lesion_secondary=st.lesion_secondary, group_kill=group_kill, group_host=self.host_scale,
             group_growth=growth,
-            lesion_scale=st.lesion_scale, exposure_cache=exposure_cache,
+            lesion_scale=st.lesion_scale, exposure_cache=self.exposure_cache, pk_rows=self.pk_rows,
+        )  # fmt: skip
+        self.table, seeds = _advance_by_structure(
+            self.table, structures, self.mutation, draws, clinic.seeding.rate_per_cell_per_day.value, self.lethal_cells
         )
-        table, seeds = _advance_by_structure(
-            table, structures, mutation, draws, clinic.seeding.rate_per_cell_per_day.value, lethal_cells
-        )
-        after = viable_per_lesion()
+        after = self.viable_per_lesion()
         # Cells lost become dead tissue: a scar share resorbs slowly, the rest faster (from mid-interval).
         lost = np.maximum(before - after, 0.0)
         scar = clinic.imaging.scar_fraction.value
@@ -362,21 +415,23 @@ def simulate_course(
         st.scar = imaging.resorb(
             imaging.resorb(st.scar, half, scar_half_life, **law) + scar * lost, half, scar_half_life, **law
         )
-        lesion_patient, lesion_organ = _seed(table, seeds, lesion_patient, lesion_organ, after, st, lethal_cells)
+        self.lesion_patient, self.lesion_organ = _seed(
+            self.table, seeds, self.lesion_patient, self.lesion_organ, after, st, self.lethal_cells
+        )
         # Death over the interval.
-        burden_after = np.bincount(lesion_patient, weights=viable_per_lesion(), minlength=n)
-        age = cohort.age_years + day / 365.25
+        burden_after = np.bincount(self.lesion_patient, weights=self.viable_per_lesion(), minlength=n)
+        age = self.age_years + day / 365.25
         failures = st.failed_drugs.sum(axis=1)
         p_death = death_probability(age, burden_before, burden_after, dt, clinic.death, density, failures)
         dies = st.alive & (draws.random(np.arange(n)) < p_death)
         if dies.any():
             when = day + draws.random(np.flatnonzero(dies)) * dt
-            _kill(np.flatnonzero(dies), when, "death", st, rec, table)
-        day += dt
+            _kill(np.flatnonzero(dies), when, "death", st, rec, self.table)
+        self.day = day = day + dt
         # Toxicity while on drug.
-        toxicity(st, on & st.alive, dt, day, names, clinic, rec, draws)
-        measured, hu = look(day)
-        reading = reader.read(lesion_patient, measured, hu)
+        toxicity(st, on & st.alive, dt, day, self.names, clinic, rec, draws)
+        measured, hu = self.look(day)
+        reading = self.reader.read(self.lesion_patient, measured, hu)
         reading.recist[~st.alive] = -1
         reading.choi[~st.alive] = -1
         first_pd = (reading.recist == PD) & (rec.secondary_at_progression < 0)
@@ -384,25 +439,40 @@ def simulate_course(
             pathology = clinic.pathology
             # A patient's count depends on its own clones only: sequence just the patients asking.
             found = secondary_found(
-                table.rows(first_pd[table.group]), pathology.secondary_detection_fraction.value, n, int(round(pathology.lesions_sampled.value))
-            )
+                self.table.rows(first_pd[self.table.group]), pathology.secondary_detection_fraction.value, n,
+                int(round(pathology.lesions_sampled.value)),
+            )  # fmt: skip
             rec.secondary_at_progression[first_pd] = found[first_pd]
+        return measured, hu, reading, first_pd
+
+    def decide(self, measured: np.ndarray, hu: np.ndarray, reading) -> None:
+        """Step 8 (the strategy's decisions) and the visit's records."""
+        st, rec = self.st, self.rec
         decide(
-            day, reading, measured, hu, strategy, names, st, rec, reader, table, lesion_patient, lesion_organ,
-            clinic, draws, drug_code,
-        )
+            self.day, reading, measured, hu, self.strategy, self.names, st, rec, self.reader, self.table,
+            self.lesion_patient, self.lesion_organ, self.clinic, self.draws, self.drug_code,
+        )  # fmt: skip
         rec.recist.append(reading.recist)
         rec.choi.append(reading.choi)
         rec.target_sum_mm.append(reading.target_sum_mm)
         rec.regimen.append(np.where(st.alive & ~st.stopped, st.regimen, -1))
-        if not keep_lesions and not keep_clones:
-            lesion_patient, lesion_organ = _drop_dead_lesions(
-                table, viable_per_lesion(), lesion_patient, lesion_organ, st, reader
+        if not self.keep_lesions and not self.keep_clones:
+            self.lesion_patient, self.lesion_organ = _drop_dead_lesions(
+                self.table, self.viable_per_lesion(), self.lesion_patient, self.lesion_organ, st, self.reader
             )
-    rec.lesion_patient = lesion_patient
-    rec.lesion_organ = lesion_organ
-    rec.lesion_label = st.lesion_label
-    return rec
+
+    def take(self, patients: np.ndarray, measured: np.ndarray, hu: np.ndarray, reading) -> object:
+        """:func:`gistsim.clinic.lanes.take` of ``patients``, between the interval and the decisions."""
+        from gistsim.clinic.lanes import take
+
+        return take(self, patients, measured, hu, reading)
+
+    def finish(self) -> Records:
+        rec = self.rec
+        rec.lesion_patient = self.lesion_patient
+        rec.lesion_organ = self.lesion_organ
+        rec.lesion_label = self.st.lesion_label
+        return rec
 
 
 def _numbers_within(owner: np.ndarray) -> np.ndarray:

@@ -116,6 +116,7 @@ class Treatment:
         group_host: np.ndarray | None = None,
         lesion_scale: np.ndarray | None = None,
         exposure_cache: dict | None = None,
+        pk_rows: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray, DrugRates]]:
         """For one interval of ``dt_days``: ``(patients, durations, rates)`` per piece structure.
 
@@ -127,7 +128,9 @@ class Treatment:
         exposure of every patient for a (regimen, start, pause, interval) already computed is
         looked up rather than computed again. Once on a regimen long enough that its start is
         canonical, a patient's key repeats at every visit; exposures are per patient, so the
-        numbers are those computed for the patients alone.
+        numbers are those computed for the patients alone. ``pk_rows[i]``: patient i's row of
+        ``pk`` (default: row i), so that courses taking on patients of another course
+        (:mod:`gistsim.clinic.lanes`) share its PK and its cache.
         """
         n = len(regimen)
         treated = (regimen >= 0) & (off_days < dt_days)
@@ -148,7 +151,8 @@ class Treatment:
                 reg = self.regimens[r]
                 code = self._drug_code[r]
                 if exposure_cache is None:
-                    dur, conc = drugs.exposure_pieces(reg, _subset(pk[reg.drug], who), start + off, start + dt_days)
+                    mine = _subset(pk[reg.drug], who if pk_rows is None else pk_rows[who])
+                    dur, conc = drugs.exposure_pieces(reg, mine, start + off, start + dt_days)
                     edges, c = _structure(dur, conc, off, dt_days)
                 else:
                     # Cached with the key: the structure's edges and its rows for every patient, so
@@ -161,7 +165,7 @@ class Treatment:
                             *drugs.exposure_pieces(reg, pk[reg.drug], start + off, start + dt_days), off, dt_days
                         )
                     edges, c_all = exposure_cache[key]
-                    c = c_all[:, who]
+                    c = c_all[:, who if pk_rows is None else pk_rows[who]]
                 by_edges.setdefault(edges, []).append((who, c, code))
         if not treated.all():
             by_edges.setdefault((0.0, float(dt_days)), []).append((np.flatnonzero(~treated), None, -1))

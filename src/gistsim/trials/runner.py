@@ -31,6 +31,7 @@ from gistsim.biology.genotypes import default_registry
 from gistsim.clinic import drugs
 from gistsim.clinic.cohort import draw_paces, sample_cohort
 from gistsim.clinic.course import Records, simulate_course
+from gistsim.clinic.lanes import continue_courses, stitched_records
 from gistsim.clinic.reading import CR, NE, PD, PR, RESPONSE_NAMES
 from gistsim.model import Model
 from gistsim.streams import PatientStreams, as_draws
@@ -39,6 +40,9 @@ from gistsim.trials.spec import Trial, load_population
 #: Stream families: baselines, courses and the pace of disease draw from different seeds for the
 #: same patient (so adding the pace left every baseline as it was).
 _BASELINE, _COURSE, _PACE = 1, 2, 3
+#: Whether trials randomised at focal progression hand the randomised patients over at their visit
+#: (:mod:`gistsim.clinic.lanes`) rather than replay their courses from day 0 (the same rows).
+FORK_AT_RANDOMISATION = True
 _BEST = {"CR": 0, "PR": 1, "SD": 2, "PD": 3, "NED": 2, "NE": 4}
 
 
@@ -114,19 +118,34 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     # to their starting states (cheaper than new generators and a new typed list of them).
     course_streams = PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids)
     starting_states = [g.bit_generator.state for g in course_streams.generators]
-    first_rec = simulate_course(cohort, strategies[0], rng=course_streams, **course_kw)
+    # At focal progression the other arms take the randomised patients on from the first arm's
+    # course at their visit (gistsim.clinic.lanes), rather than replaying their course from day 0.
+    snapshots: list | None = [] if trial.randomise_at == "focal_progression" and FORK_AT_RANDOMISATION else None
+    exposures: dict = {}  # shared by the courses that take on the first arm's patients
+    first_rec = simulate_course(cohort, strategies[0], rng=course_streams, snapshots=snapshots,
+                                exposure_cache=exposures, **course_kw)  # fmt: skip
     landmark = None if trial.landmark_years is None else trial.landmark_years * 365.25
     origin, randomised = _randomisation(first_rec, n, trial.randomise_at, landmark)
     rows += outcome_rows(first_rec, ids, cohort, arms[0].name, strategies[0], origin, randomised)
     chosen = np.flatnonzero(randomised) if trial.randomise_at != "start" else np.arange(n)
+    if snapshots is not None:
+        joiners = [j.select(np.flatnonzero(randomised[j.parents])) for j in snapshots]
+        joiners = [j for j in joiners if len(j.parents)]
+        lane_kw = {k: v for k, v in course_kw.items() if k not in ("horizon_days", "visit_days")}
     for arm, strategy in zip(arms[1:], strategies[1:]):
         if len(chosen) < n:  # not compared (not randomised): the first arm's row stands for every arm
             rows += [dict(r, arm=arm.name) for r, rand in zip(rows[:n], randomised) if not rand]
         if len(chosen):
             sub = cohort.subset(chosen)
-            for i in chosen.tolist():
-                course_streams.generators[i].bit_generator.state = starting_states[i]
-            rec = simulate_course(sub, strategy, rng=course_streams.remap(chosen), **course_kw)
+            if snapshots is not None:
+                taken = continue_courses(joiners, strategy, pk=cohort.pk, exposure_cache=exposures,
+                                         horizon_days=course_kw["horizon_days"], visit_days=course_kw["visit_days"],
+                                         **lane_kw)  # fmt: skip
+                rec = stitched_records(first_rec, joiners, taken)
+            else:
+                for i in chosen.tolist():
+                    course_streams.generators[i].bit_generator.state = starting_states[i]
+                rec = simulate_course(sub, strategy, rng=course_streams.remap(chosen), **course_kw)
             rows += outcome_rows(rec, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
     return rows
 
