@@ -7,8 +7,10 @@
   patient's arm changes only that patient's outcomes.
 * Every arm starts from the same baseline and the same course streams. With randomisation at
   focal progression, the arms treat a patient alike until then, so the first arm decides who is
-  randomised (first progression focal) and when; the other arms are simulated only for those
-  patients (the others' courses are identical in every arm and copied).
+  randomised (first progression focal) and when; the other arms take those patients on at that
+  visit, in the state the first arm's course had them (:mod:`gistsim.clinic.lanes`; the rows are
+  those of a replay from day 0, which :data:`FORK_AT_RANDOMISATION` = False runs), and the
+  others' courses, identical in every arm, are copied.
 * A block is written atomically as ``block-NNNNN.parquet`` (temporary file, then rename), with the
   version, seed, trial spec and analysis settings in the file metadata; ``resume`` skips blocks
   already written, so an interrupted run loses no finished block.
