@@ -91,7 +91,9 @@ class Trial(BaseModel):
     """``start``: every patient is compared from day 0. ``focal_progression``: patients whose first
     progression is focal are compared from that day. ``landmark``: patients alive and free of
     progression at the first visit on or after ``landmark_years`` are compared from that visit
-    (BFR14). The arms must treat patients alike before the time of randomisation."""
+    (BFR14). The arms must treat patients alike before the time of randomisation (at focal
+    progression the other arms take the patients on from the first arm's course, so its history is
+    theirs)."""
     landmark_years: PositiveFloat | None = None
     """Required with ``randomise_at: landmark``."""
     parameter_set: Literal["calibrated", "priors"] = "calibrated"
