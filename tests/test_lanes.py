@@ -50,3 +50,34 @@ def test_streams_extended_draw_as_their_generators_would():
         assert (uniforms[mine] == g.random(mine.sum())).all()
         assert (normals[mine] == g.standard_normal(mine.sum())).all()
         assert (sizes[mine] == g.binomial(1000, 0.3, mine.sum())).all()
+
+
+def test_a_course_whose_patients_all_died_runs_on_to_the_next_joiners(monkeypatch):
+    # The first visit's joiners arrive dead (and without cells): the course then runs with no one
+    # alive until the next ones join, whose rows must be those of the unmodified run.
+    from gistsim.clinic import lanes
+
+    base = load_trial(DEFAULT_TRIAL)
+    trial = base.model_validate({**base.model_dump(), "patients": 240, "block_size": 60})
+    plain = runner.run_block(trial.model_dump_json(), 0)
+    first_visit: set[int] = set()
+
+    def dead_first(joiners, strategy, **kw):
+        j = joiners[0]
+        j.patient["st.alive"] = np.zeros_like(j.patient["st.alive"])
+        j.clones = j.clones.rows(np.zeros(len(j.clones), dtype=bool))
+        first_visit.update(j.parents.tolist())
+        assert len(joiners) > 1 and joiners[1].visit > j.visit
+        return lanes.continue_courses(joiners, strategy, **kw)
+
+    monkeypatch.setattr(runner, "continue_courses", dead_first)
+    changed = runner.run_block(trial.model_dump_json(), 0)
+    first_arm = plain[0]["arm"]
+    ids = {r["patient_id"] for r in plain[:60]}
+    moved = {r["patient_id"] - min(ids) for r in plain if r["arm"] != first_arm and r["randomised"]}
+    assert first_visit and first_visit < moved
+    for before, after in zip(plain, changed):
+        if before["arm"] != first_arm and before["patient_id"] - min(ids) in first_visit:
+            assert after["os_days"] != before["os_days"] or after["events_json"] != before["events_json"]
+        else:
+            assert repr(after) == repr(before)
