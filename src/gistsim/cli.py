@@ -314,8 +314,8 @@ def analyze(
             fmt(r["rmst_months"]), fmt(r["logrank_p"], ".3g"),
         )  # fmt: skip
     _print_table(table)
-    if analysis.missing_blocks:
-        console.print(f"[yellow]{analysis.notes[0]}[/yellow]")
+    if analysis.unfinished:
+        console.print(f"[yellow]{analysis.unfinished}[/yellow]")
     for path in write_report(analysis, out or results):
         console.print(f"wrote {path}")
     console.print("[dim]Research use only; not a substitute for clinical judgement.[/dim]")

@@ -119,19 +119,10 @@ class Cohort:
         """The cohort restricted to the patients ``chosen``, renumbered 0..k-1 (clones, lesions and PK)."""
         from gistsim.clinic.treatment import _subset  # treatment imports this module
 
-        new_of = np.full(len(self.age_years), -1)
-        new_of[chosen] = np.arange(len(chosen))
-        keep_les = np.flatnonzero(np.isin(self.lesion_patient, chosen))
-        les_new = np.full(len(self.lesion_patient), -1)
-        les_new[keep_les] = np.arange(len(keep_les))
-        rows = np.isin(self.clones.lesion, keep_les)
-        clones = CloneTable.from_arrays(
-            lesion=les_new[self.clones.lesion[rows]], group=new_of[self.clones.group[rows]],
-            genotype=self.clones.genotype[rows], count=self.clones.count[rows], n_genotypes=self.clones.n_genotypes,
-        )  # fmt: skip
+        keep_les, lesion_patient, clones = patients_rows(chosen, len(self.age_years), self.lesion_patient, self.clones)
         return Cohort(
             age_years=self.age_years[chosen], driver=self.driver[chosen],
-            lesion_patient=new_of[self.lesion_patient[keep_les]], lesion_organ=self.lesion_organ[keep_les],
+            lesion_patient=lesion_patient, lesion_organ=self.lesion_organ[keep_les],
             lesion_site=[self.lesion_site[i] for i in keep_les], clones=clones,
             pk={d: _subset(p, chosen) for d, p in self.pk.items()},
             kinetics_scale=None if self.kinetics_scale is None else self.kinetics_scale[chosen],
@@ -141,6 +132,22 @@ class Cohort:
             lesion_scale=None if self.lesion_scale is None else self.lesion_scale[keep_les],
             secondary_scale=None if self.secondary_scale is None else self.secondary_scale[keep_les],
         )  # fmt: skip
+
+
+def patients_rows(
+    patients: np.ndarray, n_patients: int, lesion_patient: np.ndarray, table: CloneTable
+) -> tuple[np.ndarray, np.ndarray, CloneTable]:
+    """``patients`` renumbered 0..k-1 in that order: their lesions' indices (in lesion order), those
+    lesions' new patient numbers, and the clone table of those lesions, renumbered 0..m-1 in the
+    same order (so still sorted by lesion and genotype), its groups the new patient numbers."""
+    new_of = np.full(n_patients, -1)
+    new_of[patients] = np.arange(len(patients))
+    lesions = np.flatnonzero(new_of[lesion_patient] >= 0)
+    les_new = np.full(len(lesion_patient), -1)
+    les_new[lesions] = np.arange(len(lesions))
+    clones = table.rows(les_new[table.lesion] >= 0)
+    clones.lesion, clones.group = les_new[clones.lesion], new_of[clones.group]
+    return lesions, new_of[lesion_patient[lesions]], clones
 
 
 @dataclass
@@ -249,8 +256,7 @@ def simulate_course(
     """
     course = _Course.start(
         cohort, strategy, treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
-        untreated_birth=untreated_birth, untreated_death=untreated_death, visit_days=visit_days,
-        keep_clones=keep_clones, keep_lesions=keep_lesions, draws=as_draws(rng), exposure_cache=exposure_cache,
+        untreated_birth=untreated_birth, untreated_death=untreated_death, keep_clones=keep_clones, keep_lesions=keep_lesions, draws=as_draws(rng), exposure_cache=exposure_cache,
     )  # fmt: skip
     while course.day + 1e-9 < horizon_days and course.st.alive.any():
         measured, hu, reading, first_pd = course.interval(min(visit_days, horizon_days - course.day))
@@ -265,10 +271,9 @@ class _Course:
 
     @classmethod
     def start(cls, cohort: Cohort, strategy: Strategy, *, treatment, evolution, clinic, mutation, untreated_birth,
-              untreated_death, visit_days, keep_clones, keep_lesions, draws,
-              exposure_cache=None) -> _Course:  # fmt: skip
+              untreated_death, keep_clones, keep_lesions, draws, exposure_cache=None) -> _Course:  # fmt: skip
         """Every patient of ``cohort`` at day 0, its baseline scan read."""
-        self = cls(strategy, treatment, evolution, clinic, mutation, untreated_birth, untreated_death, visit_days,
+        self = cls(strategy, treatment, evolution, clinic, mutation, untreated_birth, untreated_death,
                    keep_clones, keep_lesions, draws, exposure_cache)  # fmt: skip
         n = cohort.n_patients
         self.table = cohort.clones.copy()
@@ -322,11 +327,11 @@ class _Course:
         self.rec.regimen.append(self.st.regimen.copy())
         return self
 
-    def __init__(self, strategy, treatment, evolution, clinic, mutation, untreated_birth, untreated_death, visit_days,
+    def __init__(self, strategy, treatment, evolution, clinic, mutation, untreated_birth, untreated_death,
                  keep_clones=False, keep_lesions=True, draws=None, exposure_cache=None) -> None:  # fmt: skip
         self.strategy, self.treatment, self.evolution, self.clinic = strategy, treatment, evolution, clinic
         self.mutation, self.untreated_birth, self.untreated_death = mutation, untreated_birth, untreated_death
-        self.visit_days, self.keep_clones, self.keep_lesions, self.draws = visit_days, keep_clones, keep_lesions, draws
+        self.keep_clones, self.keep_lesions, self.draws = keep_clones, keep_lesions, draws
         self.density = evolution.cells_per_cm3.value
         self.names = treatment.regimen_names
         self.drug_code = np.unique([r.drug for r in treatment.regimens], return_inverse=True)[1].astype(np.int64)

@@ -58,19 +58,11 @@ class Joiners:
     def select(self, rows: np.ndarray) -> Joiners:
         """The same for the patients ``rows`` only (in that order, renumbered)."""
         rows = np.asarray(rows, dtype=np.int64)
-        new_of = np.full(len(self.parents), -1)
-        new_of[rows] = np.arange(len(rows))
-        # Lesions keep their order, so the clone table stays sorted by (lesion, genotype).
-        keep_l = np.flatnonzero(new_of[self.lesion_patient] >= 0)
-        les_new = np.full(len(self.lesion_patient), -1)
-        les_new[keep_l] = np.arange(len(keep_l))
-        c = self.clones.rows(les_new[self.clones.lesion] >= 0)
-        c.lesion, c.group = les_new[c.lesion], new_of[c.group]
+        keep_l, lesion_patient, clones = _course.patients_rows(rows, len(self.parents), self.lesion_patient, self.clones)
         return Joiners(
             self.day, self.visit, self.events_before, self.parents[rows],
-            {k: None if v is None else v[rows] for k, v in self.patient.items()},
-            {k: None if v is None else v[keep_l] for k, v in self.lesion.items()},
-            new_of[self.lesion_patient[keep_l]], c, [self.generators[i] for i in rows.tolist()],
+            {k: _rows(v, rows) for k, v in self.patient.items()}, {k: _rows(v, keep_l) for k, v in self.lesion.items()},
+            lesion_patient, clones, [self.generators[i] for i in rows.tolist()],
         )  # fmt: skip
 
 
@@ -80,11 +72,7 @@ def take(course, patients: np.ndarray, measured: np.ndarray, hu: np.ndarray, rea
     patients = np.asarray(patients, dtype=np.int64)
     n_l = len(course.lesion_patient)
     course.reader._grow(n_l)
-    new_of = np.full(course.n, -1)
-    new_of[patients] = np.arange(len(patients))
-    lesions = np.flatnonzero(new_of[course.lesion_patient] >= 0)
-    les_new = np.full(n_l, -1)
-    les_new[lesions] = np.arange(len(lesions))
+    lesions, lesion_patient, clones = _course.patients_rows(patients, course.n, course.lesion_patient, course.table)
     st, reader = course.st, course.reader
     patient = {f"st.{k}": _rows(getattr(st, k), patients) for k in _ST_PATIENT}
     patient |= {f"reader.{k}": getattr(reader, k)[patients] for k in _READER_PATIENT}
@@ -95,14 +83,12 @@ def take(course, patients: np.ndarray, measured: np.ndarray, hu: np.ndarray, rea
     lesion |= {f"reader.{k}": getattr(reader, k)[:n_l][lesions] for k in _READER_LESION}
     lesion |= {"organ": course.lesion_organ[lesions], "measured": measured[lesions], "hu": hu[lesions],
                "reading.progressing": reading.progressing[lesions]}  # fmt: skip
-    clones = course.table.rows(les_new[course.table.lesion] >= 0)
-    clones.lesion, clones.group = les_new[clones.lesion], new_of[clones.group]
     streams = course.draws.streams
     bits = [streams.generators[streams.index[p]].bit_generator for p in patients.tolist()]
     generators = [(type(b), b.state) for b in bits]
     return Joiners(
         course.day, len(course.rec.visit_day) - 1, len(course.rec.events), patients, patient, lesion,
-        new_of[course.lesion_patient[lesions]], clones, generators,
+        lesion_patient, clones, generators,
     )  # fmt: skip
 
 
@@ -171,7 +157,7 @@ def continue_courses(joiners: list[Joiners], strategy, *, pk: dict, horizon_days
     they joined. The records start at the first joiners' visit (:func:`stitched_records` completes them).
     """
     first = joiners[0]
-    course = _course._Course(strategy, visit_days=visit_days, draws=Draws(PatientStreams([])),
+    course = _course._Course(strategy, draws=Draws(PatientStreams([])),
                              exposure_cache=exposure_cache, **course_kw)  # fmt: skip
     course.pk, course.pk_rows = pk, np.zeros(0, dtype=np.int64)
     course.table = CloneTable(*(np.empty(0, dtype=t) for t in (np.int64, np.int64, np.int32, np.int64)),
@@ -196,8 +182,7 @@ def continue_courses(joiners: list[Joiners], strategy, *, pk: dict, horizon_days
         course.decide(*visit)
         if not (course.day + 1e-9 < horizon_days and (course.st.alive.any() or pending)):
             break
-        *visit, _ = course.interval(min(visit_days, horizon_days - course.day))
-        visit = tuple(visit)
+        visit = course.interval(min(visit_days, horizon_days - course.day))[:3]
     return course.finish()
 
 
@@ -213,6 +198,7 @@ def stitched_records(source: _course.Records, joiners: list[Joiners], taken: _co
     n = sum(len(j.parents) for j in joiners)
     parent = np.concatenate([j.parents for j in joiners])
     joined_at = np.concatenate([np.full(len(j.parents), j.visit) for j in joiners])
+    cut = np.concatenate([np.full(len(j.parents), j.events_before) for j in joiners])
     n_visits = max(len(source.visit_day), v0 + len(taken.visit_day))
     order = np.argsort(parent, kind="stable")
     rank = np.empty(n, dtype=np.int64)
@@ -224,25 +210,17 @@ def stitched_records(source: _course.Records, joiners: list[Joiners], taken: _co
         src, own = getattr(source, name), getattr(taken, name)
         lists = []
         for t in range(n_visits):
-            row = np.full(n, fill, dtype=np.asarray(own[0]).dtype if own else float)
+            row = np.full(n, fill, dtype=own[0].dtype)  # own[0]: the first joiners' visit
             before = joined_at > t
             if t < len(src) and before.any():
-                row[before] = np.asarray(src[t])[parent[before]]
-            if 0 <= t - v0 < len(own):
-                mine = np.asarray(own[t - v0])
-                after = np.flatnonzero(~before)
-                after = after[after < len(mine)]
-                row[after] = mine[after]
+                row[before] = src[t][parent[before]]
+            if 0 <= t - v0 < len(own):  # the patients joined by then: the first len(own[t - v0])
+                row[: len(own[t - v0])] = own[t - v0]
             lists.append(row[order])
         setattr(out, name, lists)
     # Each patient's events: its parent's before the joining visit's decisions, then its own.
-    lane = np.full(int(parent.max()) + 1 if n else 0, -1)
-    cut = np.zeros(n, dtype=np.int64)
-    start = 0
-    for j in joiners:
-        lane[j.parents] = np.arange(start, start + len(j.parents))
-        cut[start:start + len(j.parents)] = j.events_before
-        start += len(j.parents)
+    lane = np.full(int(parent.max()) + 1, -1)
+    lane[parent] = np.arange(n)
     events = []
     for i, (p, d, kind, detail) in enumerate(source.events):
         if p < len(lane) and lane[p] >= 0 and i < cut[lane[p]]:

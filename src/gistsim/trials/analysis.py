@@ -97,6 +97,13 @@ class TrialAnalysis:
     unfinished run, analysed as far as it got (a note says so)."""
 
     @property
+    def unfinished(self) -> str | None:
+        """The note on blocks without a results file, or None for a finished run."""
+        if not self.missing_blocks:
+            return None
+        return unfinished_note(self.missing_blocks, _n_blocks(self.metadata["trial"]))
+
+    @property
     def reference_arm(self) -> str:
         return self.arms[0]
 
@@ -200,12 +207,7 @@ def analyze(results_dir: str | Path, *, cluster_by_patient: bool = False) -> Tri
                              f"{sorted(data['arm'].unique().tolist())})")  # fmt: skip
 
     missing = missing_blocks(files, trial)
-    notes: list[str] = []
-    if missing:  # the first note, which `gistsim analyze` also prints
-        shown = ", ".join(map(str, missing[:10])) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        notes.append(f"Unfinished run: {len(missing)} of {_n_blocks(trial)} blocks have no results file (blocks "
-                     f"{shown}); these figures cover the others only. Running the same trial into this folder "
-                     "with --resume finishes it.")  # fmt: skip
+    notes: list[str] = [unfinished_note(missing, _n_blocks(trial))] if missing else []
     rows: list[dict[str, Any]] = []
     kms: dict[str, dict[str, Any]] = {}
     coxes: dict[str, dict[str, Any]] = {}
@@ -237,6 +239,13 @@ def _n_blocks(trial: dict[str, Any]) -> int | None:
     if not (isinstance(patients, int) and isinstance(size, int) and patients > 0 and size > 0):
         return None
     return -(-patients // size)
+
+
+def unfinished_note(missing: list[int], n_blocks: int | None) -> str:
+    """The note on a run whose blocks ``missing`` (of ``n_blocks``) have no results file yet."""
+    shown = ", ".join(map(str, missing[:10])) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    return (f"Unfinished run: {len(missing)} of {n_blocks} blocks have no results file (blocks {shown}); these "
+            "figures cover the others only. Running the same trial into this folder with --resume finishes it.")  # fmt: skip
 
 
 def missing_blocks(files: list[Path], trial: dict[str, Any]) -> list[int]:

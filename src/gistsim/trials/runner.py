@@ -119,10 +119,10 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     # Every arm starts each patient's course stream afresh: the first arm's generators, put back
     # to their starting states (cheaper than new generators and a new typed list of them).
     course_streams = PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids)
-    starting_states = [g.bit_generator.state for g in course_streams.generators]
     # At focal progression the other arms take the randomised patients on from the first arm's
     # course at their visit (gistsim.clinic.lanes), rather than replaying their course from day 0.
     snapshots: list | None = [] if trial.randomise_at == "focal_progression" and FORK_AT_RANDOMISATION else None
+    starting_states = None if snapshots is not None else [g.bit_generator.state for g in course_streams.generators]
     exposures: dict = {}  # shared by the courses that take on the first arm's patients
     first_rec = simulate_course(cohort, strategies[0], rng=course_streams, snapshots=snapshots,
                                 exposure_cache=exposures, **course_kw)  # fmt: skip
@@ -133,16 +133,13 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     if snapshots is not None:
         joiners = [j.select(np.flatnonzero(randomised[j.parents])) for j in snapshots]
         joiners = [j for j in joiners if len(j.parents)]
-        lane_kw = {k: v for k, v in course_kw.items() if k not in ("horizon_days", "visit_days")}
+    sub = cohort.subset(chosen) if len(chosen) and len(arms) > 1 else None
     for arm, strategy in zip(arms[1:], strategies[1:]):
         if len(chosen) < n:  # not compared (not randomised): the first arm's row stands for every arm
             rows += [dict(r, arm=arm.name) for r, rand in zip(rows[:n], randomised) if not rand]
         if len(chosen):
-            sub = cohort.subset(chosen)
             if snapshots is not None:
-                taken = continue_courses(joiners, strategy, pk=cohort.pk, exposure_cache=exposures,
-                                         horizon_days=course_kw["horizon_days"], visit_days=course_kw["visit_days"],
-                                         **lane_kw)  # fmt: skip
+                taken = continue_courses(joiners, strategy, pk=cohort.pk, exposure_cache=exposures, **course_kw)
                 rec = stitched_records(first_rec, joiners, taken)
             else:
                 for i in chosen.tolist():
