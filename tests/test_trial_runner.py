@@ -3,6 +3,7 @@
 import json
 import os
 import re
+from importlib.resources import files
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -121,11 +122,35 @@ def test_an_arm_does_not_change_another_arm():
         ({"seed": -1}, r"seed: Input should be greater than or equal to 0 \(got -1\)"),  # numpy seeds are >= 0
         ({"parameters": {"clinic.surgery.reoperation_probability": 1.0}},
          r"'clinic.surgery.reoperation_probability' = 1.0 is not accepted: its prior is uniform, accepted values are 0.2 to 0.8$"),
+        # At focal progression the first arm decides who is randomised, and the others take its history.
+        ({"arms": [{"name": "escalate", "strategy": "standard-sequence"}, SPEC["arms"][0]]},
+         r"needs the first arm's strategy to define focal_progression.*'escalate' has strategy 'standard-sequence'"),
+        ({"arms": [SPEC["arms"][0], {"name": "residual", "strategy": "resect-residual"}]},
+         (r"arm 'residual' \(strategy 'resect-residual'\) treats patients differently .* before their first "
+          r"progression, in residual_resection: \{'max_lesions': 3")),
+        ({"arms": [SPEC["arms"][0], {"name": "stop", "strategy": "bfr14-stop-1y"}]},
+         (r"first regimen for KIT_exon9 \(start, start_by_driver\): imatinib_400mg_daily against imatinib_800mg_daily;"
+          r".*stop: \{'after_years': 1.0")),
     ],
 )
 def test_bad_trial_specs(change, message):
     with pytest.raises((InputError, ValueError), match=message):
         load_trial(dict(SPEC, **change))
+
+
+def test_arms_may_differ_before_focal_progression_only_for_drivers_nobody_has(tmp_path):
+    import yaml
+
+    population = yaml.safe_load((files("gistsim") / "data/populations/liver-recurrence.yaml").read_text())
+    strategy = yaml.safe_load((files("gistsim") / "data/strategies/focal-continue.yaml").read_text())
+    strategy["start_by_driver"] = {"PDGFRA_D842V": "avapritinib_300mg_daily"}  # KIT exon 9 on 400 mg
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(strategy))
+    arms = [SPEC["arms"][0], {"name": "other", "strategy": str(tmp_path / "s.yaml")}]
+    with pytest.raises(InputError, match=r"first regimen for KIT_exon9 \(start, start_by_driver\): imatinib_400mg"):
+        load_trial(dict(SPEC, arms=arms))
+    population["driver_probabilities"] = {"KIT_exon11": 0.9, "KIT_exon9": 0.0, "wild_type": 0.1}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(population))
+    assert len(load_trial(dict(SPEC, arms=arms, population=str(tmp_path / "p.yaml"))).arms) == 2
 
 
 def test_cli_trial_runs_analyzes_and_refuses_to_overwrite(tmp_path):

@@ -229,6 +229,27 @@ class Strategy(BaseModel):
             rest = [r for r in rest if regimen(r).drug != regimen(current).drug]
         return rest[0] if rest else None
 
+    def before_first_progression(self, drivers: list[str]) -> dict[str, object]:
+        """What the strategy does to a patient with one of ``drivers`` before the patient's first
+        progression, rule by rule (keys name the fields), so that two strategies can be compared
+        where a trial randomised at focal progression needs them alike (``clinic.decisions``: until
+        then only the first regimen, switches for intolerance, residual resection and the stop rule
+        can act; the sequence's other entries, ``beyond_last``, ``available_from_years`` and the
+        focal action wait for a progression)."""
+        def after_intolerance(driver: str) -> list[str]:
+            chain, current = [], self.first_regimen(driver)
+            # next_regimen only moves forward through a sequence of distinct regimens: this ends.
+            while (current := self.next_regimen(current, other_drug=True, driver=driver)) is not None:
+                chain.append(current)
+            return chain
+
+        return {
+            **{f"first regimen for {d} (start, start_by_driver)": self.first_regimen(d) for d in drivers},
+            **{f"regimens after intolerance for {d} (sequence, sequence_by_driver)": after_intolerance(d) for d in drivers},
+            "residual_resection": self.residual_resection and self.residual_resection.model_dump(),
+            "stop": self.stop and self.stop.model_dump(),
+        }
+
 
 def load_strategy(source: str | Path | dict) -> Strategy:
     """A strategy from a built-in name, a YAML file path, or a parsed mapping."""

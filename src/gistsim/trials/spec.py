@@ -91,9 +91,9 @@ class Trial(BaseModel):
     """``start``: every patient is compared from day 0. ``focal_progression``: patients whose first
     progression is focal are compared from that day. ``landmark``: patients alive and free of
     progression at the first visit on or after ``landmark_years`` are compared from that visit
-    (BFR14). The arms must treat patients alike before the time of randomisation (at focal
+    (BFR14). The arms must treat patients alike before the time of randomisation; at focal
     progression the other arms take the patients on from the first arm's course, so its history is
-    theirs)."""
+    theirs, and a trial whose arms would act differently before a first progression is refused."""
     landmark_years: PositiveFloat | None = None
     """Required with ``randomise_at: landmark``."""
     parameter_set: Literal["calibrated", "priors"] = "calibrated"
@@ -120,10 +120,40 @@ class Trial(BaseModel):
                 Model.build(self.parameter_set, self.parameters)
             except KeyError as err:
                 raise ValueError(f"parameters: {err.args[0]}") from None
-        for arm in self.arms:
-            arm.load()
-        load_population(self.population)
+        strategies = [arm.load() for arm in self.arms]
+        population = load_population(self.population)
+        if self.randomise_at == "focal_progression":
+            _check_alike_until_focal(self.arms, strategies, population)
         return self
+
+
+def _check_alike_until_focal(arms: list[Arm], strategies: list[Strategy], population: Population) -> None:
+    """Refuse arms that would treat a patient differently before a focal-progression randomisation.
+
+    The other arms take the randomised patients on from the first arm's course at their first
+    progression (``gistsim.clinic.lanes``), so what an arm would have done differently before then
+    would be silently replaced by the first arm's history. Only the population's drivers count: a
+    genotype-directed start for a driver nobody has changes nothing."""
+    first = strategies[0]
+    if first.focal_progression is None:
+        raise ValueError(
+            f"randomise_at = 'focal_progression' needs the first arm's strategy to define focal_progression "
+            f"(it decides who is randomised, and when); arm {arms[0].name!r} has strategy {first.name!r}, which "
+            "does not: put an arm whose strategy has a focal_progression rule first"
+        )
+    drivers = sorted(d for d, p in population.driver_probabilities.items() if p > 0)
+    reference = first.before_first_progression(drivers)
+    for arm, strategy in zip(arms[1:], strategies[1:]):
+        mine = strategy.before_first_progression(drivers)
+        differ = [f"{rule}: {mine[rule]} against {reference[rule]}" for rule in reference if mine[rule] != reference[rule]]
+        if differ:
+            raise ValueError(
+                f"arm {arm.name!r} (strategy {strategy.name!r}) treats patients differently from the first arm "
+                f"{arms[0].name!r} (strategy {first.name!r}) before their first progression, in "
+                + "; ".join(differ)
+                + ". With randomise_at 'focal_progression' every arm takes the randomised patients on from the "
+                "first arm's course, so the arms must act alike until then"
+            )
 
 
 def load_population(source: str | Path | dict) -> Population:
