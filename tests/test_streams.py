@@ -290,3 +290,18 @@ def test_uniforms_from_other_bit_generators_and_from_a_copied_stream_are_their_o
     # The original's generators were untouched by the copy's draws.
     assert (Draws(original).random(owner) == first[0]).all()
     assert (Draws(original).binomial(owner, n, p) == first[1]).all()
+
+
+def test_sibling_streams_leave_their_parents_alone_and_are_their_own():
+    from gistsim.streams import sibling
+
+    rng = np.random.default_rng(np.random.SeedSequence(8))
+    before = rng.bit_generator.state
+    a, b = sibling(rng, 3).random(4), sibling(rng, 3).random(4)
+    assert rng.bit_generator.state == before and np.array_equal(a, b)
+    assert not np.array_equal(a, sibling(rng, 4).random(4)) and not np.array_equal(a, rng.random(4))
+    streams = PatientStreams.from_ids(2, np.array([7, 9]))
+    streams.generators[0].random(5)  # where a parent stream stands does not matter
+    kids = sibling(streams.remap(np.array([1, 0, 1])), 3)
+    assert kids.index.tolist() == [1, 0, 1]
+    assert kids.generators[1].random() == sibling(PatientStreams.from_ids(2, np.array([9])), 3).generators[0].random()

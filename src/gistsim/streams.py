@@ -82,6 +82,20 @@ class PatientStreams:
         return len(self.index)
 
 
+def sibling(rng: np.random.Generator | PatientStreams, key: int) -> np.random.Generator | PatientStreams:
+    """Streams of their own beside ``rng``'s, keyed by ``key``: per generator, the child of its
+    seed sequence with spawn key ``key`` (made directly, so neither ``rng`` nor its seed sequence
+    moves). Draws from them do not depend on where ``rng``'s streams are, so what a patient draws
+    from its sibling is the same whatever was drawn before (and in whatever block)."""
+    def child(g: np.random.Generator) -> np.random.Generator:
+        seq = g.bit_generator.seed_seq
+        return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, key)))
+
+    if isinstance(rng, PatientStreams):
+        return PatientStreams([child(g) for g in rng.generators], rng.index)
+    return child(rng)
+
+
 #: Owners with at most this many elements in a call draw them one scalar call at a time.
 SCALAR_MAX = 48
 

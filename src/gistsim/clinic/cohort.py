@@ -8,6 +8,7 @@ lesions of one patient carry different secondary mutations.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -19,7 +20,15 @@ from gistsim.clinic.strategy import ORGANS
 from gistsim.engine.history import sample_history
 from gistsim.engine.rates import GenotypeRates, MutationModel
 from gistsim.errors import check_choice
-from gistsim.streams import PatientStreams
+from gistsim.streams import PatientStreams, sibling
+
+#: Sites of the primary tumour a population can draw (model_parameters.md §1b: "small_intestine" is
+#: jejunum and ileum, the duodenum apart; "other": omentum, mesentery and other extra-GI sites).
+PrimarySite = Literal["stomach", "duodenum", "small_intestine", "colorectum", "oesophagus", "other"]
+PRIMARY_SITES: tuple[str, ...] = get_args(PrimarySite)
+#: Spawn key of the streams a patient's primary site and sex come from (:func:`gistsim.streams.sibling`
+#: of its baseline stream): any fixed number no one spawns up to.
+SITE_AND_SEX_STREAM = 0x51E
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,16 @@ class BaselineSpec:
     """Number of lesions (rounded to an integer)."""
     lesion_diameter_mm: Range
     """Diameter of each lesion at the start of treatment."""
+    primary_site: dict[str, float] | None = None
+    """Site of the primary tumour → probability (normalised), for drivers not in
+    ``primary_site_by_driver``; ``None``: not drawn."""
+    primary_site_by_driver: dict[str, dict[str, float]] | None = None
+    """Driver → its own site distribution (KIT exon 9 arises mostly in the small bowel)."""
+    male_probability: float | None = None
+    """Probability that a patient is male; ``None``: sex not drawn."""
+    pk_iiv_cv: dict[str, dict[str, float]] | None = None
+    """Drug → ``clearance`` and/or ``volume`` → between-patient CV, in place of the drug
+    catalogue's (the same normals, scaled: a patient's rank in exposure does not change)."""
 
 
 def sample_cohort(
@@ -110,11 +129,55 @@ def sample_cohort(
         organ = np.concatenate([organ_codes[g.choice(len(organ_codes), size=int(k), p=organ_prob)]
                                 for g, k in zip(gens, n_lesions)])  # fmt: skip
     lesion_patient = np.repeat(np.arange(n), n_lesions)
-    return build_cohort(
+    cohort = build_cohort(
         driver=driver, age_years=age, lesion_patient=lesion_patient, lesion_organ=organ,
         lesion_diameter_mm=diameter, registry=registry, evolution=evolution, mutation=mutation,
-        pk=pk_sampler(n, rng), rng=rng,
-    )
+        pk=pk_sampler(n, rng, iiv_cv=spec.pk_iiv_cv) if spec.pk_iiv_cv else pk_sampler(n, rng), rng=rng,
+    )  # fmt: skip
+    _draw_site_and_sex(cohort, spec, sibling(rng, SITE_AND_SEX_STREAM))
+    return cohort
+
+
+def _site_table(spec: BaselineSpec, drivers: list[str]) -> np.ndarray:
+    """Cumulative site probabilities of ``drivers`` (rows in that order, columns :data:`PRIMARY_SITES`)."""
+    def cumulative(field: str, probs: dict[str, float]) -> np.ndarray:
+        for site in probs:
+            check_choice(field, site, PRIMARY_SITES)
+        p = np.array([probs.get(site, 0.0) for site in PRIMARY_SITES], dtype=float)
+        if (p < 0).any() or p.sum() <= 0:
+            raise ValueError(f"{field} = {probs} must have probabilities >= 0, not all zero")
+        c = np.cumsum(p / p.sum())
+        c[-1] = 1.0
+        return c
+
+    by_driver = spec.primary_site_by_driver or {}
+    if spec.primary_site is None and (missing := sorted(set(drivers) - set(by_driver))):
+        raise ValueError(f"primary_site is not given, and primary_site_by_driver has no entry for {', '.join(missing)}: "
+                         "give primary_site (the sites of drivers without their own) or an entry for every driver")  # fmt: skip
+    return np.array([cumulative(f"primary_site_by_driver[{d}]", by_driver[d]) if d in by_driver
+                     else cumulative("primary_site", spec.primary_site) for d in drivers])  # fmt: skip
+
+
+def _draw_site_and_sex(cohort: Cohort, spec: BaselineSpec, rng) -> None:
+    """Primary site (given the driver) and sex, one uniform each per patient, from streams of
+    their own (:data:`SITE_AND_SEX_STREAM`), so that every other draw is what it was before they
+    existed. Neither changes the course yet: they are covariates of the results (the reference
+    gives no coefficient of sex on imatinib's PK, nor a site effect on metastatic disease's
+    response)."""
+    sites, sex = spec.primary_site is not None or bool(spec.primary_site_by_driver), spec.male_probability is not None
+    k = int(sites) + int(sex)
+    if not k:
+        return
+    n = cohort.n_patients
+    # A scalar call per patient: cheaper here than the compiled per-patient path's set-up.
+    u = np.array([rng.generators[j].random(k) for j in rng.index]) if isinstance(rng, PatientStreams) else rng.random((n, k))
+    if sites:
+        drivers = sorted(set(map(str, cohort.driver)))
+        table = _site_table(spec, drivers)[np.searchsorted(drivers, cohort.driver.astype(str))]
+        code = (u[:, 0, None] >= table).sum(axis=1)
+        cohort.primary_site = np.array(PRIMARY_SITES, dtype=object)[np.minimum(code, len(PRIMARY_SITES) - 1)]
+    if sex:
+        cohort.sex = np.where(u[:, -1] < spec.male_probability, "male", "female").astype(object)
 
 
 def build_cohort(

@@ -105,6 +105,10 @@ class Cohort:
     host_scale: np.ndarray | None = None
     """Per patient, a factor on the host's kill while on a drug that has one
     (``potency.host_kill_per_day``; ``None``: 1 for everyone)."""
+    primary_site: np.ndarray | None = None
+    """Site of the primary tumour per patient (object array of str; ``None``: not drawn)."""
+    sex: np.ndarray | None = None
+    """``"male"`` or ``"female"`` per patient (``None``: not drawn)."""
     secondary_scale: np.ndarray | None = None
     """Per lesion, a factor on the untreated net growth of its cells with a secondary KIT
     mutation (its patient's factor times its own; ``None``: 1 everywhere); like ``escape_scale``,
@@ -131,6 +135,8 @@ class Cohort:
             host_scale=None if self.host_scale is None else self.host_scale[chosen],
             lesion_scale=None if self.lesion_scale is None else self.lesion_scale[keep_les],
             secondary_scale=None if self.secondary_scale is None else self.secondary_scale[keep_les],
+            primary_site=None if self.primary_site is None else self.primary_site[chosen],
+            sex=None if self.sex is None else self.sex[chosen],
         )  # fmt: skip
 
 

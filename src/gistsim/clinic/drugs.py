@@ -255,12 +255,14 @@ def sample_pk(
     rng: np.random.Generator | None,
     catalogue: DrugCatalogue | None = None,
     z: np.ndarray | None = None,
+    iiv_cv: dict[str, float] | None = None,
 ) -> PKParameters:
     """Draw ``n`` patients' PK parameters (log-normal between-patient variability, no covariates).
 
     ``rng=None`` gives ``n`` copies of the typical (median) patient. Three standard normals are
     drawn per patient whatever the drug, so streams line up across drugs. ``z`` (shape (3, n),
-    with ``rng=None``) gives those normals instead, drawn by the caller.
+    with ``rng=None``) gives those normals instead, drawn by the caller. ``iiv_cv`` (keys
+    ``clearance``, ``volume``) replaces the catalogue's between-patient CVs of the parent drug.
     """
     cat = catalogue or _default()
     check_choice("drug", drug, list(cat.drugs))
@@ -275,9 +277,13 @@ def sample_pk(
             raise ValueError(f"z has shape {z.shape}; accepted shape (3, {n}): three standard normals per patient")
     else:
         z = np.zeros((3, n)) if rng is None else rng.standard_normal((3, n))
-    eta_cl = _iiv_sigma(spec.clearance_iiv_cv.value) * z[0]
+    cv = {"clearance": spec.clearance_iiv_cv.value, "volume": spec.volume_iiv_cv.value}
+    for key, value in (iiv_cv or {}).items():
+        check_choice("iiv_cv", key, list(cv))
+        cv[key] = float(check_nonnegative(f"iiv_cv[{key}]", value))
+    eta_cl = _iiv_sigma(cv["clearance"]) * z[0]
     cl = spec.clearance_l_per_h.value * np.exp(eta_cl)
-    v = spec.volume_l.value * np.exp(_iiv_sigma(spec.volume_iiv_cv.value) * z[1])
+    v = spec.volume_l.value * np.exp(_iiv_sigma(cv["volume"]) * z[1])
     ratio, km = np.zeros(n), 0.0
     if (met := spec.metabolite) is not None:
         # AUC_m / AUC_p = fm·CL_p/CL_m: the ratio moves with the parent's clearance and against the

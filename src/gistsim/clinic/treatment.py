@@ -18,6 +18,7 @@ import numpy as np
 from gistsim.clinic import drugs
 from gistsim.clinic.pd import DrugRates
 from gistsim.clinic.potency import Potency, default_potency
+from gistsim.errors import check_choice
 from gistsim.streams import PatientStreams, as_draws
 
 
@@ -54,10 +55,16 @@ class Treatment:
         # Each regimen's drug as its position in potency.drugs (DrugRates' drug codes).
         self._drug_code = [self.potency.drugs.index(reg.drug) for reg in self.regimens]
 
-    def sample_pk(self, n: int, rng: np.random.Generator | PatientStreams) -> dict[str, drugs.PKParameters]:
-        """Every drug's PK parameters for ``n`` patients (per-patient streams: each from its own)."""
+    def sample_pk(
+        self, n: int, rng: np.random.Generator | PatientStreams, iiv_cv: dict[str, dict[str, float]] | None = None
+    ) -> dict[str, drugs.PKParameters]:
+        """Every drug's PK parameters for ``n`` patients (per-patient streams: each from its own);
+        ``iiv_cv``: drug → its between-patient CVs in place of the catalogue's (:func:`drugs.sample_pk`)."""
+        iiv_cv = iiv_cv or {}
+        for d in iiv_cv:
+            check_choice("pk_iiv_cv", d, drugs.drug_names())
         if isinstance(rng, np.random.Generator):
-            return {d: drugs.sample_pk(d, n, rng=rng) for d in drugs.drug_names()}
+            return {d: drugs.sample_pk(d, n, rng=rng, iiv_cv=iiv_cv.get(d)) for d in drugs.drug_names()}
         if len(rng) != n:
             raise ValueError(f"{len(rng)} patient streams for n = {n} patients: need one per patient")
         # Each patient's stream draws three normals per drug, drug after drug: all of them in one
@@ -65,7 +72,7 @@ class Treatment:
         names = drugs.drug_names()
         owner = np.repeat(np.arange(n), 3 * len(names))
         z = as_draws(rng).standard_normal(owner).reshape(n, len(names), 3)
-        out = {d: drugs.sample_pk(d, n, rng=None, z=z[:, k, :].T) for k, d in enumerate(names)}
+        out = {d: drugs.sample_pk(d, n, rng=None, z=z[:, k, :].T, iiv_cv=iiv_cv.get(d)) for k, d in enumerate(names)}
         return out
 
     #: Days after which any regimen's exposure no longer depends on how long it has run: imatinib's

@@ -200,6 +200,8 @@ def outcome_rows(rec: Records, ids: np.ndarray, cohort, arm: str, strategy, orig
         out.append({
             "patient_id": int(ids[j]), "arm": arm, "randomised": bool(randomised[j]),
             "driver": str(cohort.driver[j]), "age_years": float(cohort.age_years[j]),
+            "primary_site": None if cohort.primary_site is None else str(cohort.primary_site[j]),
+            "sex": None if cohort.sex is None else str(cohort.sex[j]),
             "n_lesions": int(n_lesions[j]),
             "best_response": best_response(codes_of[j], days, t0, np.inf),
             **first_response_days(codes_of[j], days, t0),
@@ -300,7 +302,8 @@ def schema():
 
     fields = [
         ("patient_id", pa.int64()), ("arm", pa.string()), ("randomised", pa.bool_()), ("driver", pa.string()),
-        ("age_years", pa.float64()), ("n_lesions", pa.int64()), ("best_response", pa.string()),
+        ("age_years", pa.float64()), ("primary_site", pa.string()), ("sex", pa.string()),
+        ("n_lesions", pa.int64()), ("best_response", pa.string()),
         ("pfs_days", pa.float64()), ("pfs_event", pa.bool_()), ("os_days", pa.float64()), ("os_event", pa.bool_()),
         ("surgeries", pa.int32()), ("lines_received", pa.int32()), ("time_origin_day", pa.float64()),
         ("trough_ng_ml", pa.float64()), ("secondary_at_progression", pa.int32()),

@@ -25,7 +25,7 @@ from pydantic import (
 
 from gistsim.biology.genotypes import default_registry
 from gistsim.cases.schema import RangeModel
-from gistsim.clinic.cohort import BaselineSpec
+from gistsim.clinic.cohort import BaselineSpec, PrimarySite
 from gistsim.clinic.strategy import Organ, Strategy, load_strategy
 from gistsim.validation import builtin_documents, load_document, validate
 
@@ -43,15 +43,44 @@ class Population(BaseModel):
     """Organ → probability, drawn for each lesion."""
     lesion_count: RangeModel
     lesion_diameter_mm: RangeModel
+    primary_site_probabilities: dict[PrimarySite, NonNegativeFloat] | None = None
+    """Site of the primary tumour → probability (normalised), for the drivers without their own
+    in ``primary_site_by_driver``. Omitted: sites are not drawn (the ``primary_site`` column is empty)."""
+    primary_site_by_driver: dict[str, dict[PrimarySite, NonNegativeFloat]] = Field(default_factory=dict)
+    """Driver → its own site distribution: the joint law of genotype and site, written the way the
+    sources state it (KIT exon 9 tumours arise in the small bowel, PDGFRA D842V in the stomach), so
+    that the population's driver mix stays ``driver_probabilities`` whatever the sites."""
+    male_probability: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Probability that a patient is male. Omitted: sex is not drawn."""
+    pk_iiv_cv: dict[str, dict[Literal["clearance", "volume"], NonNegativeFloat]] = Field(default_factory=dict)
+    """Drug → between-patient CV of its clearance and/or volume, in place of the drug catalogue's
+    (``data/drugs.yaml``, with its sources) for this population."""
 
     @model_validator(mode="after")
     def _drivers(self) -> Population:
         names = [d.name for d in default_registry().drivers]
-        for d in self.driver_probabilities:
-            if d not in names:
-                raise ValueError(f"driver_probabilities key {d!r} is not a known driver; accepted values: {', '.join(names)}")
+        for field, keys in (("driver_probabilities", self.driver_probabilities), ("primary_site_by_driver", self.primary_site_by_driver)):
+            for d in keys:
+                if d not in names:
+                    raise ValueError(f"{field} key {d!r} is not a known driver; accepted values: {', '.join(names)}")
         if sum(self.driver_probabilities.values()) <= 0 or sum(self.lesion_organs.values()) <= 0:
             raise ValueError("driver_probabilities and lesion_organs need a positive total")
+        tables = {f"primary_site_by_driver.{d}": t for d, t in self.primary_site_by_driver.items()}
+        if self.primary_site_probabilities is not None:
+            tables["primary_site_probabilities"] = self.primary_site_probabilities
+        for field, table in tables.items():
+            if sum(table.values()) <= 0:
+                raise ValueError(f"{field} needs a positive total")
+        drawn = [d for d, p in self.driver_probabilities.items() if p > 0]
+        missing = [d for d in drawn if d not in self.primary_site_by_driver]
+        if self.primary_site_by_driver and self.primary_site_probabilities is None and missing:
+            raise ValueError(f"primary_site_by_driver has no entry for {', '.join(missing)}, and "
+                             "primary_site_probabilities (the sites of the other drivers) is not given")  # fmt: skip
+        from gistsim.clinic.drugs import drug_names
+
+        for drug in self.pk_iiv_cv:
+            if drug not in drug_names():
+                raise ValueError(f"pk_iiv_cv key {drug!r} is not a known drug; accepted values: {', '.join(drug_names())}")
         return self
 
     def to_spec(self) -> BaselineSpec:
@@ -61,6 +90,10 @@ class Population(BaseModel):
             lesion_organ=dict(self.lesion_organs),
             lesion_count=self.lesion_count.to_range(),
             lesion_diameter_mm=self.lesion_diameter_mm.to_range(),
+            primary_site=None if self.primary_site_probabilities is None else dict(self.primary_site_probabilities),
+            primary_site_by_driver={d: dict(t) for d, t in self.primary_site_by_driver.items()} or None,
+            male_probability=self.male_probability,
+            pk_iiv_cv={d: dict(c) for d, c in self.pk_iiv_cv.items()} or None,
         )
 
 
