@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from gistsim.errors import check_choice
+from gistsim.trials.baseline import baseline
 
 DAYS_PER_MONTH = 30.4375
 """Mean Gregorian month (365.25 / 12 days)."""
@@ -92,6 +93,9 @@ class TrialAnalysis:
     """arm -> its lines of therapy (:func:`gistsim.trials.lines.by_line`) over the first
     ``lines_patients`` patients of the analysed population; empty when the rows have no line columns."""
     lines_patients: int = 0
+    baseline: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Baseline characteristics of all simulated and of the randomised patients
+    (:func:`gistsim.trials.baseline.baseline`)."""
     missing_blocks: list[int] = field(default_factory=list)
     """Blocks of the trial (by its ``patients`` and ``block_size``) without a results file: an
     unfinished run, analysed as far as it got (a note says so)."""
@@ -156,6 +160,7 @@ class TrialAnalysis:
             "rmst_horizon_months": self.rmst_horizon_days / DAYS_PER_MONTH,
             "cox_model": "pairwise vs the first arm" + (", cluster-robust by patient" if self.cluster_by_patient else ""),
             "arms": arms,
+            "baseline": self.baseline,
             "missing_blocks": list(self.missing_blocks),
             "notes": list(self.notes),
         }
@@ -225,6 +230,7 @@ def analyze(results_dir: str | Path, *, cluster_by_patient: bool = False) -> Tri
     best.columns.name, best.index.name = None, "arm"
     lines, lines_patients = _lines(files, arms, an["population"])
     return TrialAnalysis(
+        baseline=baseline(files, arms[0]),
         lines=lines, lines_patients=lines_patients,
         results_dir=results_dir, metadata=meta, trial_name=str(trial["name"]), seed=int(meta["seed"]),
         version=str(meta["version"]), population=an["population"], arms=arms, endpoints=endpoints,

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from gistsim.trials.analysis import BEST_RESPONSES, DAYS_PER_MONTH, TrialAnalysis
+from gistsim.trials.baseline import baseline_html
 from gistsim.trials.figures import plot_best_response, plot_kaplan_meier, plot_swimmer
 from gistsim.trials.lines import CAPTION, lines_html
 
@@ -146,6 +147,15 @@ def _lines_html(analysis: TrialAnalysis) -> str:
     return f"<h3>Lines of therapy</h3><p>Per arm, {CAPTION}.{first}</p>{lines_html(analysis.lines, 4)}"
 
 
+def _patients_html(analysis: TrialAnalysis) -> list[str]:
+    table = analysis.baseline
+    if not table:
+        return []
+    groups = ["all"] + (["randomised"] if table["randomised"]["n"] != table["all"]["n"] else [])
+    return ["<h2>Patients</h2>", "<p>Baseline characteristics (every arm treats the same patients).</p>",
+            baseline_html(table, groups)]  # fmt: skip
+
+
 def _html(analysis: TrialAnalysis, swimmer_patients: int) -> str:
     esc = html.escape
     meta_rows = [("Trial", analysis.trial_name), ("gistsim version (simulation)", analysis.version),
@@ -163,6 +173,7 @@ def _html(analysis: TrialAnalysis, swimmer_patients: int) -> str:
         f"<h1>In-silico trial: {esc(analysis.trial_name)}</h1>",
         f"<p class='disclaimer'>{esc(DISCLAIMER)}</p>",
         f"<table class='meta'>{meta}</table>",
+        *_patients_html(analysis),
         "<h2>Methods</h2>", _methods(analysis),
         "<h2>Results</h2>", *[_endpoint_table(analysis, e) for e in analysis.endpoints],
         "<h3>Best overall response</h3>", _response_table(analysis),
