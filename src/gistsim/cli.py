@@ -171,18 +171,20 @@ def _alternatives(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _trial_from_options(spec: str, n: int | None, seed: int | None, set_: list[str] | None):
-    """The trial SPEC with --n, --seed and --set applied; exits with the error on bad input."""
+def _trial_from_options(spec: str, n: int | None, seed: int | None, set_: list[str] | None, records: str | None = None):
+    """The trial SPEC with --n, --seed, --set (and --records) applied; exits with the error on bad input."""
     from gistsim.trials.spec import load_trial
-    from gistsim.validation import InputError
+    from gistsim.validation import InputError, validate
 
     try:
         t = load_trial(spec)
         changes = {k: v for k, v in {"patients": n, "seed": seed}.items() if v is not None}
+        if records is not None:
+            changes["records"] = [r.strip() for r in records.split(",") if r.strip()]
         overrides = parse_overrides(set_)
         if overrides:
             changes["parameters"] = {**t.parameters, **overrides}
-        return t.model_validate({**t.model_dump(), **changes})
+        return validate(type(t), {**t.model_dump(), **changes}, "trial with the command's options")
     except (InputError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -222,11 +224,13 @@ def trial(
     resume: bool = typer.Option(False, help="Skip blocks already written in OUT."),
     analyze_after: bool = typer.Option(True, "--analyze/--no-analyze", help="Write report.html and summary.json."),
     set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
+    records: str | None = typer.Option(None, help="Records to keep beside the rows, comma-separated: visits, "
+                                       "lesions ('' for none; default: the spec's)."),
 ) -> None:
     """Run an in-silico trial: every arm on the same virtual patients; results as Parquet."""
     from gistsim.trials.runner import run_trial
 
-    t = _trial_from_options(spec, n, seed, set_)
+    t = _trial_from_options(spec, n, seed, set_, records)
     # total: what this run has to do (less than t.patients on --resume), so the bar ends full
     header = f"trial {t.name}: {t.patients:,} patients × {len(t.arms)} arms"
     try:  # the bar closes before the message

@@ -168,6 +168,10 @@ class Records:
     lesion_measured_mm: list[np.ndarray] = field(default_factory=list)
     lesion_true_mm: list[np.ndarray] = field(default_factory=list)
     lesion_hu: list[np.ndarray] = field(default_factory=list)
+    visible_lesions: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    """With ``record_lesions``, per visit the lesions imaging saw: (patient, lesion number within
+    the patient, organ, measured mm, true mm, HU), a few rows per patient where the per-lesion
+    arrays above hold every microscopic lesion."""
     clones: list[CloneTable] = field(default_factory=list)
     events: list[tuple[int, float, str, str]] = field(default_factory=list)
     """(patient, day, kind, detail); kinds: line_start, progression, focal_progression, surgery,
@@ -243,6 +247,7 @@ def simulate_course(
     visit_days: float = 84.0,
     keep_clones: bool = False,
     keep_lesions: bool = True,
+    record_lesions: bool = False,
     rng: np.random.Generator | PatientStreams,
     snapshots: list | None = None,
     exposure_cache: dict | None = None,
@@ -253,7 +258,8 @@ def simulate_course(
     patient (then a patient's course depends only on its own stream and state).
     ``keep_lesions=False`` leaves out the per-lesion measurements of every visit (the records a
     patient's figures need, not a trial's rows): seeded microscopic lesions make those arrays grow
-    to tens of times the visible lesions, the bulk of a block's memory.
+    to tens of times the visible lesions, the bulk of a block's memory. ``record_lesions`` keeps,
+    whatever ``keep_lesions``, the lesions imaging saw at each visit (``Records.visible_lesions``).
     ``snapshots``: a list to which every visit appends the state of the patients whose first
     progression it reads, taken before the strategy decides (:class:`gistsim.clinic.lanes.Joiners`;
     :func:`gistsim.clinic.lanes.continue_courses` takes them on under other strategies).
@@ -263,6 +269,7 @@ def simulate_course(
     course = _Course.start(
         cohort, strategy, treatment=treatment, evolution=evolution, clinic=clinic, mutation=mutation,
         untreated_birth=untreated_birth, untreated_death=untreated_death, keep_clones=keep_clones, keep_lesions=keep_lesions, draws=as_draws(rng), exposure_cache=exposure_cache,
+        record_lesions=record_lesions,
     )  # fmt: skip
     while course.day + 1e-9 < horizon_days and course.st.alive.any():
         measured, hu, reading, first_pd = course.interval(min(visit_days, horizon_days - course.day))
@@ -277,10 +284,11 @@ class _Course:
 
     @classmethod
     def start(cls, cohort: Cohort, strategy: Strategy, *, treatment, evolution, clinic, mutation, untreated_birth,
-              untreated_death, keep_clones, keep_lesions, draws, exposure_cache=None) -> _Course:  # fmt: skip
+              untreated_death, keep_clones, keep_lesions, draws, exposure_cache=None,
+              record_lesions=False) -> _Course:  # fmt: skip
         """Every patient of ``cohort`` at day 0, its baseline scan read."""
         self = cls(strategy, treatment, evolution, clinic, mutation, untreated_birth, untreated_death,
-                   keep_clones, keep_lesions, draws, exposure_cache)  # fmt: skip
+                   keep_clones, keep_lesions, draws, exposure_cache, record_lesions)  # fmt: skip
         n = cohort.n_patients
         self.table = cohort.clones.copy()
         self.lesion_patient = cohort.lesion_patient.astype(np.int64).copy()
@@ -334,7 +342,8 @@ class _Course:
         return self
 
     def __init__(self, strategy, treatment, evolution, clinic, mutation, untreated_birth, untreated_death,
-                 keep_clones=False, keep_lesions=True, draws=None, exposure_cache=None) -> None:  # fmt: skip
+                 keep_clones=False, keep_lesions=True, draws=None, exposure_cache=None,
+                 record_lesions=False) -> None:  # fmt: skip
         self.strategy, self.treatment, self.evolution, self.clinic = strategy, treatment, evolution, clinic
         self.mutation, self.untreated_birth, self.untreated_death = mutation, untreated_birth, untreated_death
         self.keep_clones, self.keep_lesions, self.draws = keep_clones, keep_lesions, draws
@@ -345,6 +354,7 @@ class _Course:
         self.lethal_cells = clinic.death.lethal_volume_cm3.value * self.density
         self.exposure_cache: dict = {} if exposure_cache is None else exposure_cache
         self.pk_rows: np.ndarray | None = None
+        self.record_lesions = record_lesions
         self.day = 0.0
 
     def _set_floor(self) -> None:
@@ -372,6 +382,10 @@ class _Course:
         measured[gone] = np.nan
         hu = imaging.attenuation_hu(viable, st.necrotic + st.scar, clinic.imaging)
         rec.visit_day.append(day)
+        if self.record_lesions:
+            seen = np.flatnonzero(np.isfinite(measured))
+            rec.visible_lesions.append((self.lesion_patient[seen], st.lesion_label[seen], self.lesion_organ[seen],
+                                        measured[seen], true_mm[seen], hu[seen]))  # fmt: skip
         if self.keep_lesions:
             rec.lesion_measured_mm.append(measured)
             rec.lesion_true_mm.append(np.where(gone, 0.0, true_mm))

@@ -37,6 +37,7 @@ from gistsim.clinic.lanes import continue_courses, stitched_records
 from gistsim.clinic.reading import CR, NE, PD, PR, RESPONSE_NAMES
 from gistsim.model import Model
 from gistsim.streams import PatientStreams, as_draws
+from gistsim.trials import records
 from gistsim.trials.spec import Trial, load_population
 
 #: Stream families: baselines, courses and the pace of disease draw from different seeds for the
@@ -93,6 +94,12 @@ def trial_model(trial: Trial) -> Model:
 
 def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     """Simulate one block under every arm; one row per patient per arm."""
+    return _simulate_block(trial_json, block)[0]
+
+
+def _simulate_block(trial_json: str, block: int) -> tuple[list[dict[str, object]], dict[str, list]]:
+    """:func:`run_block`'s rows, and the records the trial keeps (kind → columns per arm,
+    :mod:`gistsim.trials.records`)."""
     trial = Trial.model_validate_json(trial_json)
     first = block * trial.block_size
     n = min(trial.block_size, trial.patients - first)
@@ -112,6 +119,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
         untreated_birth=evolution.untreated_birth(registry),
         untreated_death=np.full(g, evolution.death_rate_per_day),
         horizon_days=trial.horizon_years * 365.25, visit_days=trial.visit_days, keep_lesions=False,
+        record_lesions="lesions" in trial.records,
     )  # fmt: skip
     arms = trial.arms
     rows: list[dict[str, object]] = []
@@ -121,7 +129,10 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     course_streams = PatientStreams.from_ids(trial.seed * 10 + _COURSE, ids)
     # At focal progression the other arms take the randomised patients on from the first arm's
     # course at their visit (gistsim.clinic.lanes), rather than replaying their course from day 0.
-    snapshots: list | None = [] if trial.randomise_at == "focal_progression" and FORK_AT_RANDOMISATION else None
+    # Lesion records are not carried over by the hand-over: with them, the courses are replayed
+    # (the same rows, ~6% more time).
+    fork = trial.randomise_at == "focal_progression" and FORK_AT_RANDOMISATION and "lesions" not in trial.records
+    snapshots: list | None = [] if fork else None
     starting_states = None if snapshots is not None else [g.bit_generator.state for g in course_streams.generators]
     exposures: dict = {}  # shared by the courses that take on the first arm's patients
     first_rec = simulate_course(cohort, strategies[0], rng=course_streams, snapshots=snapshots,
@@ -129,6 +140,7 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     landmark = None if trial.landmark_years is None else trial.landmark_years * 365.25
     origin, randomised = _randomisation(first_rec, n, trial.randomise_at, landmark)
     rows += outcome_rows(first_rec, ids, cohort, arms[0].name, strategies[0], origin, randomised)
+    kept = {kind: [_record_columns(kind, first_rec, ids, arms[0].name, origin, treatment)] for kind in trial.records}
     chosen = np.flatnonzero(randomised) if trial.randomise_at != "start" else np.arange(n)
     if snapshots is not None:
         joiners = [j.select(np.flatnonzero(randomised[j.parents])) for j in snapshots]
@@ -137,6 +149,8 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
     for arm, strategy in zip(arms[1:], strategies[1:]):
         if len(chosen) < n:  # not compared (not randomised): the first arm's row stands for every arm
             rows += [dict(r, arm=arm.name) for r, rand in zip(rows[:n], randomised) if not rand]
+            for kind, parts in kept.items():
+                parts.append(records.select(parts[0], ids[~randomised], arm.name))
         if len(chosen):
             if snapshots is not None:
                 taken = continue_courses(joiners, strategy, pk=cohort.pk, exposure_cache=exposures, **course_kw)
@@ -146,7 +160,15 @@ def run_block(trial_json: str, block: int) -> list[dict[str, object]]:
                     course_streams.generators[i].bit_generator.state = starting_states[i]
                 rec = simulate_course(sub, strategy, rng=course_streams.remap(chosen), **course_kw)
             rows += outcome_rows(rec, ids[chosen], sub, arm.name, strategy, origin[chosen], randomised[chosen])
-    return rows
+            for kind, parts in kept.items():
+                parts.append(_record_columns(kind, rec, ids[chosen], arm.name, origin[chosen], treatment))
+    return rows, kept
+
+
+def _record_columns(kind: str, rec: Records, ids: np.ndarray, arm: str, origin: np.ndarray, treatment):
+    if kind == "visits":
+        return records.visit_columns(rec, ids, arm, origin, treatment.regimen_names)
+    return records.lesion_columns(rec, ids, arm, origin)
 
 
 def _randomisation(rec: Records, n: int, at: str, landmark_days: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -353,12 +375,14 @@ def block_table(rows: list[dict[str, object]]):
     return pa.Table.from_pylist(rows, schema=schema())
 
 
-def run_block_table(trial_json: str, block: int):
-    """:func:`run_block` as an Arrow table, built where the block ran: a table crosses to the
-    driver as a few buffers, where a list of dicts is thousands of objects to pickle and unpickle
-    on the driver, which shares the cores with the workers (measured: 0.12 s of the driver's CPU per
-    1,000-patient block to unpickle, 0.15 s to build the table)."""
-    return block_table(run_block(trial_json, block))
+def run_block_tables(trial_json: str, block: int) -> dict[str, object]:
+    """:func:`run_block` as an Arrow table (``"block"``), with the trial's records (by kind), built
+    where the block ran: a table crosses to the driver as a few buffers, where a list of dicts is
+    thousands of objects to pickle and unpickle on the driver, which shares the cores with the
+    workers (measured: 0.12 s of the driver's CPU per 1,000-patient block to unpickle, 0.15 s to
+    build the table)."""
+    rows, kept = _simulate_block(trial_json, block)
+    return {"block": block_table(rows)} | {kind: records.table(kind, parts) for kind, parts in kept.items()}
 
 
 def write_block(rows, path: Path, meta: dict[str, object]) -> None:
@@ -434,9 +458,11 @@ def run_trial(
 
     total = sum(patients_in(b) for b in todo)
 
-    def finished(block: int, rows) -> None:
+    def finished(block: int, tables: dict[str, object]) -> None:
         nonlocal done
-        write_block(rows, block_path(out, block), meta)
+        for kind in trial.records:  # before the block: a block file on disk means its records are there
+            write_block(tables[kind], records.records_path(out, kind, block), meta)
+        write_block(tables["block"], block_path(out, block), meta)
         done += patients_in(block)
         if progress:
             progress(done, total)
@@ -444,7 +470,7 @@ def run_trial(
     if workers <= 1 and scheduler is None:
         out.mkdir(parents=True, exist_ok=True)
         for b in todo:
-            finished(b, run_block(spec, b))
+            finished(b, run_block_tables(spec, b))
     else:
         from dask.distributed import as_completed
 
@@ -452,7 +478,7 @@ def run_trial(
         # Connected before the folder is made: an unreachable scheduler leaves nothing on disk.
         with _client(scheduler, cluster) as client:
             out.mkdir(parents=True, exist_ok=True)
-            futures = {client.submit(run_block_table, spec, b, pure=False): b for b in todo}
+            futures = {client.submit(run_block_tables, spec, b, pure=False): b for b in todo}
             for fut in as_completed(list(futures)):
                 finished(futures.pop(fut), fut.result())
                 fut.release()  # a written block's rows leave the cluster's memory

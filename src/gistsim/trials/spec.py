@@ -135,12 +135,19 @@ class Trial(BaseModel):
     """Values set over the parameter set, by dotted name (e.g. ``evolution.birth_rate_per_day``)."""
     arms: list[Arm] = Field(min_length=1)
     rmst_horizon_years: PositiveFloat = 5.0
+    records: list[Literal["visits", "lesions"]] = Field(default_factory=list)
+    """Records to keep beside the rows (:mod:`gistsim.trials.records`): ``visits`` (readings,
+    target sum and regimen at every visit) and/or ``lesions`` (every lesion imaging saw at every
+    visit). None by default: in the default trial a block's lesion records take ~3 times the disk
+    space of its rows, its visit records about as much as its rows."""
 
     @model_validator(mode="after")
     def _check(self) -> Trial:
         names = [a.name for a in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arm names must be unique; got {names}")
+        if len(set(self.records)) != len(self.records):
+            raise ValueError(f"records lists a kind twice: {self.records}; accepted values: visits, lesions, once each")
         if (self.randomise_at == "landmark") != (self.landmark_years is not None):
             raise ValueError(
                 f"randomise_at = {self.randomise_at!r} with landmark_years = {self.landmark_years!r}: "
