@@ -134,7 +134,7 @@ def sample_cohort(
         lesion_diameter_mm=diameter, registry=registry, evolution=evolution, mutation=mutation,
         pk=pk_sampler(n, rng, iiv_cv=spec.pk_iiv_cv) if spec.pk_iiv_cv else pk_sampler(n, rng), rng=rng,
     )  # fmt: skip
-    _draw_site_and_sex(cohort, spec, sibling(rng, SITE_AND_SEX_STREAM))
+    _draw_site_and_sex(cohort, spec, rng)
     return cohort
 
 
@@ -160,7 +160,7 @@ def _site_table(spec: BaselineSpec, drivers: list[str]) -> np.ndarray:
 
 def _draw_site_and_sex(cohort: Cohort, spec: BaselineSpec, rng) -> None:
     """Primary site (given the driver) and sex, one uniform each per patient, from streams of
-    their own (:data:`SITE_AND_SEX_STREAM`), so that every other draw is what it was before they
+    their own beside ``rng``'s (:data:`SITE_AND_SEX_STREAM`), so that every other draw is what it was before they
     existed. Neither changes the course yet: they are covariates of the results (the reference
     gives no coefficient of sex on imatinib's PK, nor a site effect on metastatic disease's
     response)."""
@@ -168,7 +168,7 @@ def _draw_site_and_sex(cohort: Cohort, spec: BaselineSpec, rng) -> None:
     k = int(sites) + int(sex)
     if not k:
         return
-    n = cohort.n_patients
+    n, rng = cohort.n_patients, sibling(rng, SITE_AND_SEX_STREAM)
     # A scalar call per patient: cheaper here than the compiled per-patient path's set-up.
     u = np.array([rng.generators[j].random(k) for j in rng.index]) if isinstance(rng, PatientStreams) else rng.random((n, k))
     if sites:
