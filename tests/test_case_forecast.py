@@ -46,6 +46,7 @@ def test_every_twin_once_per_alternative_with_its_course_up_to_the_decision(fore
         before = {json.dumps([e for e in json.loads(a["events_json"]) if e[0] < 0]) for a in arms.values()}
         assert len(before) == 1  # times are from the decision: the course before it is shared
         assert all(a["randomised"] for a in arms.values())
+        assert {a["primary_site"] for a in arms.values()} == {"duodenum"}  # the case's primary (sakakura-2006)
 
 
 def test_the_case_strategys_twins_are_those_of_the_search(forecast):

@@ -37,8 +37,8 @@ def draw(spec: BaselineSpec, n: int, rng) -> object:
 
 
 def test_sites_follow_each_drivers_table_and_sex_its_probability():
-    default = {"stomach": 0.6, "small_intestine": 0.3, "other": 0.1}
-    exon9 = {"small_intestine": 0.9, "colorectum": 0.1}
+    default = {"stomach": 0.6, "jejunum_ileum": 0.3, "other": 0.1}
+    exon9 = {"jejunum_ileum": 0.9, "colon_rectum": 0.1}
     spec = small_spec(primary_site=default, primary_site_by_driver={"KIT_exon9": exon9}, male_probability=0.53)
     cohort = draw(spec, 4000, np.random.default_rng(3))
     for driver, table in (("KIT_exon11", default), ("KIT_exon9", exon9)):
@@ -112,7 +112,7 @@ def base_population() -> dict:
     "change,message",
     [
         ({"primary_site_probabilities": {"pancreas": 1.0}},
-         r"primary_site_probabilities\.pancreas.*'stomach', 'duodenum', 'small_intestine', 'colorectum', 'oesophagus'"),
+         r"primary_site_probabilities\.pancreas.*'stomach', 'duodenum', 'jejunum_ileum', 'colon_rectum', 'oesophagus'"),
         ({"primary_site_by_driver": {"KIT_exon99": {"stomach": 1.0}}},
          r"primary_site_by_driver key 'KIT_exon99' is not a known driver; accepted values: KIT_exon11"),
         ({"primary_site_by_driver": {"KIT_exon9": {"stomach": 0.0}}}, r"primary_site_by_driver\.KIT_exon9 needs a positive total"),

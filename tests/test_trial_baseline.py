@@ -25,7 +25,7 @@ def rows(n: int, *, with_covariates: bool, seed: int = 5) -> pd.DataFrame:
     })  # fmt: skip
     if with_covariates:
         patient["sex"] = rng.choice(["male", "female"], n)
-        patient["primary_site"] = rng.choice(["stomach", "small_intestine", "duodenum"], n)
+        patient["primary_site"] = rng.choice(["stomach", "jejunum_ileum", "duodenum"], n)
     frames = []
     for k, arm in enumerate(ARMS):
         frame = patient.assign(arm=arm)
@@ -72,4 +72,4 @@ def test_the_table_gives_each_levels_share_of_its_group(tmp_path):
     got = baseline(write(tmp_path, table), "first")
     text = baseline_html(got, ["all", "randomised"])
     k, n = got["randomised"]["sex"]["male"], got["randomised"]["n"]
-    assert f"{k:,} ({100 * k / n:.0f}%)" in text and "small intestine" in text
+    assert f"{k:,} ({100 * k / n:.0f}%)" in text and "jejunum/ileum" in text and "KIT exon11" in text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +120,8 @@ def replay_case(
     birth = evolution.untreated_birth(registry)
     death = np.full(g, evolution.death_rate_per_day)
     regimen_drug = {name: reg.drug for name, reg in zip(treatment.regimen_names, treatment.regimens)}
-    spec = case.baseline.to_spec()
+    # Patients like the case share its primary site (a covariate of the forecast's rows).
+    spec = replace(case.baseline.to_spec(), primary_site={case.primary.site: 1.0})
     result = ReplayResult(case.name, False, 0, 0, seed, horizon_months)
     if alternatives:
         result.forecast_meta = forecast_metadata(case, dict(alternatives), seed, follow_months, model)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, field_validator, model_validator
 
-from gistsim.clinic.cohort import BaselineSpec, Range
+from gistsim.clinic.cohort import BaselineSpec, PrimarySite, Range
 from gistsim.clinic.drugs import drug_names
 from gistsim.clinic.strategy import Organ
 from gistsim.validation import builtin_documents, load_document, validate
@@ -34,7 +34,7 @@ class RangeModel(BaseModel):
 
 class Primary(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site: Literal["stomach", "duodenum", "jejunum_ileum", "colon_rectum", "oesophagus", "other"]
+    site: PrimarySite
     resected: bool = True
     size_cm: RangeModel | float | None = None
     mitoses_per_50hpf: RangeModel | float | None = None

@@ -22,9 +22,9 @@ from gistsim.engine.rates import GenotypeRates, MutationModel
 from gistsim.errors import check_choice
 from gistsim.streams import PatientStreams, sibling
 
-#: Sites of the primary tumour a population can draw (model_parameters.md §1b: "small_intestine" is
-#: jejunum and ileum, the duodenum apart; "other": omentum, mesentery and other extra-GI sites).
-PrimarySite = Literal["stomach", "duodenum", "small_intestine", "colorectum", "oesophagus", "other"]
+#: Sites of the primary tumour, for populations and cases alike (model_parameters.md §1b: the small
+#: intestine is the duodenum and "jejunum_ileum"; "other": omentum, mesentery, other extra-GI sites).
+PrimarySite = Literal["stomach", "duodenum", "jejunum_ileum", "colon_rectum", "oesophagus", "other"]
 PRIMARY_SITES: tuple[str, ...] = get_args(PrimarySite)
 #: Spawn key of the streams a patient's primary site and sex come from (:func:`gistsim.streams.sibling`
 #: of its baseline stream): any fixed number no one spawns up to.

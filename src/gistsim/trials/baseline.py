@@ -74,6 +74,7 @@ def baseline_html(table: dict[str, dict[str, Any]], groups: list[str]) -> str:
             for g in groups:
                 k, n = table[g][column].get(level, 0), max(table[g]["n"], 1)
                 cells.append(f"{k:,} ({100 * k / n:.0f}%)")
-            rows.append(("&nbsp;&nbsp;" + html.escape(str(level).replace("_", " ")), cells))
+            shown = str(level).replace("_", "/" if column == "primary_site" else " ")  # jejunum/ileum, KIT exon11
+            rows.append(("&nbsp;&nbsp;" + html.escape(shown), cells))
     body = "".join("<tr><td>" + label + "</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>" for label, cells in rows)
     return f"<table>{head}{body}</table>"
