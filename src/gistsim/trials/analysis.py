@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from gistsim.errors import check_choice
+from gistsim.trials import subgroups
 from gistsim.trials.baseline import baseline
 
 DAYS_PER_MONTH = 30.4375
@@ -93,6 +94,12 @@ class TrialAnalysis:
     """arm -> its lines of therapy (:func:`gistsim.trials.lines.by_line`) over the first
     ``lines_patients`` patients of the analysed population; empty when the rows have no line columns."""
     lines_patients: int = 0
+    subgroups: pd.DataFrame | None = field(default=None, repr=False)
+    """Hazard ratios of ``subgroup_endpoint`` vs the first arm within subgroups
+    (:func:`gistsim.trials.subgroups.subgroup_hazard_ratios`), over the first ``subgroup_patients``
+    patients; None when the results lack the baseline columns."""
+    subgroup_endpoint: str = ""
+    subgroup_patients: int = 0
     baseline: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Baseline characteristics of all simulated and of the randomised patients
     (:func:`gistsim.trials.baseline.baseline`)."""
@@ -161,6 +168,10 @@ class TrialAnalysis:
             "cox_model": "pairwise vs the first arm" + (", cluster-robust by patient" if self.cluster_by_patient else ""),
             "arms": arms,
             "baseline": self.baseline,
+            "subgroups": None if self.subgroups is None else {
+                "endpoint": self.subgroup_endpoint, "patients": self.subgroup_patients,
+                "hazard_ratios_vs_first": subgroups.to_records(self.subgroups),
+            },
             "missing_blocks": list(self.missing_blocks),
             "notes": list(self.notes),
         }
@@ -229,7 +240,12 @@ def analyze(results_dir: str | Path, *, cluster_by_patient: bool = False) -> Tri
             .fillna(0).astype(int))  # fmt: skip
     best.columns.name, best.index.name = None, "arm"
     lines, lines_patients = _lines(files, arms, an["population"])
+    sub_endpoint = "OS" if "OS" in endpoints else next(iter(endpoints))
+    sub_rows, sub_patients = subgroups.read_rows(files, endpoints[sub_endpoint], an["population"])
+    table = (subgroups.subgroup_hazard_ratios(sub_rows, arms, endpoints[sub_endpoint], DAYS_PER_MONTH, cluster_by_patient)
+             if sub_patients else None)  # fmt: skip
     return TrialAnalysis(
+        subgroups=table, subgroup_endpoint=sub_endpoint, subgroup_patients=sub_patients,
         baseline=baseline(files, arms[0]),
         lines=lines, lines_patients=lines_patients,
         results_dir=results_dir, metadata=meta, trial_name=str(trial["name"]), seed=int(meta["seed"]),

@@ -14,10 +14,13 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from gistsim.trials.analysis import BEST_RESPONSES, DAYS_PER_MONTH, TrialAnalysis
 from gistsim.trials.baseline import baseline_html
 from gistsim.trials.figures import plot_best_response, plot_kaplan_meier, plot_swimmer
 from gistsim.trials.lines import CAPTION, lines_html
+from gistsim.trials.subgroups import MIN_EVENTS, MIN_PATIENTS, plot_forest
 
 DISCLAIMER = ("Research use only. These are simulated patients from a mechanistic model; the results are "
               "not clinical evidence and not a substitute for clinical judgement.")  # fmt: skip
@@ -156,6 +159,22 @@ def _patients_html(analysis: TrialAnalysis) -> list[str]:
             baseline_html(table, groups)]  # fmt: skip
 
 
+def _subgroups_html(analysis: TrialAnalysis) -> list[str]:
+    table = analysis.subgroups
+    if table is None or not np.isfinite(table["hr"]).any():
+        return []
+    over = ("" if analysis.subgroup_patients >= analysis.n_patients
+            else f" over the first {analysis.subgroup_patients:,} patients of the {analysis.n_patients:,}")  # fmt: skip
+    caption = (f"<p>Hazard ratios of {html.escape(analysis.subgroup_endpoint)} against "
+               f"<b>{html.escape(analysis.reference_arm)}</b> within subgroups of the analysed patients{over}: "
+               "the same pairwise Cox model as above, within each level (levels with fewer than "
+               f"{MIN_PATIENTS} patients or {MIN_EVENTS} events in an arm are left out). Descriptive: no test "
+               "of interaction and no correction for the number of subgroups. The numbers are in "
+               "<code>summary.json</code> (<code>subgroups</code>).</p>")  # fmt: skip
+    ax = plot_forest(table, analysis.reference_arm, analysis.subgroup_endpoint)
+    return ["<h3>Subgroups</h3>", caption, _figure(ax, f"Hazard ratios of {analysis.subgroup_endpoint} by subgroup")]
+
+
 def _html(analysis: TrialAnalysis, swimmer_patients: int) -> str:
     esc = html.escape
     meta_rows = [("Trial", analysis.trial_name), ("gistsim version (simulation)", analysis.version),
@@ -166,6 +185,7 @@ def _html(analysis: TrialAnalysis, swimmer_patients: int) -> str:
     figs = [_figure(plot_kaplan_meier(analysis, e), f"Kaplan–Meier curves of {e}") for e in analysis.endpoints]
     figs.append(_figure(plot_best_response(analysis), "Best response per arm"))
     figs.append(_figure(plot_swimmer(analysis, n_patients=swimmer_patients), "Swimmer plot"))
+    figs += _subgroups_html(analysis)
     notes = "".join(f"<li>{esc(n)}</li>" for n in analysis.notes)
     return "\n".join([
         "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
