@@ -1,8 +1,9 @@
 """Population and trial specifications (YAML), validated.
 
-A population says how to draw virtual patients (genotypes, age, lesions); a trial says which
-population, how many patients, which arms (strategies), the horizon, visit schedule, seed and
-block size, and when patients are randomised. Built-ins live in ``data/populations/`` and
+A population says how to draw virtual patients (genotypes with their primary sites, age, sex,
+lesions, PK variability); a trial says which population, how many patients, which arms
+(strategies), the horizon, visit schedule, seed and block size, when patients are randomised, and
+which records to keep beside the rows. Built-ins live in ``data/populations/`` and
 ``data/trials/``; unknown keys and bad values are errors naming the field and the accepted values.
 """
 
