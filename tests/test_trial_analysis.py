@@ -310,6 +310,9 @@ def test_report_is_self_contained_and_written_atomically(tmp_path, base):
     assert "Lines of therapy" not in page and not base.lines  # these rows have no line columns
     assert json.loads((out / "summary.json").read_text()) == base.to_dict()
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "summary.json"]  # no temp files left
+    parquet = next(base.results_dir.glob("block-*.parquet"))
+    for p in paths:  # as readable as the results beside them (mkstemp alone makes them private)
+        assert p.stat().st_mode & 0o777 == parquet.stat().st_mode & 0o777
 
 
 def test_cli_analyze_prints_the_table_and_writes_the_report(tmp_path, base_rows):

@@ -46,6 +46,8 @@ def write_report(analysis: TrialAnalysis, out_dir: str | Path, *, swimmer_patien
 def _write_atomic(path: Path, payload: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); a report is shared like the Parquet files beside it.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -55,6 +57,12 @@ def _write_atomic(path: Path, payload: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _png(ax) -> str:
