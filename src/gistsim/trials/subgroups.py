@@ -1,6 +1,6 @@
 """Hazard ratios within subgroups of patients, and their forest plot: for whom does an arm do
 better than the first? (The founding case asks it of resection: by genotype, by number of
-lesions, by primary site.)
+lesions.)
 
 Within each level of each baseline variable, every arm is compared with the first by the same
 pairwise Cox model as the whole trial (:func:`gistsim.trials.analysis._fit_cox`, lifelines). The
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 #: Rows read at most (the first blocks'; patients are exchangeable across blocks). Each level costs
 #: a lifelines Cox fit per arm, ~0.6 s at 3,000 patients an arm (its Efron loop runs over the
-#: distinct event times): the default trial's 20,000 patients (80,000 rows) took 28 s for 48 fits,
+#: distinct event times): the default trial's 20,000 patients (80,000 rows) took 28 s for 48 fits
+#: when sex and primary site had subgroups too,
 #: and a million-patient trial stays near that rather than growing with it.
 SUBGROUP_MAX_ROWS = 100_000
 #: A level is compared only with at least this many patients and events in each of the two arms.
@@ -32,11 +33,12 @@ AGE_CUT_YEARS = 60.0
 
 
 def _levels(rows: pd.DataFrame) -> dict[str, pd.Series]:
-    """Baseline variable -> each row's level (None where the results lack the variable)."""
+    """Baseline variable -> each row's level. Only variables the model's courses depend on: the
+    driver (potency, resistance), age (background mortality) and the lesions at baseline (burden).
+    Sex and primary site change no course (:func:`gistsim.clinic.cohort._draw_site_and_sex`): their
+    subgroups would show noise, or the drivers' effects through genotype by site, as if they were
+    their own."""
     out = {"driver": rows["driver"]}
-    for column in ("primary_site", "sex"):
-        if column in rows and rows[column].notna().any():
-            out[column] = rows[column]
     out["age"] = pd.Series(np.where(rows["age_years"] < AGE_CUT_YEARS, f"< {AGE_CUT_YEARS:.0f}",
                                     f"≥ {AGE_CUT_YEARS:.0f}"), index=rows.index)  # fmt: skip
     # Lesions at baseline: one (the founding case's resectable situation), a few, many (a display choice).
@@ -53,10 +55,9 @@ def read_rows(files: list[Path], columns: tuple[str, str], population: str) -> t
     base = ["patient_id", "arm", "randomised", "driver", "age_years", "n_lesions", *columns]
     frames, n = [], 0
     for path in files:
-        names = set(pq.read_schema(path).names)
-        if n >= SUBGROUP_MAX_ROWS or not set(base) <= names:
+        if n >= SUBGROUP_MAX_ROWS or not set(base) <= set(pq.read_schema(path).names):
             break
-        frames.append(pq.read_table(path, columns=base + [c for c in ("primary_site", "sex") if c in names]).to_pandas())
+        frames.append(pq.read_table(path, columns=base).to_pandas())
         n += len(frames[-1])
     if not frames:
         return pd.DataFrame(columns=base), 0
