@@ -400,8 +400,6 @@ LINES_MAX_ROWS = 200_000
 
 def _lines(files: list[Path], arms: list[str], population: str) -> tuple[dict[str, pd.DataFrame], int]:
     """Lines of therapy per arm over the first blocks (up to :data:`LINES_MAX_ROWS` rows)."""
-    import pyarrow.parquet as pq
-
     from gistsim.trials.lines import by_line
     from gistsim.trials.runner import MAX_LINES
 
@@ -409,19 +407,29 @@ def _lines(files: list[Path], arms: list[str], population: str) -> tuple[dict[st
         f"line{k}_{c}" for k in range(1, MAX_LINES + 1)
         for c in ("regimen", "start_day", "best_response", "pfs_days", "pfs_event")
     ]  # fmt: skip
-    frames, n = [], 0
-    for path in files:
-        if n >= LINES_MAX_ROWS or not set(wanted) <= set(pq.read_schema(path).names):
-            break
-        frames.append(pq.read_table(path, columns=wanted).to_pandas())
-        n += len(frames[-1])
-    if not frames:
+    rows = first_rows(files, wanted, LINES_MAX_ROWS, population)
+    if rows is None:
         return {}, 0
-    rows = pd.concat(frames, ignore_index=True)
-    if population == "randomised":
-        rows = rows[rows["randomised"]]
     tables = {arm: by_line(rows, arm) for arm in arms if (rows["arm"] == arm).any()}
     return tables, int(rows["patient_id"].nunique())
+
+
+def first_rows(files: list[Path], columns: list[str], max_rows: int, population: str) -> pd.DataFrame | None:
+    """``columns`` of the first files' rows, file by file until ``max_rows`` are read (patients are
+    exchangeable across blocks), the randomised rows only for that ``population``; None when the
+    first file lacks a column (results written before it existed)."""
+    import pyarrow.parquet as pq
+
+    frames, n = [], 0
+    for path in files:
+        if n >= max_rows or not set(columns) <= set(pq.read_schema(path).names):
+            break
+        frames.append(pq.read_table(path, columns=columns).to_pandas())
+        n += len(frames[-1])
+    if not frames:
+        return None
+    rows = pd.concat(frames, ignore_index=True)
+    return rows[rows["randomised"]].reset_index(drop=True) if population == "randomised" else rows
 
 
 def _load(files: list[Path], columns: list[str]) -> pd.DataFrame:

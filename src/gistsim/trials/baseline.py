@@ -56,6 +56,11 @@ def baseline(files: list[Path], first_arm: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def level_label(variable: str, level: str) -> str:
+    """A level as a reader expects it: KIT exon11, jejunum/ileum."""
+    return level.replace("_", "/" if variable == "primary_site" else " ")
+
+
 def baseline_html(table: dict[str, dict[str, Any]], groups: list[str]) -> str:
     """``table`` (:func:`baseline`) as an HTML table, one column per group in ``groups``."""
     labels = {"all": "All simulated", "randomised": "Randomised"}
@@ -74,7 +79,6 @@ def baseline_html(table: dict[str, dict[str, Any]], groups: list[str]) -> str:
             for g in groups:
                 k, n = table[g][column].get(level, 0), max(table[g]["n"], 1)
                 cells.append(f"{k:,} ({100 * k / n:.0f}%)")
-            shown = str(level).replace("_", "/" if column == "primary_site" else " ")  # jejunum/ileum, KIT exon11
-            rows.append(("&nbsp;&nbsp;" + html.escape(shown), cells))
+            rows.append(("&nbsp;&nbsp;" + html.escape(level_label(column, str(level))), cells))
     body = "".join("<tr><td>" + label + "</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>" for label, cells in rows)
     return f"<table>{head}{body}</table>"

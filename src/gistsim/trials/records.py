@@ -52,9 +52,8 @@ def visit_columns(rec, ids: np.ndarray, arm: str, origin: np.ndarray, regimen_na
 def lesion_columns(rec, ids: np.ndarray, arm: str, origin: np.ndarray) -> Columns:
     """The ``lesions`` records of the course ``rec`` (``Records.visible_lesions``, kept with
     ``record_lesions``)."""
+    # A course records its baseline visit, so there is always a part.
     parts = [(np.full(len(seen[0]), v), *seen) for v, seen in enumerate(rec.visible_lesions)]
-    if not parts:
-        parts = [tuple(np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.int64, np.int64, float, float, float))]
     visit, patient, label, organ, measured, true, hu = (np.concatenate(c) for c in zip(*parts))
     order = np.lexsort((label, visit, patient))
     visit, patient, label, organ = visit[order], patient[order], label[order], organ[order]

@@ -11,7 +11,7 @@ import html
 import io
 import math
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +44,11 @@ def write_report(analysis: TrialAnalysis, out_dir: str | Path, *, swimmer_patien
 
 
 def _write_atomic(path: Path, payload: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Not mkstemp, which makes the file private (0600): a report is shared like the Parquet files
+    # beside it, so it is created with the umask's permissions, as they are.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        # mkstemp makes the file private (0600); a report is shared like the Parquet files beside it.
-        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -57,12 +58,6 @@ def _write_atomic(path: Path, payload: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _png(ax) -> str:

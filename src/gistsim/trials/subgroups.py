@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from gistsim.trials.baseline import level_label
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -50,20 +52,12 @@ def _levels(rows: pd.DataFrame) -> dict[str, pd.Series]:
 def read_rows(files: list[Path], columns: tuple[str, str], population: str) -> tuple[pd.DataFrame, int]:
     """The first blocks' rows (up to :data:`SUBGROUP_MAX_ROWS`) with the baseline variables and the
     endpoint's ``columns``; the number of patients read."""
-    import pyarrow.parquet as pq
+    from gistsim.trials.analysis import first_rows
 
     base = ["patient_id", "arm", "randomised", "driver", "age_years", "n_lesions", *columns]
-    frames, n = [], 0
-    for path in files:
-        if n >= SUBGROUP_MAX_ROWS or not set(base) <= set(pq.read_schema(path).names):
-            break
-        frames.append(pq.read_table(path, columns=base).to_pandas())
-        n += len(frames[-1])
-    if not frames:
+    rows = first_rows(files, base, SUBGROUP_MAX_ROWS, population)
+    if rows is None:
         return pd.DataFrame(columns=base), 0
-    rows = pd.concat(frames, ignore_index=True)
-    if population == "randomised":
-        rows = rows[rows["randomised"]].reset_index(drop=True)
     return rows, int(rows["patient_id"].nunique())
 
 
@@ -108,11 +102,6 @@ def to_records(table: pd.DataFrame) -> list[dict[str, Any]]:
              **{k: num(r[k]) for k in ("hr", "ci_lower", "ci_upper")}} for r in table.to_dict("records")]  # fmt: skip
 
 
-def _shown(variable: str, level: str) -> str:
-    """A level as a reader expects it: KIT exon11, jejunum/ileum."""
-    return level.replace("_", "/" if variable == "primary_site" else " ")
-
-
 def plot_forest(table: pd.DataFrame, reference: str, endpoint: str, *, ax: Axes | None = None) -> Axes:
     """Hazard ratios vs ``reference`` by subgroup, one marker and 95% CI per arm, log scale."""
     from matplotlib.figure import Figure
@@ -134,7 +123,7 @@ def plot_forest(table: pd.DataFrame, reference: str, endpoint: str, *, ax: Axes 
     ticks = [x for x in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0) if lo / 1.5 <= x <= hi * 1.5] or [1.0]
     ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
     ax.xaxis.set_minor_formatter("")
-    ax.set_yticks(range(len(levels)), [f"{v.replace('_', ' ')}: {_shown(v, lv)}" for v, lv in levels])
+    ax.set_yticks(range(len(levels)), [f"{v.replace('_', ' ')}: {level_label(v, lv)}" for v, lv in levels])
     ax.invert_yaxis()
     ax.set_xlabel(f"hazard ratio of {endpoint} (95% CI; < 1 favours the arm)")
     ax.legend(loc="best", fontsize=8)
